@@ -1,0 +1,237 @@
+"""Per-sample completion state of one issuing pass, and the thread-safe completion entry points.
+
+Per-sample state lives in preallocated NumPy arrays indexed by ``id - base`` (no per-query objects).
+The scalar path uses memoryviews of those arrays; a call with many ids is vectorised. Misuse by the SUT
+(unknown id, a second completion, tokens out of order) never raises into the SUT: it is recorded as an
+error and the run ends INVALID with the reason.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+_clock = time.perf_counter_ns
+
+
+# One accuracy-log row: (seq_id, qsl_idx, data, first-token data or None, n_tokens or None).
+LogEntry = tuple[int, int, bytes, "bytes | None", "int | None"]
+
+
+class Completer:
+    """Receives completions for the samples of the current pass.
+
+    ``complete(ids, responses=None, n_tokens=None)`` and ``first_token(ids, responses=None)`` may be called
+    from any thread, inside or after ``issue``. ``ids`` is an int or a sequence/array of ints; ``responses``
+    (bytes-like, one per id) are read only for samples that the accuracy log records.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self.errors: list[str] = []
+        self.failures: list[str] = []
+        """The subset of ``errors`` that invalidates the run (unknown ids, double completions)."""
+        self.payload_reader: Callable[[Any], bytes] = _bytes_of
+        self.response_hook: Callable[[Any], None] | None = None
+        self._reset(0, 0, 1, None, False, False)
+
+    # -- pass lifecycle (called by the run, not by SUTs) ------------------------------------------------
+    def _reset(
+        self,
+        base: int,
+        capacity: int,
+        spq: int,
+        qsl_idx: np.ndarray | None,
+        log_all: bool,
+        tokens: bool,
+    ) -> None:
+        self.base = base
+        self.spq = spq
+        self.n_issued = 0
+        self.n_done = 0
+        self.last_done_ns = 0
+        self._wake_at = -1
+        self.done = np.zeros(capacity, dtype=np.int64)
+        self._done_mv = memoryview(self.done)
+        self.qsl_idx = qsl_idx if qsl_idx is not None else np.zeros(capacity, dtype=np.int64)
+        self.log_all = log_all
+        self.log_mask: np.ndarray | None = None
+        self.log: list[LogEntry] = []
+        self.tokens = tokens
+        self.first = np.zeros(capacity if tokens else 0, dtype=np.int64)
+        self.n_tokens = np.zeros(capacity if tokens else 0, dtype=np.int64)
+        self._first_payload: dict[int, bytes] = {}
+        self.needs_first_token = False
+
+    def start_pass(self, base: int, capacity: int, spq: int, *, log_all: bool, tokens: bool, first: bool) -> None:
+        with self._lock:
+            self._reset(base, capacity, spq, None, log_all, tokens)
+            self.needs_first_token = first
+
+    def grow(self, capacity: int) -> None:
+        """Make room for ``capacity`` samples (SingleStream/MultiStream generate lazily)."""
+        with self._lock:
+            if capacity <= len(self.done):
+                return
+            self._done_mv.release()
+            self.done = _grown(self.done, capacity)
+            self._done_mv = memoryview(self.done)
+            self.qsl_idx = _grown(self.qsl_idx, capacity)
+            if self.log_mask is not None:
+                self.log_mask = _grown(self.log_mask, capacity)
+            if self.tokens:
+                self.first = _grown(self.first, capacity)
+                self.n_tokens = _grown(self.n_tokens, capacity)
+
+    def wait_for(self, count: int, timeout_ns: int) -> bool:
+        """Block until ``count`` samples are done; False once no completion arrived for ``timeout_ns``."""
+        with self._cond:
+            if self.n_done >= count:
+                return True
+            self._wake_at = count
+            began = _clock()
+            try:
+                while self.n_done < count:
+                    if timeout_ns:
+                        idle = _clock() - max(self.last_done_ns, began)
+                        if idle >= timeout_ns:
+                            return False
+                        self._cond.wait(min(timeout_ns - idle, 200_000_000) / 1e9)
+                    else:
+                        self._cond.wait(0.2)
+                return True
+            finally:
+                self._wake_at = -1
+
+    # -- SUT-facing entry points -------------------------------------------------------------------------
+    def complete(self, ids: Any, responses: Sequence[Any] | None = None, n_tokens: Any = None) -> None:
+        now = _clock()
+        if isinstance(ids, int):
+            self._complete_one(now, ids, None if responses is None else responses[0],
+                               None if n_tokens is None else _first(n_tokens))
+            return
+        n = len(ids)
+        if n == 1 or responses is not None or n_tokens is not None or self.tokens:
+            idl = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+            ntl = None if n_tokens is None else list(np.asarray(n_tokens).reshape(-1).tolist())
+            for k, i in enumerate(idl):
+                self._complete_one(now, i, None if responses is None else responses[k],
+                                   None if ntl is None else ntl[k])
+            return
+        self._complete_many(now, np.asarray(ids, dtype=np.int64))
+
+    def _complete_one(self, now: int, sid: int, response: Any, n_tokens: int | None) -> None:
+        with self._lock:
+            i = sid - self.base
+            if not 0 <= i < self.n_issued:
+                self._fail(f"SUT completed an unknown sample id {sid}.")
+                return
+            if self._done_mv[i]:
+                self._fail(f"Attempted to complete a sample twice (id {sid}).")
+                return
+            self._done_mv[i] = now
+            self.n_done += 1
+            self.last_done_ns = now
+            if self.tokens:
+                self._record_tokens(i, sid, n_tokens)
+            if self.log_all or (self.log_mask is not None and self.log_mask[i]):
+                self._log(i, response)
+            if self.n_done >= self._wake_at >= 0:
+                self._cond.notify()
+
+    def _complete_many(self, now: int, ids: np.ndarray) -> None:
+        with self._lock:
+            pos = ids - self.base
+            ok = (pos >= 0) & (pos < self.n_issued)
+            if not ok.all():
+                for sid in ids[~ok].tolist():
+                    self._fail(f"SUT completed an unknown sample id {sid}.")
+                pos = pos[ok]
+            uniq, counts = np.unique(pos, return_counts=True)
+            dup = (self.done[uniq] != 0) | (counts > 1)
+            if dup.any():
+                for p in uniq[dup].tolist():
+                    self._fail(f"Attempted to complete a sample twice (id {p + self.base}).")
+                uniq = uniq[~dup]
+            self.done[uniq] = now
+            self.n_done += len(uniq)
+            self.last_done_ns = now
+            logged = uniq if self.log_all else (uniq[self.log_mask[uniq]] if self.log_mask is not None else ())
+            for p in logged if isinstance(logged, tuple) else logged.tolist():
+                self._log(p, None)
+            if self.n_done >= self._wake_at >= 0:
+                self._cond.notify()
+
+    def _fail(self, message: str) -> None:
+        self.errors.append(message)
+        self.failures.append(message)
+
+    def _record_tokens(self, i: int, sid: int, n_tokens: int | None) -> None:
+        if self.needs_first_token and self.first[i] == 0:
+            self.errors.append("Attempted to record a sample latency before it's first token latency")
+        n = n_tokens or 0
+        if n == 0:
+            self.errors.append("n_tokens argument missing or attempted to record 0 as number of tokens")
+        elif n < 0:
+            self.errors.append("Attempted to record a negative number of tokens")
+            n = 0
+        elif n == 1:
+            self.errors.append("Number of tokens need to be greater than 1")
+            n = 0
+        self.n_tokens[i] = n
+
+    def first_token(self, ids: Any, responses: Sequence[Any] | None = None) -> None:
+        now = _clock()
+        idl = [ids] if isinstance(ids, int) else (ids.tolist() if isinstance(ids, np.ndarray) else list(ids))
+        with self._lock:
+            if not self.tokens:
+                return
+            for k, sid in enumerate(idl):
+                i = sid - self.base
+                if not 0 <= i < self.n_issued:
+                    self.errors.append(f"SUT reported a first token for an unknown sample id {sid}.")
+                    continue
+                if self._done_mv[i]:
+                    self.errors.append("Attempted to record token latency after sample was completed")
+                    continue
+                self.first[i] = now
+                if self.log_all or (self.log_mask is not None and self.log_mask[i]):
+                    resp = None if responses is None else responses[k]
+                    self._first_payload[i] = self._payload(resp)
+
+    def _payload(self, response: Any) -> bytes:
+        if response is None:
+            return b""
+        if self.response_hook is not None:
+            self.response_hook(response)
+        return self.payload_reader(response)
+
+    def _log(self, i: int, response: Any) -> None:
+        first = self._first_payload.pop(i, b"") if self.tokens else None
+        n_tok = int(self.n_tokens[i]) if self.tokens else None
+        self.log.append((self.base + i - 1, int(self.qsl_idx[i]), self._payload(response), first, n_tok))
+
+
+def _first(x: Any) -> int:
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    return int(np.asarray(x).reshape(-1)[0])
+
+
+def _bytes_of(response: Any) -> bytes:
+    if isinstance(response, (bytes, bytearray, memoryview)):
+        return bytes(response)
+    if isinstance(response, np.ndarray):
+        return response.tobytes()
+    raise TypeError(f"a response must be bytes-like or a NumPy array, not {type(response).__name__}")
+
+
+def _grown(a: np.ndarray, capacity: int) -> np.ndarray:
+    out = np.zeros(max(capacity, 2 * len(a)), dtype=a.dtype)
+    out[: len(a)] = a
+    return out

@@ -1,0 +1,1 @@
+"""Writers for the official LoadGen log files: summary, detail (MLLOG), accuracy JSON and trace."""

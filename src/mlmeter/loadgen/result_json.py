@@ -1,0 +1,108 @@
+"""``result.json`` of a LoadGen run: a versioned, documented, machine-readable result.
+
+Schema ``mlmeter.loadgen.result`` version 1 (keys are stable; new keys may be added in a minor change):
+
+- ``schema``, ``schema_version``, ``tool``: {name, version}, ``loadgen_behaviour``: the official version mimicked
+- ``started_at`` (UTC ISO-8601), ``sut_name``, ``qsl_name``, ``scenario``, ``mode``
+- ``verdict``: "VALID" | "INVALID" | "ACCURACY_ONLY"; ``complete``: false when interrupted
+- ``reasons``: why INVALID (official recommendations, then SUT failures)
+- ``checks``: [{name, passed, required, measured, recommendation, advice}]
+- ``metrics``: scenario metrics (``qps_with_loadgen_overhead``, ``completed_samples_per_sec``...), latencies in ns
+- ``latency``: {min, max, mean, p50 … p99.9} of sample latencies; ``query_latency`` for MultiStream
+- ``early_stopping``: the estimate or overlatency figures, and the official text
+- ``settings``: {requested: every TestSettings field, effective: every effective field}
+- ``find_peak_qps``, ``accuracy_samples_logged``, ``errors``, ``warnings``, ``files``
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+from mlmeter import __version__
+from mlmeter.loadgen.early_stopping import OverlatencyCheck, PercentileEstimate
+from mlmeter.loadgen.logs.summary import early_stopping_text
+
+if TYPE_CHECKING:
+    from mlmeter.loadgen.run import TestResult
+
+SCHEMA = "mlmeter.loadgen.result"
+SCHEMA_VERSION = 1
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, enum.Enum):
+        return v.name
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _early_stopping(es: Any) -> dict[str, Any] | None:
+    if isinstance(es, PercentileEstimate):
+        d = dataclasses.asdict(es)
+    elif isinstance(es, OverlatencyCheck):
+        d = {**dataclasses.asdict(es), "satisfied": es.satisfied}
+    else:
+        return None
+    d["text"] = early_stopping_text(es)
+    return d
+
+
+def result_dict(r: TestResult) -> dict[str, Any]:
+    p = r.performance
+    verdict = "ACCURACY_ONLY" if r.valid is None else ("VALID" if r.valid else "INVALID")
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "mlmeter", "version": __version__},
+        "loadgen_behaviour": "mlcommons-loadgen 6.0.17",
+        "started_at": r.started_at,
+        "sut_name": r.sut_name,
+        "qsl_name": r.qsl_name,
+        "scenario": r.scenario.name,
+        "mode": r.mode.name,
+        "verdict": verdict,
+        "complete": not r.interrupted,
+        "reasons": list(r.reasons),
+        "checks": [c.as_dict() for c in p.checks] if p else [],
+        "metrics": _plain(p.metrics) if p else {},
+        "sample_count": p.sample_count if p else 0,
+        "query_count": p.query_count if p else 0,
+        "latency": _plain(_stats(p.latency)) if p else None,
+        "query_latency": _plain(_stats(p.query_latency)) if p and p.query_latency else None,
+        "early_stopping": _early_stopping(p.early_stopping) if p else None,
+        "settings": {
+            "requested": _plain(dataclasses.asdict(r.requested)) if r.requested else None,
+            "effective": _plain(dataclasses.asdict(r.settings)),
+        },
+        "find_peak_qps": r.find_peak_qps,
+        "accuracy_samples_logged": r.accuracy_logged,
+        "errors": list(r.errors),
+        "warnings": list(r.warnings),
+        "files": dict(r.files),
+    }
+    if p and p.tokens is not None:
+        doc["tokens"] = {
+            "token_count": p.tokens.token_count,
+            "ttft": _plain(_stats(p.tokens.ttft)),
+            "tpot": _plain(_stats(p.tokens.tpot)),
+        }
+    return doc
+
+
+def _stats(s: Any) -> dict[str, Any]:
+    d = {"min": s.min, "max": s.max, "mean": s.mean}
+    d.update({f"p{k * 100:g}": v for k, v in s.percentiles.items()})
+    return d
+
+
+def result_document(r: TestResult) -> str:
+    return json.dumps(result_dict(r), indent=2) + "\n"

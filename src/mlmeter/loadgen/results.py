@@ -1,0 +1,445 @@
+"""Metrics, validity checks as data, and explanations of failed checks (spec §7.3, §8–§10).
+
+:func:`compute` turns the raw timestamps of a performance pass into a frozen :class:`PerformanceResult`.
+Every validity rule is a :class:`Check` carrying what was required, what was measured, the official
+recommendation and mlmeter's concrete advice.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mlmeter.loadgen.early_stopping import (
+    OverlatencyCheck,
+    PercentileEstimate,
+    overlatency_check,
+    percentile_estimate,
+)
+from mlmeter.loadgen.settings import EffectiveSettings, TestScenario
+
+PERCENTILES = (0.50, 0.90, 0.95, 0.97, 0.99, 0.999)
+
+
+@dataclass(frozen=True)
+class PassTiming:
+    """Raw timestamps of one performance pass (absolute ``perf_counter_ns``)."""
+
+    start_ns: int
+    scheduled_ns: np.ndarray  # per issued query
+    issued_ns: np.ndarray  # per issued query
+    done_ns: np.ndarray  # per issued sample (query-major)
+    samples_per_query: int
+    first_token_ns: np.ndarray | None = None
+    n_tokens: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    min: int
+    max: int
+    mean: int
+    percentiles: dict[float, int]
+
+    @staticmethod
+    def of(values: np.ndarray) -> LatencyStats:
+        if len(values) == 0:
+            return LatencyStats(0, 0, 0, {p: 0 for p in PERCENTILES})
+        s = np.sort(values)
+        n = len(s)
+        return LatencyStats(
+            int(s[0]), int(s[-1]), int(s.sum() // n), {p: int(s[min(int(n * p), n - 1)]) for p in PERCENTILES}
+        )
+
+
+@dataclass(frozen=True)
+class Check:
+    """One validity rule: passed or not, with the figures and the advice that explain it."""
+
+    name: str
+    passed: bool
+    required: str
+    measured: str
+    recommendation: str = ""
+    advice: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "required": self.required,
+            "measured": self.measured,
+            "recommendation": self.recommendation,
+            "advice": self.advice,
+        }
+
+
+@dataclass(frozen=True)
+class TokenStats:
+    token_count: int
+    ttft: LatencyStats
+    tpot: LatencyStats
+    ttft_list: np.ndarray = field(repr=False)
+    tpot_list: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PerformanceResult:
+    """Everything the summary, the detail log and ``result.json`` report about a performance pass."""
+
+    scenario: TestScenario
+    settings: EffectiveSettings
+    sample_count: int
+    query_count: int
+    latency: LatencyStats
+    query_latency: LatencyStats | None
+    final_query_scheduled_s: float
+    final_query_issued_s: float
+    final_query_done_s: float
+    max_latency_s: float
+    mean_latency_ns: int
+    overlatency_count: int
+    metrics: dict[str, float]
+    checks: tuple[Check, ...]
+    early_stopping: PercentileEstimate | OverlatencyCheck | None
+    early_stopping_99: PercentileEstimate | None
+    token_early_stopping: tuple[object, object] | None
+    tokens: TokenStats | None
+
+    @property
+    def valid(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def check(self, name: str) -> Check | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+
+def compute(es: EffectiveSettings, t: PassTiming) -> PerformanceResult:
+    """Metrics and validity of one performance pass."""
+    sc = es.scenario
+    spq = t.samples_per_query
+    nq = len(t.issued_ns)
+    sched_per_sample = np.repeat(t.scheduled_ns, spq)
+    lat = t.done_ns - sched_per_sample
+    n = len(lat)
+    latency = LatencyStats.of(lat)
+    start = t.start_ns
+    last_q_done = int(t.done_ns[(nq - 1) * spq : nq * spq].max()) if nq else start
+    fq_sched = (int(t.scheduled_ns[-1]) - start) / 1e9 if nq else 0.0
+    fq_issued = (int(t.issued_ns[-1]) - start) / 1e9 if nq else 0.0
+    fq_done = (last_q_done - start) / 1e9
+    max_lat_s = latency.max / 1e9
+    mean_s = latency.mean / 1e9
+    query_latency = None
+    qlat = None
+    if sc == TestScenario.MultiStream and nq:
+        qlat = t.done_ns.reshape(nq, spq).max(axis=1) - t.scheduled_ns
+        query_latency = LatencyStats.of(qlat)
+    overlatency = int((lat > es.target_latency_ns).sum()) if sc == TestScenario.Server else 0
+
+    tokens = _token_stats(es, t, lat) if es.use_token_latencies else None
+    metrics = _metrics(es, n, fq_sched, fq_issued, fq_done, max_lat_s, mean_s, latency, tokens)
+    if sc in (TestScenario.SingleStream, TestScenario.MultiStream):
+        basis_lat = qlat if qlat is not None else lat
+        metrics["percentile_latency_ns"] = percentile_value(basis_lat, es.target_latency_percentile)
+
+    es_main: PercentileEstimate | OverlatencyCheck | None = None
+    es_99: PercentileEstimate | None = None
+    tok_es: tuple[object, object] | None = None
+    if tokens is not None and sc != TestScenario.Offline:
+        tok_es = _token_early_stopping(es, nq, tokens, qlat)
+        es_ok = all(getattr(x, "satisfied") for x in tok_es)
+    elif sc in (TestScenario.SingleStream, TestScenario.MultiStream):
+        basis = np.sort(lat if sc == TestScenario.SingleStream else qlat if qlat is not None else lat)
+        es_main = percentile_estimate(basis, es.target_latency_percentile)
+        if sc == TestScenario.SingleStream:
+            es_99 = es_main if es.target_latency_percentile == 0.99 else percentile_estimate(basis, 0.99)
+        es_ok = es_main.satisfied
+    elif sc == TestScenario.Server:
+        es_main = overlatency_check(nq, overlatency, es.target_latency_percentile)
+        es_ok = es_main.satisfied
+    else:
+        es_ok = True
+
+    checks = _checks(es, n, nq, fq_sched, fq_issued, max_lat_s, lat, tokens, es_ok, es_main, tok_es, metrics)
+    return PerformanceResult(
+        scenario=sc,
+        settings=es,
+        sample_count=n,
+        query_count=nq,
+        latency=latency,
+        query_latency=query_latency,
+        final_query_scheduled_s=fq_sched,
+        final_query_issued_s=fq_issued,
+        final_query_done_s=fq_done,
+        max_latency_s=max_lat_s,
+        mean_latency_ns=latency.mean,
+        overlatency_count=overlatency,
+        metrics=metrics,
+        checks=tuple(checks),
+        early_stopping=es_main,
+        early_stopping_99=es_99,
+        token_early_stopping=tok_es,
+        tokens=tokens,
+    )
+
+
+def _div(a: float, b: float) -> float:
+    if b == 0:
+        return math.inf if a > 0 else (math.nan if a == 0 else -math.inf)
+    return a / b
+
+
+def _metrics(
+    es: EffectiveSettings,
+    n: int,
+    fq_sched: float,
+    fq_issued: float,
+    fq_done: float,
+    max_lat_s: float,
+    mean_s: float,
+    latency: LatencyStats,
+    tokens: TokenStats | None,
+) -> dict[str, float]:
+    sc = es.scenario
+    m: dict[str, float] = {}
+    if sc == TestScenario.SingleStream:
+        m["qps_with_loadgen_overhead"] = _div(n - 1, fq_issued)
+        m["qps_without_loadgen_overhead"] = _div(1, mean_s)
+    elif sc == TestScenario.MultiStream:
+        pass  # the headline is the query-latency percentile, added by compute()
+    elif sc == TestScenario.Server:
+        m["completed_samples_per_sec"] = _div(n - 1, fq_done)
+        m["scheduled_samples_per_sec"] = _div(n - 1, fq_sched)
+    else:
+        m["samples_per_second"] = _div(n, max_lat_s)
+    if tokens is not None:
+        tc = tokens.token_count
+        if sc == TestScenario.Offline:
+            m["tokens_per_second"] = _div(tc, max_lat_s)
+        elif sc == TestScenario.Server:
+            m["completed_tokens_per_second"] = _div(tc, fq_done)
+        elif sc == TestScenario.SingleStream:
+            m["tps_with_loadgen_overhead"] = _div(tc, fq_issued)
+            m["tps_without_loadgen_overhead"] = _div(tc, mean_s * n)
+        m["token_throughput_with_loadgen_overhead"] = _div(tc, fq_issued)
+        m["token_throughput"] = _div(tc, latency.mean * n)
+    if es.infer_token_latencies:
+        f = es.token_latency_scaling_factor
+        if sc == TestScenario.Offline:
+            m["inferred_tokens_per_second"] = _div(f * n, max_lat_s)
+        elif sc == TestScenario.Server:
+            m["inferred_completed_tokens_per_second"] = _div(f * (n - 1), fq_done)
+    return m
+
+
+def percentile_value(values: np.ndarray, p: float) -> int:
+    """Official percentile: the element at ``int(n * p)`` of the ascending list."""
+    if len(values) == 0:
+        return 0
+    s = np.sort(values)
+    return int(s[min(int(len(s) * p), len(s) - 1)])
+
+
+def _token_stats(es: EffectiveSettings, t: PassTiming, lat: np.ndarray) -> TokenStats:
+    assert t.n_tokens is not None and t.first_token_ns is not None
+    n_tok = t.n_tokens
+    sched = np.repeat(t.scheduled_ns, t.samples_per_query)
+    ttft = t.first_token_ns - sched
+    denom = np.where(n_tok > 1, n_tok - 1, 1)
+    diff = lat - ttft
+    tpot = np.where(n_tok > 1, np.sign(diff) * (np.abs(diff) // denom), 0)
+    if es.scenario == TestScenario.Offline:
+        ttft = np.zeros(0, dtype=np.int64)
+        tpot = np.zeros(0, dtype=np.int64)
+    return TokenStats(int(n_tok.sum()), LatencyStats.of(ttft), LatencyStats.of(tpot), ttft, tpot)
+
+
+def _token_early_stopping(
+    es: EffectiveSettings, nq: int, tokens: TokenStats, qlat: np.ndarray | None
+) -> tuple[object, object]:
+    p = es.target_latency_percentile
+    if es.scenario == TestScenario.Server:
+        tpot = overlatency_check(nq, int((tokens.tpot_list > es.tpot_latency).sum()), p)
+        ttft = overlatency_check(nq, int((tokens.ttft_list > es.ttft_latency).sum()), p)
+        return ttft, tpot
+    if es.scenario == TestScenario.MultiStream and qlat is not None:
+        basis = np.sort(qlat)
+        return percentile_estimate(basis, p), percentile_estimate(basis, p)
+    return percentile_estimate(np.sort(tokens.ttft_list), p), percentile_estimate(np.sort(tokens.tpot_list), p)
+
+
+_REC_PERF = "Reduce target QPS to improve latency."
+_REC_DURATION = {
+    TestScenario.SingleStream: "Decrease the expected latency so the loadgen pre-generates more queries.",
+    TestScenario.MultiStream: "Decrease the expected latency so the loadgen pre-generates more queries.",
+    TestScenario.Server: "Increase the target QPS so the loadgen pre-generates more queries.",
+    TestScenario.Offline: "Increase expected QPS so the loadgen pre-generates a larger (coalesced) query.",
+}
+_REC_QUERIES = (
+    "The test exited early, before enough queries were issued.\n   See the detailed log for why this may have occurred."
+)
+
+
+def _checks(
+    es: EffectiveSettings,
+    n: int,
+    nq: int,
+    fq_sched: float,
+    fq_issued: float,
+    max_lat_s: float,
+    lat: np.ndarray,
+    tokens: TokenStats | None,
+    es_ok: bool,
+    es_main: PercentileEstimate | OverlatencyCheck | None,
+    tok_es: tuple[object, object] | None,
+    metrics: dict[str, float],
+) -> list[Check]:
+    sc = es.scenario
+    checks: list[Check] = []
+    min_s = es.min_duration_ms / 1000
+    if sc == TestScenario.Server:
+        checks.append(_perf_check(es, lat, tokens))
+    span = {TestScenario.Offline: max_lat_s, TestScenario.Server: fq_sched}.get(sc, fq_issued)
+    dur_ok = span >= min_s
+    checks.append(
+        Check(
+            "min_duration",
+            dur_ok,
+            f">= {min_s:g} s",
+            f"{span:.3f} s",
+            "" if dur_ok else _REC_DURATION[sc],
+            "" if dur_ok else _duration_advice(es, span, nq, n),
+        )
+    )
+    q_ok = nq >= es.min_query_count and n >= es.min_sample_count
+    checks.append(
+        Check(
+            "min_queries",
+            q_ok,
+            f">= {es.min_query_count} queries and >= {es.min_sample_count} samples",
+            f"{nq} queries, {n} samples",
+            "" if q_ok else _REC_QUERIES,
+            "" if q_ok else _queries_advice(es, nq, n, span),
+        )
+    )
+    checks.append(_early_stopping_check(es, es_ok, es_main, tok_es, nq, span))
+    return checks
+
+
+def _perf_check(es: EffectiveSettings, lat: np.ndarray, tokens: TokenStats | None) -> Check:
+    p = es.target_latency_percentile
+    if tokens is not None:
+        ttft = percentile_value(tokens.ttft_list, p)
+        tpot = percentile_value(tokens.tpot_list, p)
+        ok_ttft, ok_tpot = ttft <= es.ttft_latency, tpot <= es.tpot_latency
+        recs = []
+        if not ok_ttft:
+            recs.append("TTFT constrain not met: " + _REC_PERF)
+        if not ok_tpot:
+            recs.append("TPOT constrain not met: " + _REC_PERF)
+        return Check(
+            "performance_constraints",
+            ok_ttft and ok_tpot,
+            f"p{p * 100:g} TTFT <= {es.ttft_latency} ns and p{p * 100:g} TPOT <= {es.tpot_latency} ns",
+            f"TTFT {ttft} ns, TPOT {tpot} ns",
+            "\n * ".join(recs),
+            "" if ok_ttft and ok_tpot else "Lower server_target_qps until both token latencies fit their bounds.",
+        )
+    measured = percentile_value(lat, p)
+    ok = measured <= es.target_latency_ns
+    advice = ""
+    if not ok:
+        advice = (
+            f"the p{p * 100:g} latency is {measured / 1e6:.3f} ms against a bound of "
+            f"{es.target_latency_ns / 1e6:.3f} ms ({measured / max(es.target_latency_ns, 1):.2f}x): lower "
+            f"server_target_qps below {es.target_qps:g}, or find the highest passing rate with mode=FindPeakPerformance."
+        )
+    return Check(
+        "performance_constraints",
+        ok,
+        f"p{p * 100:g} latency <= {es.target_latency_ns} ns",
+        f"{measured} ns",
+        "" if ok else _REC_PERF,
+        advice,
+    )
+
+
+def _duration_advice(es: EffectiveSettings, span: float, nq: int, n: int) -> str:
+    min_s = es.min_duration_ms / 1000
+    sc = es.scenario
+    base = f"the run covered {span:.3f} s of the required {min_s:g} s (short by {min_s - span:.3f} s). "
+    if sc in (TestScenario.SingleStream, TestScenario.MultiStream):
+        key = "single_stream" if sc == TestScenario.SingleStream else "multi_stream"
+        per_query = span / max(nq, 1)
+        return base + (
+            f"The SUT answered in about {per_query * 1e9:.0f} ns per query, faster than {key}_expected_latency_ns "
+            f"= {1e9 / es.target_qps:.0f}, so too few queries were generated: set {key}_expected_latency_ns "
+            f"to at most {max(per_query * 1e9 * 0.5, 1):.0f}."
+        )
+    if sc == TestScenario.Server:
+        return base + (
+            f"Server issues exactly the generated schedule ({nq} queries at {es.target_qps:g} QPS); "
+            "raise server_target_qps or min_query_count so the schedule spans the minimum duration."
+        )
+    rate = n / span if span > 0 else 0
+    return base + (
+        f"The SUT processed {n} samples at about {rate:.1f} samples/s: set offline_expected_qps to at least "
+        f"{rate * 1.0:.1f} so the single query holds enough samples."
+    )
+
+
+def _queries_advice(es: EffectiveSettings, nq: int, n: int, span: float) -> str:
+    need = es.min_query_count
+    text = f"{nq} queries were issued, {need} are required (short by {max(need - nq, 0)})."
+    if es.max_query_count and nq >= es.max_query_count:
+        text += f" max_query_count={es.max_query_count} stopped the run: raise it or set it to 0."
+    elif es.max_duration_ms and span * 1000 >= es.max_duration_ms:
+        text += f" max_duration_ms={es.max_duration_ms} stopped the run: raise it or set it to 0."
+    else:
+        text += " See the errors in the detail log (max limits, out of generated queries, SUT failures)."
+    return text
+
+
+def _early_stopping_check(
+    es: EffectiveSettings,
+    ok: bool,
+    es_main: PercentileEstimate | OverlatencyCheck | None,
+    tok_es: tuple[object, object] | None,
+    nq: int,
+    span: float,
+) -> Check:
+    qps = nq / span if span > 0 else 0.0
+    if isinstance(es_main, OverlatencyCheck):
+        need = es_main.needed
+        advice = ""
+        if not ok:
+            advice = (
+                f"early stopping needs >= {need} queries with {es_main.overlatency} over-latency queries; you "
+                f"issued {nq}"
+            )
+            if qps > 0:
+                advice += f": raise min_duration to >= {math.ceil(need / qps)} s at this QPS"
+            advice += ", or lower server_target_qps so fewer queries miss the latency bound."
+        return Check(
+            "early_stopping",
+            ok,
+            f">= {need} queries for {es_main.overlatency} over-latency",
+            f"{nq} queries",
+            "",
+            advice,
+        )
+    if isinstance(es_main, PercentileEstimate):
+        advice = ""
+        if not ok:
+            advice = f"early stopping needs >= {es_main.min_queries} queries; you issued {nq}"
+            if qps > 0:
+                advice += f": raise min_duration to >= {math.ceil(es_main.min_queries / qps)} s at this rate"
+            advice += f" or min_query_count to >= {es_main.min_queries}."
+        return Check("early_stopping", ok, f">= {es_main.min_queries} queries", f"{nq} queries", "", advice)
+    if tok_es is not None:
+        return Check("early_stopping", ok, "TTFT and TPOT early stopping", f"{nq} queries", "",
+                     "" if ok else "run longer (min_duration / min_query_count) or lower the load.")
+    return Check("early_stopping", True, "not applicable (Offline)", "-")
