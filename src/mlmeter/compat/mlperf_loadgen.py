@@ -1,0 +1,310 @@
+"""The official ``mlperf_loadgen`` Python API on top of mlmeter's LoadGen.
+
+Change ``import mlperf_loadgen as lg`` to ``import mlmeter.compat.mlperf_loadgen as lg`` and a harness runs
+unchanged: same functions, handles, names (``PySUT``, ``PyFastSUT``, ``PyQSL``) and log files. Differences,
+on purpose: a malformed or missing config file raises :class:`ConfigError` (naming file, line and key) instead
+of being skipped with a log line; a SUT that stops completing ends the run INVALID after
+``completion_timeout_ms`` instead of hanging; ``QuerySampleResponse`` pickles; a ``result.json`` is written
+beside the official files.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import itertools
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from mlmeter.loadgen import config as _conf
+from mlmeter.loadgen import run as _run
+from mlmeter.loadgen.completer import Completer
+from mlmeter.loadgen.config import ConfigError
+from mlmeter.loadgen.settings import LoggingMode, TestMode, TestScenario
+from mlmeter.loadgen.settings import TestSettings as _NativeSettings
+
+__all__ = [
+    "ConfigError",
+    "ConstructFastSUT",
+    "ConstructQDL",
+    "ConstructQSL",
+    "ConstructSUT",
+    "DestroyFastSUT",
+    "DestroyQDL",
+    "DestroyQSL",
+    "DestroySUT",
+    "FirstTokenComplete",
+    "LogOutputSettings",
+    "LogSettings",
+    "LoggingMode",
+    "QuerySample",
+    "QuerySampleResponse",
+    "QuerySamplesComplete",
+    "StartTest",
+    "StartTestWithLogSettings",
+    "TestMode",
+    "TestScenario",
+    "TestSettings",
+    "VectorQuerySample",
+    "VectorQuerySampleResponse",
+]
+
+_clock = time.perf_counter_ns
+
+
+class QuerySample:
+    """A sample to run: ``id`` (opaque, never 0) and ``index`` (the QSL sample index)."""
+
+    __slots__ = ("id", "index")
+
+    def __init__(self, id: int = 0, index: int = 0) -> None:  # noqa: A002 - official name
+        self.id = id
+        self.index = index
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (QuerySample, (self.id, self.index))
+
+    def __repr__(self) -> str:
+        return f"QuerySample(id={self.id}, index={self.index})"
+
+
+class QuerySampleResponse:
+    """A completion: ``data`` is the integer address of ``size`` response bytes; ``n_tokens`` for LLMs."""
+
+    __slots__ = ("id", "data", "size", "n_tokens")
+
+    def __init__(self, id: int = 0, data: int = 0, size: int = 0, n_tokens: int = 0) -> None:  # noqa: A002
+        self.id = id
+        self.data = data
+        self.size = size
+        self.n_tokens = n_tokens
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (QuerySampleResponse, (self.id, self.data, self.size, self.n_tokens))
+
+
+VectorQuerySample = list
+VectorQuerySampleResponse = list
+
+
+def _read_response(r: QuerySampleResponse) -> bytes:
+    return ctypes.string_at(r.data, r.size) if r.size else b""
+
+
+# -- settings -----------------------------------------------------------------------------------------
+_user_conf_calls = 0
+_pending_errors: list[tuple[str, str, int]] = []
+
+
+class TestSettings(_NativeSettings):
+    """The official ``TestSettings`` (same fields and defaults) with ``FromConfig``."""
+
+    def FromConfig(self, path: str, model: str, scenario: str, conf_type: int = 1) -> int:  # noqa: N802
+        """Apply a config file with the official precedence; raises :class:`ConfigError` on a bad file.
+
+        As officially, the first ``conf_type=1`` call in a process first applies the built-in ``mlperf.conf``;
+        later ones do not and log "Multiple conf files are used..." into the next test's detail log.
+        """
+        global _user_conf_calls
+        kind = _conf.ConfKind(conf_type)
+        if kind == _conf.ConfKind.USER:
+            if _user_conf_calls == 0:
+                _conf.apply(self, _conf.builtin_mlperf_conf(), model, scenario, _conf.ConfKind.MLPERF)
+            else:
+                _pending_errors.append(
+                    ("error_invalid_config", "Multiple conf files are used. This is not valid for official submission.",
+                     _clock())
+                )
+            _user_conf_calls += 1
+        if kind == _conf.ConfKind.MLPERF and not path:
+            _conf.apply(self, _conf.builtin_mlperf_conf(), model, scenario, kind)
+        elif path:
+            _conf.apply(self, _conf.read_file(path), model, scenario, kind)
+        return 0
+
+
+@dataclasses.dataclass
+class LogOutputSettings:
+    outdir: str = "."
+    prefix: str = "mlperf_log_"
+    suffix: str = ""
+    prefix_with_datetime: bool = False
+    copy_detail_to_stdout: bool = False
+    copy_summary_to_stdout: bool = False
+
+
+@dataclasses.dataclass
+class LogSettings:
+    log_output: LogOutputSettings = dataclasses.field(default_factory=LogOutputSettings)
+    log_mode: LoggingMode = LoggingMode.AsyncPoll
+    log_mode_async_poll_interval_ms: int = 1000
+    enable_trace: bool = True
+
+
+# -- SUT / QSL handles ----------------------------------------------------------------------------------
+_handles: dict[int, Any] = {}
+_next_handle = itertools.count(0x10000, 0x10)
+
+
+def _register(obj: Any) -> int:
+    h = next(_next_handle)
+    _handles[h] = obj
+    return h
+
+
+def _lookup(h: int, kind: type) -> Any:
+    obj = _handles.get(h)
+    if not isinstance(obj, kind):
+        raise ValueError(f"{h!r} is not a live {kind.__name__.lstrip('_')} handle")
+    return obj
+
+
+class _PySUT:
+    def __init__(self, name: str, issue_cb: Callable[..., Any], flush_cb: Callable[[], Any], fast: bool) -> None:
+        self.name = name
+        self._issue_cb, self._flush_cb, self._fast = issue_cb, flush_cb, fast
+
+    def start(self, completer: Completer) -> None:
+        pass  # completions arrive through QuerySamplesComplete
+
+    def bind_issue(self, ids: np.ndarray, indices: np.ndarray) -> Callable[[int, int], None]:
+        ids_l, idx_l, cb = ids.tolist(), indices.tolist(), self._issue_cb
+        if self._fast:
+            def fire_fast(pos: int, n: int) -> None:
+                cb(ids_l[pos : pos + n], idx_l[pos : pos + n])
+
+            return fire_fast
+
+        def fire(pos: int, n: int) -> None:
+            if n == 1:
+                cb([QuerySample(ids_l[pos], idx_l[pos])])
+            else:
+                cb([QuerySample(i, j) for i, j in zip(ids_l[pos : pos + n], idx_l[pos : pos + n])])
+
+        return fire
+
+    def issue(self, ids: np.ndarray, indices: np.ndarray) -> None:
+        self.bind_issue(ids, indices)(0, len(ids))
+
+    def flush(self) -> None:
+        self._flush_cb()
+
+
+class _PyQSL:
+    name = "PyQSL"
+
+    def __init__(self, total: int, perf: int, load_cb: Callable[[list[int]], Any], unload_cb: Callable[[list[int]], Any]):
+        self.total_sample_count, self.performance_sample_count = total, perf
+        self._load, self._unload = load_cb, unload_cb
+
+    def load_samples(self, indices: Sequence[int]) -> None:
+        self._load(list(indices))
+
+    def unload_samples(self, indices: Sequence[int]) -> None:
+        self._unload(list(indices))
+
+
+def ConstructSUT(issue_cb: Callable[[list[QuerySample]], Any], flush_cb: Callable[[], Any]) -> int:  # noqa: N802
+    return _register(_PySUT("PySUT", issue_cb, flush_cb, fast=False))
+
+
+def ConstructFastSUT(fast_issue_cb: Callable[[list[int], list[int]], Any], flush_cb: Callable[[], Any]) -> int:  # noqa: N802
+    return _register(_PySUT("PyFastSUT", fast_issue_cb, flush_cb, fast=True))
+
+
+def ConstructQDL(issue_cb: Callable[[list[QuerySample]], Any], flush_cb: Callable[[], Any], name_cb: Callable[[], str]) -> int:  # noqa: N802
+    return _register(_PySUT(str(name_cb()), issue_cb, flush_cb, fast=False))
+
+
+def ConstructQSL(total_count: int, perf_count: int, load_cb: Callable[[list[int]], Any], unload_cb: Callable[[list[int]], Any]) -> int:  # noqa: N802
+    return _register(_PyQSL(int(total_count), int(perf_count), load_cb, unload_cb))
+
+
+def _destroy(h: int) -> None:
+    _handles.pop(h, None)
+
+
+DestroySUT = DestroyFastSUT = DestroyQDL = DestroyQSL = _destroy
+
+
+# -- completions ------------------------------------------------------------------------------------------
+_active: Completer | None = None
+
+
+def QuerySamplesComplete(responses: Sequence[QuerySampleResponse], response_cb: Callable[[QuerySampleResponse], Any] | None = None) -> None:  # noqa: N802
+    """Complete samples; all share the timestamp taken on entry. Data is read only for logged samples."""
+    now = _clock()
+    comp = _active
+    if comp is None:
+        return
+    comp.response_hook = response_cb
+    if comp.tokens:
+        for r in responses:
+            comp._complete_one(now, r.id, r, r.n_tokens)
+    else:
+        for r in responses:
+            comp._complete_one(now, r.id, r, None)
+
+
+def FirstTokenComplete(responses: Sequence[QuerySampleResponse], response_cb: Callable[[QuerySampleResponse], Any] | None = None) -> None:  # noqa: N802
+    comp = _active
+    if comp is None:
+        return
+    comp.response_hook = response_cb
+    comp.first_token([r.id for r in responses], list(responses))
+
+
+# -- running ----------------------------------------------------------------------------------------------
+last_result: _run.TestResult | None = None
+"""The :class:`mlmeter.loadgen.TestResult` of the latest StartTest (an mlmeter addition)."""
+
+
+class _Bridge:
+    """Points the module-level completion functions at the run's Completer."""
+
+    def on_pass_start(self, info: _run.PassInfo) -> None:
+        global _active
+        info.completer.payload_reader = _read_response  # type: ignore[assignment]
+        _active = info.completer
+
+    def on_pass_end(self, info: _run.PassInfo) -> None:
+        pass
+
+
+def StartTestWithLogSettings(sut: int, qsl: int, test_settings: _NativeSettings, log_settings: LogSettings, audit_config_filename: str = "audit.config") -> None:  # noqa: N802
+    global _active, last_result
+    out = log_settings.log_output
+    ls = _run.LogSettings(
+        outdir=out.outdir,
+        prefix=out.prefix,
+        suffix=out.suffix,
+        prefix_with_datetime=out.prefix_with_datetime,
+        enable_trace=log_settings.enable_trace,
+    )
+    pending = list(_pending_errors)
+    _pending_errors.clear()
+    hook = (lambda text: sys.stdout.write(text)) if out.copy_summary_to_stdout else None
+    try:
+        last_result = _run.run_test(
+            _lookup(sut, _PySUT),
+            _lookup(qsl, _PyQSL),
+            test_settings,
+            ls,
+            audit_config=audit_config_filename,
+            observer=_Bridge(),
+            pending_errors=pending,
+            summary_hook=hook,
+        )
+    finally:
+        _active = None
+    if out.copy_detail_to_stdout:
+        with open(last_result.files["detail"], encoding="utf-8") as f:
+            sys.stdout.write(f.read())
+
+
+def StartTest(sut: int, qsl: int, test_settings: _NativeSettings, audit_config_filename: str = "audit.config") -> None:  # noqa: N802
+    StartTestWithLogSettings(sut, qsl, test_settings, LogSettings(), audit_config_filename)
