@@ -171,9 +171,10 @@ class QueryPlan:
             return np.full(spq, table[self._same_index], dtype=np.int64)
         out: list[int] = []
         for _ in range(spq // len(table)):
+            rep = list(self.loaded.indices)
             if self._equal_issue:
-                shuffle(table, self._rng)
-            out.extend(table)
+                shuffle(rep, self._rng)
+            out.extend(rep)
         out.extend(table[: spq % len(table)])
         return np.asarray(out, dtype=np.int64)
 

@@ -422,7 +422,7 @@ def _result_items(r: PerformanceResult, valid: bool, reasons: Sequence[str]) -> 
         ("early_stopping_met", checks["early_stopping"].passed),
     ]
     if not valid:
-        items.append(("result_invalid_reason", " ".join(x.replace("\n", " ") for x in reasons) + " "))
+        items.append(("result_invalid_reason", _invalid_reason(r, reasons)))
     if r.token_early_stopping is not None:
         ttft, tpot = r.token_early_stopping
         items.append(("early_stopping_ttft_result", early_stopping_text(ttft).replace("\n", " ")))  # type: ignore[arg-type]
@@ -440,8 +440,8 @@ def _result_items(r: PerformanceResult, valid: bool, reasons: Sequence[str]) -> 
             ("result_qps_with_loadgen_overhead", float(m["qps_with_loadgen_overhead"])),
             ("result_qps_without_loadgen_overhead", float(m["qps_without_loadgen_overhead"])),
             ("early_stopping_latency_ss", r.early_stopping.estimate if r.early_stopping is not None else 0),  # type: ignore[union-attr]
-            ("early_stopping_latency_ms", es99.estimate if es99 is not None and es99.satisfied else 0),
         ]
+        items.append(("early_stopping_latency_ms", es99.estimate if es99 is not None and es99.satisfied else 0))
     elif sc == TestScenario.MultiStream and r.query_latency is not None:
         ql = r.query_latency
         items += [
@@ -450,7 +450,7 @@ def _result_items(r: PerformanceResult, valid: bool, reasons: Sequence[str]) -> 
             ("result_mean_query_latency_ns", ql.mean),
         ]
         items += [(f"result_{p * 100:.2f}_percentile_per_query_latency_ns", v) for p, v in ql.percentiles.items()]
-        items.append(("early_stopping_latency_ms", r.early_stopping.estimate if r.early_stopping is not None else 0))  # type: ignore[union-attr]
+        items.append(("early_stopping_latency_ms#multistream", r.early_stopping.estimate if r.early_stopping is not None else 0))  # type: ignore[union-attr]
     elif sc == TestScenario.Server:
         items += [
             ("result_scheduled_samples_per_sec", float(m["scheduled_samples_per_sec"])),
@@ -491,6 +491,16 @@ def _result_items(r: PerformanceResult, valid: bool, reasons: Sequence[str]) -> 
         elif sc == TestScenario.Offline:
             items.append(("result_inferred_tokens_per_second", float(m["inferred_tokens_per_second"])))
     return items
+
+
+def _invalid_reason(r: PerformanceResult, extra: Sequence[str]) -> str:
+    """The official ``result_invalid_reason``: failed recommendations (first sentence for min queries)."""
+    text = ""
+    for c in r.checks:
+        if c.passed or not c.recommendation:
+            continue
+        text += c.recommendation.split("\n")[0] if c.name == "min_queries" else c.recommendation + " "
+    return text + "".join(f"{x} " for x in extra)
 
 
 def _version_items() -> list[tuple[str, object]]:
@@ -622,7 +632,7 @@ def run_test(
             valid = False
     failures = list(test.failures) + (["interrupted by the user"] if interrupted else [])
     if perf_result is not None:
-        detail.many(_result_items(perf_result, bool(valid), reasons + failures))
+        detail.many(_result_items(perf_result, bool(valid), failures))
     if es.mode != TestMode.AccuracyOnly:
         detail.add("num_errors", len(detail.errors))
 

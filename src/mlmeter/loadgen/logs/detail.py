@@ -89,9 +89,10 @@ class DetailLog:
         at_ns: int | None = None,
         error: bool = False,
         warning: bool = False,
+        variant: str = "",
     ) -> None:
         t = _clock() if at_ns is None else at_ns
-        file, line = source_of(key, value)
+        file, line = _sources().get(f"{key}#{variant}") if variant else source_of(key, value)  # type: ignore[misc]
         text = (
             f':::MLLOG {{"key": "{key}", "value": {format_value(value)}, "time_ms": {format_time_ms(t - self.origin_ns)}, '
             f'"namespace": "mlperf::logging", "event_type": "POINT_IN_TIME", "metadata": {{"is_error": '
@@ -106,10 +107,14 @@ class DetailLog:
                 self.warnings.append(str(value))
 
     def many(self, items: list[tuple[str, object]], *, at_ns: int | None = None) -> None:
-        """Several entries created together (they share one timestamp, as officially)."""
+        """Several entries created together (they share one timestamp, as officially).
+
+        A key may carry a ``#variant`` naming another official source location of the same key.
+        """
         t = _clock() if at_ns is None else at_ns
         for key, value in items:
-            self.add(key, value, at_ns=t)
+            name, _, variant = key.partition("#")
+            self.add(name, value, at_ns=t, variant=variant)
 
     def error(self, key: str, message: str, at_ns: int | None = None) -> None:
         self.add(key, message, at_ns=at_ns, error=True)

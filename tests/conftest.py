@@ -1,0 +1,83 @@
+"""Shared fixtures: a harness that runs the official package or mlmeter's compat API identically."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class Recording:
+    outdir: Path
+    loads: list[list[int]] = field(default_factory=list)
+    unloads: list[list[int]] = field(default_factory=list)
+    issued: list[int] = field(default_factory=list)
+    calls: int = 0
+
+    def text(self, name: str) -> str:
+        return (self.outdir / f"mlperf_log_{name}").read_text()
+
+
+def run_harness(impl: str, outdir: Path, settings: dict, total: int = 100, perf: int = 64,
+                trace: bool = False, payload: bool = False) -> Recording:
+    """A typical harness loop, unmodified between the two implementations but for the import."""
+    lg = importlib.import_module("mlperf_loadgen" if impl == "official" else "mlmeter.compat.mlperf_loadgen")
+    import array
+
+    rec = Recording(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    keep = []
+
+    def issue(qs):
+        rec.calls += 1
+        responses = []
+        for q in qs:
+            rec.issued.append(q.index)
+            if payload:
+                buf = array.array("q", [q.index])
+                keep.append(buf)
+                addr, n = buf.buffer_info()
+                responses.append(lg.QuerySampleResponse(q.id, addr, n * buf.itemsize))
+            else:
+                responses.append(lg.QuerySampleResponse(q.id, 0, 0))
+        lg.QuerySamplesComplete(responses)
+
+    sut = lg.ConstructSUT(issue, lambda: None)
+    qsl = lg.ConstructQSL(total, perf, lambda s: rec.loads.append(list(s)), lambda s: rec.unloads.append(list(s)))
+    ts = lg.TestSettings()
+    for k, v in settings.items():
+        if k == "scenario":
+            v = getattr(lg.TestScenario, v)
+        elif k == "mode":
+            v = getattr(lg.TestMode, v)
+        setattr(ts, k, v)
+    ls = lg.LogSettings()
+    ls.log_output.outdir = str(outdir)
+    ls.enable_trace = trace
+    lg.StartTestWithLogSettings(sut, qsl, ts, ls)
+    lg.DestroyQSL(qsl)
+    lg.DestroySUT(sut)
+    return rec
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def official_available() -> bool:
+    try:
+        importlib.import_module("mlperf_loadgen")
+    except ImportError:
+        return False
+    return True
+
+
+requires_official = pytest.mark.skipif(
+    not official_available() and not os.environ.get("CI"), reason="mlcommons-loadgen (test extra) not installed"
+)
