@@ -68,7 +68,7 @@ def test_server_schedule_to_the_nanosecond(tmp_path, qps):
     ours = run_harness("ours", tmp_path / "m", settings, trace=True)
     a, b = _schedule(off.text("trace.json")), _schedule(ours.text("trace.json"))
     assert len(a) == len(b) == 300
-    assert max(abs(x - y) for x, y in zip(a, b)) <= 1  # the trace prints µs with 3 decimals
+    assert max(abs(x - y) for x, y in zip(a, b, strict=True)) <= 1  # the trace prints µs with 3 decimals
     if qps == 1000.0:
         assert b[:10] == [0, 1843654, 2301577, 3587439, 4300433, 4686839, 6935180, 8026759, 8128505, 9589851]
 

@@ -9,10 +9,8 @@ line for line. Usage: ``python tools/harvest_log_sources.py``.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import mlperf_loadgen as lg
@@ -30,7 +28,6 @@ def message_id(key: str, value: object) -> str:
 
 def run(scenario, mode, tokens=False, extra=None):
     outdir = tempfile.mkdtemp()
-    timers = []
 
     def issue(qs):
         for q in qs:

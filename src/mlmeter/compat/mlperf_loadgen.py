@@ -183,7 +183,7 @@ class _PySUT:
             if n == 1:
                 cb([QuerySample(ids_l[pos], idx_l[pos])])
             else:
-                cb([QuerySample(i, j) for i, j in zip(ids_l[pos : pos + n], idx_l[pos : pos + n])])
+                cb([QuerySample(i, j) for i, j in zip(ids_l[pos : pos + n], idx_l[pos : pos + n], strict=True)])
 
         return fire
 
@@ -287,7 +287,7 @@ def StartTestWithLogSettings(sut: int, qsl: int, test_settings: _NativeSettings,
     )
     pending = list(_pending_errors)
     _pending_errors.clear()
-    hook = (lambda text: sys.stdout.write(text)) if out.copy_summary_to_stdout else None
+    hook = _print_summary if out.copy_summary_to_stdout else None
     try:
         last_result = _run.run_test(
             _lookup(sut, _PySUT),
@@ -304,6 +304,10 @@ def StartTestWithLogSettings(sut: int, qsl: int, test_settings: _NativeSettings,
     if out.copy_detail_to_stdout:
         with open(last_result.files["detail"], encoding="utf-8") as f:
             sys.stdout.write(f.read())
+
+
+def _print_summary(text: str) -> None:
+    sys.stdout.write(text)
 
 
 def StartTest(sut: int, qsl: int, test_settings: _NativeSettings, audit_config_filename: str = "audit.config") -> None:  # noqa: N802

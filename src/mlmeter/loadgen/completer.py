@@ -1,7 +1,7 @@
 """Per-sample completion state of one issuing pass, and the thread-safe completion entry points.
 
-Per-sample state lives in preallocated NumPy arrays indexed by ``id - base`` (no per-query objects).
-The scalar path uses memoryviews of those arrays; a call with many ids is vectorised. Misuse by the SUT
+Per-sample state lives in preallocated NumPy arrays indexed by ``id - base`` (no per-query objects);
+SingleStream/MultiStream reuse one window of them chunk after chunk (:meth:`Completer.rebase`). The scalar path uses memoryviews of those arrays; a call with many ids is vectorised. Misuse by the SUT
 (unknown id, a second completion, tokens out of order) never raises into the SUT: it is recorded as an
 error and the run ends INVALID with the reason.
 """
@@ -51,13 +51,14 @@ class Completer:
         tokens: bool,
     ) -> None:
         self.base = base
+        self.window_start = 0
         self.spq = spq
         self.n_issued = 0
         self.n_done = 0
         self.last_done_ns = 0
         self._wake_at = -1
         self.done = np.zeros(capacity, dtype=np.int64)
-        self._done_mv = memoryview(self.done)
+        self._done_mv = self.done.data
         self.qsl_idx = qsl_idx if qsl_idx is not None else np.zeros(capacity, dtype=np.int64)
         self.log_all = log_all
         self.log_mask: np.ndarray | None = None
@@ -73,20 +74,18 @@ class Completer:
             self._reset(base, capacity, spq, None, log_all, tokens)
             self.needs_first_token = first
 
-    def grow(self, capacity: int) -> None:
-        """Make room for ``capacity`` samples (SingleStream/MultiStream generate lazily)."""
+    def rebase(self, pos: int) -> None:
+        """Reuse the arrays for the samples from pass position ``pos`` on; all earlier ones are done."""
         with self._lock:
-            if capacity <= len(self.done):
-                return
-            self._done_mv.release()
-            self.done = _grown(self.done, capacity)
-            self._done_mv = memoryview(self.done)
-            self.qsl_idx = _grown(self.qsl_idx, capacity)
+            self.base += pos - self.window_start
+            self.window_start = pos
+            self.done[:] = 0
             if self.log_mask is not None:
-                self.log_mask = _grown(self.log_mask, capacity)
+                self.log_mask[:] = False
             if self.tokens:
-                self.first = _grown(self.first, capacity)
-                self.n_tokens = _grown(self.n_tokens, capacity)
+                self.first[:] = 0
+                self.n_tokens[:] = 0
+            self._first_payload.clear()
 
     def wait_for(self, count: int, timeout_ns: int) -> bool:
         """Block until ``count`` samples are done; False once no completion arrived for ``timeout_ns``."""
@@ -116,7 +115,7 @@ class Completer:
                                None if n_tokens is None else _first(n_tokens))
             return
         n = len(ids)
-        if n == 1 or responses is not None or n_tokens is not None or self.tokens:
+        if n <= 32 or responses is not None or n_tokens is not None or self.tokens:
             idl = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
             ntl = None if n_tokens is None else list(np.asarray(n_tokens).reshape(-1).tolist())
             for k, i in enumerate(idl):
@@ -128,7 +127,7 @@ class Completer:
     def _complete_one(self, now: int, sid: int, response: Any, n_tokens: int | None) -> None:
         with self._lock:
             i = sid - self.base
-            if not 0 <= i < self.n_issued:
+            if not 0 <= i < self.n_issued - self.window_start:
                 self._fail(f"SUT completed an unknown sample id {sid}.")
                 return
             if self._done_mv[i]:
@@ -147,7 +146,7 @@ class Completer:
     def _complete_many(self, now: int, ids: np.ndarray) -> None:
         with self._lock:
             pos = ids - self.base
-            ok = (pos >= 0) & (pos < self.n_issued)
+            ok = (pos >= 0) & (pos < self.n_issued - self.window_start)
             if not ok.all():
                 for sid in ids[~ok].tolist():
                     self._fail(f"SUT completed an unknown sample id {sid}.")
@@ -193,7 +192,7 @@ class Completer:
                 return
             for k, sid in enumerate(idl):
                 i = sid - self.base
-                if not 0 <= i < self.n_issued:
+                if not 0 <= i < self.n_issued - self.window_start:
                     self.errors.append(f"SUT reported a first token for an unknown sample id {sid}.")
                     continue
                 if self._done_mv[i]:
@@ -229,9 +228,3 @@ def _bytes_of(response: Any) -> bytes:
     if isinstance(response, np.ndarray):
         return response.tobytes()
     raise TypeError(f"a response must be bytes-like or a NumPy array, not {type(response).__name__}")
-
-
-def _grown(a: np.ndarray, capacity: int) -> np.ndarray:
-    out = np.zeros(max(capacity, 2 * len(a)), dtype=a.dtype)
-    out[: len(a)] = a
-    return out

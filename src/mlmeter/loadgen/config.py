@@ -9,6 +9,7 @@ line and key instead, and nothing from that file is applied.
 from __future__ import annotations
 
 import enum
+import os
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -150,7 +151,7 @@ def parse_text(text: str, path: str) -> ConfigFile:
     return ConfigFile(path, entries, tuple(unknown))
 
 
-def read_file(path: str | Path) -> ConfigFile:
+def read_file(path: str | os.PathLike[str]) -> ConfigFile:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -18,22 +19,10 @@ from mlmeter.loadgen.early_stopping import (
     overlatency_check,
     percentile_estimate,
 )
+from mlmeter.loadgen.recorder import PassTiming
 from mlmeter.loadgen.settings import EffectiveSettings, TestScenario
 
 PERCENTILES = (0.50, 0.90, 0.95, 0.97, 0.99, 0.999)
-
-
-@dataclass(frozen=True)
-class PassTiming:
-    """Raw timestamps of one performance pass (absolute ``perf_counter_ns``)."""
-
-    start_ns: int
-    scheduled_ns: np.ndarray  # per issued query
-    issued_ns: np.ndarray  # per issued query
-    done_ns: np.ndarray  # per issued sample (query-major)
-    samples_per_query: int
-    first_token_ns: np.ndarray | None = None
-    n_tokens: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -44,10 +33,10 @@ class LatencyStats:
     percentiles: dict[float, int]
 
     @staticmethod
-    def of(values: np.ndarray) -> LatencyStats:
-        if len(values) == 0:
-            return LatencyStats(0, 0, 0, {p: 0 for p in PERCENTILES})
-        s = np.sort(values)
+    def of_sorted(s: np.ndarray) -> LatencyStats:
+        """Statistics of an ascending array (percentile = element ``int(n * p)``, mean truncated)."""
+        if len(s) == 0:
+            return LatencyStats(0, 0, 0, dict.fromkeys(PERCENTILES, 0))
         n = len(s)
         return LatencyStats(
             int(s[0]), int(s[-1]), int(s.sum() // n), {p: int(s[min(int(n * p), n - 1)]) for p in PERCENTILES}
@@ -105,7 +94,7 @@ class PerformanceResult:
     checks: tuple[Check, ...]
     early_stopping: PercentileEstimate | OverlatencyCheck | None
     early_stopping_99: PercentileEstimate | None
-    token_early_stopping: tuple[object, object] | None
+    token_early_stopping: tuple[Any, Any] | None
     tokens: TokenStats | None
 
     @property
@@ -117,42 +106,39 @@ class PerformanceResult:
 
 
 def compute(es: EffectiveSettings, t: PassTiming) -> PerformanceResult:
-    """Metrics and validity of one performance pass."""
+    """Metrics and validity of one performance pass (sorts ``t``'s latency arrays in place)."""
     sc = es.scenario
-    spq = t.samples_per_query
-    nq = len(t.issued_ns)
-    sched_per_sample = np.repeat(t.scheduled_ns, spq)
-    lat = t.done_ns - sched_per_sample
+    lat = t.sample_latency
     n = len(lat)
-    latency = LatencyStats.of(lat)
+    nq = t.query_count
+    overlatency = int((lat > es.target_latency_ns).sum()) if sc == TestScenario.Server else 0
+    lat.sort()
+    latency = LatencyStats.of_sorted(lat)
     start = t.start_ns
-    last_q_done = int(t.done_ns[(nq - 1) * spq : nq * spq].max()) if nq else start
-    fq_sched = (int(t.scheduled_ns[-1]) - start) / 1e9 if nq else 0.0
-    fq_issued = (int(t.issued_ns[-1]) - start) / 1e9 if nq else 0.0
-    fq_done = (last_q_done - start) / 1e9
+    fq_sched = (t.final_scheduled_ns - start) / 1e9
+    fq_issued = (t.final_issued_ns - start) / 1e9
+    fq_done = (t.final_done_ns - start) / 1e9
     max_lat_s = latency.max / 1e9
     mean_s = latency.mean / 1e9
+    qlat = t.query_latency
     query_latency = None
-    qlat = None
-    if sc == TestScenario.MultiStream and nq:
-        qlat = t.done_ns.reshape(nq, spq).max(axis=1) - t.scheduled_ns
-        query_latency = LatencyStats.of(qlat)
-    overlatency = int((lat > es.target_latency_ns).sum()) if sc == TestScenario.Server else 0
+    if qlat is not None:
+        qlat.sort()
+        query_latency = LatencyStats.of_sorted(qlat)
 
-    tokens = _token_stats(es, t, lat) if es.use_token_latencies else None
+    tokens = _token_stats(t) if es.use_token_latencies else None
     metrics = _metrics(es, n, fq_sched, fq_issued, fq_done, max_lat_s, mean_s, latency, tokens)
     if sc in (TestScenario.SingleStream, TestScenario.MultiStream):
-        basis_lat = qlat if qlat is not None else lat
-        metrics["percentile_latency_ns"] = percentile_value(basis_lat, es.target_latency_percentile)
+        metrics["percentile_latency_ns"] = sorted_percentile(qlat if qlat is not None else lat, es.target_latency_percentile)
 
     es_main: PercentileEstimate | OverlatencyCheck | None = None
     es_99: PercentileEstimate | None = None
-    tok_es: tuple[object, object] | None = None
+    tok_es: tuple[Any, Any] | None = None
     if tokens is not None and sc != TestScenario.Offline:
         tok_es = _token_early_stopping(es, nq, tokens, qlat)
-        es_ok = all(getattr(x, "satisfied") for x in tok_es)
+        es_ok = all(x.satisfied for x in tok_es)
     elif sc in (TestScenario.SingleStream, TestScenario.MultiStream):
-        basis = np.sort(lat if sc == TestScenario.SingleStream else qlat if qlat is not None else lat)
+        basis = lat if sc == TestScenario.SingleStream or qlat is None else qlat
         es_main = percentile_estimate(basis, es.target_latency_percentile)
         if sc == TestScenario.SingleStream:
             es_99 = es_main if es.target_latency_percentile == 0.99 else percentile_estimate(basis, 0.99)
@@ -235,40 +221,30 @@ def _metrics(
     return m
 
 
-def percentile_value(values: np.ndarray, p: float) -> int:
-    """Official percentile: the element at ``int(n * p)`` of the ascending list."""
-    if len(values) == 0:
+def sorted_percentile(s: np.ndarray, p: float) -> int:
+    """Official percentile of an ascending array: the element at ``int(n * p)``."""
+    if len(s) == 0:
         return 0
-    s = np.sort(values)
     return int(s[min(int(len(s) * p), len(s) - 1)])
 
 
-def _token_stats(es: EffectiveSettings, t: PassTiming, lat: np.ndarray) -> TokenStats:
-    assert t.n_tokens is not None and t.first_token_ns is not None
-    n_tok = t.n_tokens
-    sched = np.repeat(t.scheduled_ns, t.samples_per_query)
-    ttft = t.first_token_ns - sched
-    denom = np.where(n_tok > 1, n_tok - 1, 1)
-    diff = lat - ttft
-    tpot = np.where(n_tok > 1, np.sign(diff) * (np.abs(diff) // denom), 0)
-    if es.scenario == TestScenario.Offline:
-        ttft = np.zeros(0, dtype=np.int64)
-        tpot = np.zeros(0, dtype=np.int64)
-    return TokenStats(int(n_tok.sum()), LatencyStats.of(ttft), LatencyStats.of(tpot), ttft, tpot)
+def _token_stats(t: PassTiming) -> TokenStats:
+    ttft = np.sort(t.ttft) if t.ttft is not None else np.zeros(0, dtype=np.int64)
+    tpot = np.sort(t.tpot) if t.tpot is not None else np.zeros(0, dtype=np.int64)
+    return TokenStats(t.token_count, LatencyStats.of_sorted(ttft), LatencyStats.of_sorted(tpot), ttft, tpot)
 
 
 def _token_early_stopping(
     es: EffectiveSettings, nq: int, tokens: TokenStats, qlat: np.ndarray | None
-) -> tuple[object, object]:
+) -> tuple[Any, Any]:
     p = es.target_latency_percentile
     if es.scenario == TestScenario.Server:
         tpot = overlatency_check(nq, int((tokens.tpot_list > es.tpot_latency).sum()), p)
         ttft = overlatency_check(nq, int((tokens.ttft_list > es.ttft_latency).sum()), p)
         return ttft, tpot
     if es.scenario == TestScenario.MultiStream and qlat is not None:
-        basis = np.sort(qlat)
-        return percentile_estimate(basis, p), percentile_estimate(basis, p)
-    return percentile_estimate(np.sort(tokens.ttft_list), p), percentile_estimate(np.sort(tokens.tpot_list), p)
+        return percentile_estimate(qlat, p), percentile_estimate(qlat, p)
+    return percentile_estimate(tokens.ttft_list, p), percentile_estimate(tokens.tpot_list, p)
 
 
 _REC_PERF = "Reduce target QPS to improve latency."
@@ -294,7 +270,7 @@ def _checks(
     tokens: TokenStats | None,
     es_ok: bool,
     es_main: PercentileEstimate | OverlatencyCheck | None,
-    tok_es: tuple[object, object] | None,
+    tok_es: tuple[Any, Any] | None,
     metrics: dict[str, float],
 ) -> list[Check]:
     sc = es.scenario
@@ -332,8 +308,8 @@ def _checks(
 def _perf_check(es: EffectiveSettings, lat: np.ndarray, tokens: TokenStats | None) -> Check:
     p = es.target_latency_percentile
     if tokens is not None:
-        ttft = percentile_value(tokens.ttft_list, p)
-        tpot = percentile_value(tokens.tpot_list, p)
+        ttft = sorted_percentile(tokens.ttft_list, p)
+        tpot = sorted_percentile(tokens.tpot_list, p)
         ok_ttft, ok_tpot = ttft <= es.ttft_latency, tpot <= es.tpot_latency
         recs = []
         if not ok_ttft:
@@ -348,7 +324,7 @@ def _perf_check(es: EffectiveSettings, lat: np.ndarray, tokens: TokenStats | Non
             "\n * ".join(recs),
             "" if ok_ttft and ok_tpot else "Lower server_target_qps until both token latencies fit their bounds.",
         )
-    measured = percentile_value(lat, p)
+    measured = sorted_percentile(lat, p)
     ok = measured <= es.target_latency_ns
     advice = ""
     if not ok:
@@ -407,7 +383,7 @@ def _early_stopping_check(
     es: EffectiveSettings,
     ok: bool,
     es_main: PercentileEstimate | OverlatencyCheck | None,
-    tok_es: tuple[object, object] | None,
+    tok_es: tuple[Any, Any] | None,
     nq: int,
     span: float,
 ) -> Check:

@@ -10,7 +10,8 @@ work is vectorised while the order of consumption stays exactly sequential.
 from __future__ import annotations
 
 import math
-from typing import MutableSequence, TypeVar
+from collections.abc import MutableSequence
+from typing import TypeVar
 
 import numpy as np
 

@@ -7,6 +7,7 @@ run INVALID with the reason; Ctrl-C keeps what was measured, writes complete fil
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -27,7 +28,8 @@ from mlmeter.loadgen.logs.detail import DetailLog
 from mlmeter.loadgen.logs.summary import early_stopping_text, footer, summary_body
 from mlmeter.loadgen.logs.trace import Span, TracePass, trace_text
 from mlmeter.loadgen.protocols import QuerySampleLibrary, SystemUnderTest, bind_issue
-from mlmeter.loadgen.results import PassTiming, PerformanceResult, compute
+from mlmeter.loadgen.recorder import PassRecorder, PassTiming
+from mlmeter.loadgen.results import PerformanceResult, compute
 from mlmeter.loadgen.rng import MT19937, canonicals
 from mlmeter.loadgen.scenarios import LOOPS, PassContext
 from mlmeter.loadgen.scenarios.closed_loop import CHUNK
@@ -78,6 +80,8 @@ class RunObserver(Protocol):
 @dataclass(frozen=True)
 class TestResult:
     """What a test produced: the verdict with its reasons, the performance result, the files written."""
+
+    __test__ = False  # not a pytest test class
 
     scenario: TestScenario
     mode: TestMode
@@ -144,7 +148,7 @@ class _Test:
         t0 = _clock()
         try:
             self.qsl.load_samples(list(s.indices))
-        except Exception as exc:  # a failing QSL ends the run INVALID, with the reason
+        except Exception as exc:  # noqa: BLE001 - a failing QSL ends the run INVALID, with the reason
             msg = f"QSL load_samples raised: {type(exc).__name__}: {exc}"
             self.detail.error("error_runtime", msg)
             self.failures.append(msg)
@@ -155,7 +159,7 @@ class _Test:
     def unload(self, s: LoadableSet) -> None:
         try:
             self.qsl.unload_samples(list(s.indices))
-        except Exception as exc:  # reported, but the measurements stand
+        except Exception as exc:  # noqa: BLE001 - reported, but the measurements stand
             self.detail.error("error_runtime", f"QSL unload_samples raised: {type(exc).__name__}: {exc}")
 
     # -- accuracy-log sampling (spec §11) -----------------------------------------------------------------
@@ -206,12 +210,26 @@ class _Test:
             comp.log_mask = np.zeros(capacity, dtype=bool)
 
         def prepare(first: int, indices: np.ndarray) -> None:
-            end = first + len(indices)
-            comp.grow(end)
-            comp.qsl_idx[first:end] = indices
+            at = first - comp.window_start
+            comp.qsl_idx[at : at + len(indices)] = indices
             if prob > 0:
                 assert comp.log_mask is not None
-                comp.log_mask[first:end] = self._sample_mask(seq0 + first, len(indices), offset, prob)
+                comp.log_mask[at : at + len(indices)] = self._sample_mask(seq0 + first, len(indices), offset, prob)
+
+        recorder = PassRecorder(spq, es.scenario == TestScenario.MultiStream, tokens, self.trace)
+
+        def record(scheduled: np.ndarray, issued: np.ndarray) -> None:
+            if accuracy:
+                return
+            n = len(scheduled) * spq
+            recorder.add(
+                scheduled,
+                issued,
+                comp.done[:n].copy(),
+                comp.qsl_idx[:n].copy(),
+                comp.first[:n].copy() if tokens else None,
+                comp.n_tokens[:n].copy() if tokens else None,
+            )
 
         ctx = PassContext(
             es=es,
@@ -221,6 +239,7 @@ class _Test:
             seq0=seq0,
             bind=lambda ids, idx: bind_issue(self.sut, ids, idx),
             prepare=prepare,
+            record=record,
             timeout_ns=es.completion_timeout_ms * 1_000_000,
         )
         info = PassInfo(kind, es.scenario, es.target_qps, plan.query_count, plan.sample_count, comp)
@@ -233,7 +252,7 @@ class _Test:
             LOOPS[es.scenario](ctx)
             self._flush_and_wait(ctx)
         finally:
-            self._finish_pass(ctx, outcome, accuracy, wall_start)
+            self._finish_pass(ctx, outcome, recorder, wall_start)
             if self.observer:
                 self.observer.on_pass_end(info)
         return outcome
@@ -241,13 +260,13 @@ class _Test:
     def _flush_and_wait(self, ctx: PassContext) -> None:
         try:
             self.sut.flush()
-        except Exception as exc:  # reported as a SUT failure
+        except Exception as exc:  # noqa: BLE001 - reported as a SUT failure
             ctx.fail(f"SUT raised in flush: {type(exc).__name__}: {exc}")
         comp = self.completer
         if not comp.wait_for(comp.n_issued - ctx.abandoned, ctx.timeout_ns):
             ctx.timed_out()
 
-    def _finish_pass(self, ctx: PassContext, outcome: _PassOutcome, accuracy: bool, wall_start: float) -> None:
+    def _finish_pass(self, ctx: PassContext, outcome: _PassOutcome, recorder: PassRecorder, wall_start: float) -> None:
         comp = self.completer
         d = self.detail
         for key, message, t in ctx.messages:
@@ -255,15 +274,12 @@ class _Test:
                 d.error(key, message, at_ns=t)
             else:
                 d.add(key, message, at_ns=t)
+        ctx.record(ctx.scheduled_ns, ctx.issued_ns)
         with comp._lock:
             errors, comp.errors = comp.errors, []
             failures, comp.failures = comp.failures, []
             self.log.extend(comp.log)
             comp.log = []
-            done = comp.done[: comp.n_issued].copy()
-            qsl_idx = comp.qsl_idx[: comp.n_issued].copy()
-            first = comp.first[: comp.n_issued].copy() if comp.tokens else None
-            n_tok = comp.n_tokens[: comp.n_issued].copy() if comp.tokens else None
             last_done = comp.last_done_ns
         for e in errors:
             d.error("error_runtime", e)
@@ -274,39 +290,15 @@ class _Test:
         begin = datetime.fromtimestamp(wall_start, tz=timezone.utc)
         finish = datetime.fromtimestamp(wall_start + (end_ns - ctx.start_ns) / 1e9, tz=timezone.utc)
         d.many([("power_begin", _power_time(begin)), ("power_end", _power_time(finish))])
-        spq = ctx.plan.samples_per_query
-        nq = min(ctx.queries, len(done) // spq)
-        if accuracy or nq == 0:
+        if ctx.accuracy:
             return
-        done_q = done[: nq * spq].reshape(nq, spq)
-        complete = done_q.all(axis=1)
-        keep = np.flatnonzero(complete)
-        sel = (keep[:, None] * spq + np.arange(spq)[None, :]).ravel()
-        timing = PassTiming(
-            start_ns=ctx.start_ns,
-            scheduled_ns=ctx.scheduled_ns[:nq][keep],
-            issued_ns=ctx.issued_ns[:nq][keep],
-            done_ns=done[sel],
-            samples_per_query=spq,
-            first_token_ns=None if first is None else first[sel],
-            n_tokens=None if n_tok is None else n_tok[sel],
-        )
+        timing = recorder.timing(ctx.start_ns, ctx.es.scenario == TestScenario.Offline)
         outcome.timing = timing
         if self.trace:
-            self.trace_passes.append(
-                TracePass(
-                    spans=self.spans,
-                    seq0=ctx.seq0,
-                    scheduled_ns=np.repeat(ctx.scheduled_ns[:nq], spq),
-                    issued_ns=np.repeat(ctx.issued_ns[:nq], spq),
-                    done_ns=done[: nq * spq],
-                    qsl_idx=qsl_idx[: nq * spq],
-                    samples_per_query=spq,
-                    server=ctx.es.scenario == TestScenario.Server,
-                )
-            )
+            tp = recorder.trace_pass(ctx.seq0, ctx.es.scenario == TestScenario.Server)
+            self.trace_passes.append(dataclasses.replace(tp, spans=self.spans))
             self.spans = []
-        if len(keep):
+        if timing is not None:
             outcome.result = compute(ctx.es, timing)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 
 class TestScenario(enum.IntEnum):
+    __test__ = False  # not a pytest test class
     SingleStream = 0
     MultiStream = 1
     Server = 2
@@ -21,6 +22,7 @@ class TestScenario(enum.IntEnum):
 
 
 class TestMode(enum.IntEnum):
+    __test__ = False  # not a pytest test class
     SubmissionRun = 0
     AccuracyOnly = 1
     PerformanceOnly = 2
@@ -40,6 +42,8 @@ class SettingsError(ValueError):
 @dataclass
 class TestSettings:
     """The official ``TestSettings`` fields, defaults and units (times in ns unless the name says ms)."""
+
+    __test__ = False  # not a pytest test class
 
     scenario: TestScenario = TestScenario.SingleStream
     mode: TestMode = TestMode.PerformanceOnly

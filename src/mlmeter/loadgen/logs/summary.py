@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlmeter.loadgen.early_stopping import OverlatencyCheck, PercentileEstimate
-from mlmeter.loadgen.results import PERCENTILES, LatencyStats, PerformanceResult
+from mlmeter.loadgen.results import PERCENTILES, LatencyStats, PerformanceResult, sorted_percentile
 from mlmeter.loadgen.settings import EffectiveSettings, TestScenario
 
 RULE = "================================================"
@@ -111,11 +111,9 @@ def summary_body(r: PerformanceResult, sut_name: str, mode_name: str) -> str:
         out.append("Samples per second: %g" % m["samples_per_second"])
     if r.tokens is not None:
         if sc in (TestScenario.SingleStream, TestScenario.MultiStream):
-            from mlmeter.loadgen.results import percentile_value
-
             out.append(
                 f"{pct} first token percentile latency (ns) : "
-                f"{percentile_value(r.tokens.ttft_list, es.target_latency_percentile)}"
+                f"{sorted_percentile(r.tokens.ttft_list, es.target_latency_percentile)}"
             )
         elif sc == TestScenario.Offline:
             out.append("Tokens per second: %g" % m["tokens_per_second"])

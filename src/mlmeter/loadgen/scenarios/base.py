@@ -31,9 +31,12 @@ class PassContext:
     bind: Callable[[np.ndarray, np.ndarray], IssueFn]
     prepare: Callable[[int, np.ndarray], None]
     """Called with (first sample position, QSL indices) before a chunk of samples is issued."""
+    record: Callable[[np.ndarray, np.ndarray], None]
+    """Folds the queries of the completion window, given their scheduled and issued times, into the result."""
     timeout_ns: int
     # outcome
     start_ns: int = 0
+    # the queries of the current completion window (all of them, except for SingleStream/MultiStream):
     issued_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     scheduled_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     queries: int = 0

@@ -21,7 +21,7 @@ def issue_offline(ctx: PassContext) -> None:
     ctx.scheduled_ns = ctx.issued_ns
     try:
         fire(0, n)
-    except Exception as exc:  # a failing SUT ends the run, it does not crash the generator
+    except Exception as exc:  # noqa: BLE001 - a failing SUT ends the run, it does not crash the generator
         ctx.sut_raised(exc, n)
         return
     if not ctx.accuracy:

@@ -18,7 +18,7 @@ def issue_server(ctx: PassContext) -> None:
     assert plan.offsets is not None
     offsets = plan.offsets[:total].tolist()
     issued = np.zeros(total, dtype=np.int64)
-    issued_mv = memoryview(issued)
+    issued_mv = issued.data
     coalesce = es.server_coalesce_queries
     max_async = es.max_async_queries
     limits = not ctx.accuracy and (es.max_query_count or es.max_duration_ms)
@@ -39,7 +39,7 @@ def issue_server(ctx: PassContext) -> None:
             comp.n_issued = end
             try:
                 fire(q, end - q)
-            except Exception as exc:  # a failing SUT ends the run, it does not crash the generator
+            except Exception as exc:  # noqa: BLE001 - a failing SUT ends the run, it does not crash the generator
                 ctx.sut_raised(exc, end - q)
                 q = end
                 break
