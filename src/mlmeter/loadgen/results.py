@@ -94,7 +94,8 @@ class PerformanceResult:
     checks: tuple[Check, ...]
     early_stopping: PercentileEstimate | OverlatencyCheck | None
     early_stopping_99: PercentileEstimate | None
-    token_early_stopping: tuple[Any, Any] | None
+    token_early_stopping: tuple[Any, Any] | None  # (TTFT, TPOT) estimates or overlatency checks
+    token_early_stopping_99: tuple[Any, Any] | None  # SingleStream: the extra 99th-percentile estimates
     tokens: TokenStats | None
 
     @property
@@ -134,9 +135,12 @@ def compute(es: EffectiveSettings, t: PassTiming) -> PerformanceResult:
     es_main: PercentileEstimate | OverlatencyCheck | None = None
     es_99: PercentileEstimate | None = None
     tok_es: tuple[Any, Any] | None = None
+    tok_99: tuple[Any, Any] | None = None
     if tokens is not None and sc != TestScenario.Offline:
         tok_es = _token_early_stopping(es, nq, tokens, qlat)
         es_ok = all(x.satisfied for x in tok_es)
+        if sc == TestScenario.SingleStream:
+            tok_99 = (percentile_estimate(tokens.ttft_list, 0.99), percentile_estimate(tokens.tpot_list, 0.99))
     elif sc in (TestScenario.SingleStream, TestScenario.MultiStream):
         basis = lat if sc == TestScenario.SingleStream or qlat is None else qlat
         es_main = percentile_estimate(basis, es.target_latency_percentile)
@@ -168,6 +172,7 @@ def compute(es: EffectiveSettings, t: PassTiming) -> PerformanceResult:
         early_stopping=es_main,
         early_stopping_99=es_99,
         token_early_stopping=tok_es,
+        token_early_stopping_99=tok_99,
         tokens=tokens,
     )
 
@@ -205,9 +210,9 @@ def _metrics(
         tc = tokens.token_count
         if sc == TestScenario.Offline:
             m["tokens_per_second"] = _div(tc, max_lat_s)
-        elif sc == TestScenario.Server:
+        else:
             m["completed_tokens_per_second"] = _div(tc, fq_done)
-        elif sc == TestScenario.SingleStream:
+        if sc == TestScenario.SingleStream:
             m["tps_with_loadgen_overhead"] = _div(tc, fq_issued)
             m["tps_without_loadgen_overhead"] = _div(tc, mean_s * n)
         m["token_throughput_with_loadgen_overhead"] = _div(tc, fq_issued)

@@ -415,10 +415,10 @@ def _result_items(r: PerformanceResult, valid: bool, reasons: Sequence[str]) -> 
     ]
     if not valid:
         items.append(("result_invalid_reason", _invalid_reason(r, reasons)))
-    if r.token_early_stopping is not None:
-        ttft, tpot = r.token_early_stopping
-        items.append(("early_stopping_ttft_result", early_stopping_text(ttft).replace("\n", " ")))  # type: ignore[arg-type]
-        items.append(("early_stopping_tpot_result", early_stopping_text(tpot).replace("\n", " ")))  # type: ignore[arg-type]
+    if r.tokens is not None:
+        ttft_text, tpot_text = _token_texts(r)
+        items.append(("early_stopping_ttft_result", ttft_text.replace("\n", " ")))
+        items.append(("early_stopping_tpot_result", tpot_text.replace("\n", " ")))
     elif r.early_stopping is not None:
         items.append(("early_stopping_result", early_stopping_text(r.early_stopping, r.early_stopping_99).replace("\n", " ")))
     else:
@@ -427,11 +427,13 @@ def _result_items(r: PerformanceResult, valid: bool, reasons: Sequence[str]) -> 
     if sc == TestScenario.Server:
         items.append(("result_overlatency_query_count", r.overlatency_count))
     if sc == TestScenario.SingleStream:
-        es99 = r.early_stopping_99
+        es_main, es99 = r.early_stopping, r.early_stopping_99
+        if r.token_early_stopping is not None and r.token_early_stopping_99 is not None:
+            es_main, es99 = r.token_early_stopping[0], r.token_early_stopping_99[0]
         items += [
             ("result_qps_with_loadgen_overhead", float(m["qps_with_loadgen_overhead"])),
             ("result_qps_without_loadgen_overhead", float(m["qps_without_loadgen_overhead"])),
-            ("early_stopping_latency_ss", r.early_stopping.estimate if r.early_stopping is not None else 0),  # type: ignore[union-attr]
+            ("early_stopping_latency_ss", es_main.estimate if es_main is not None else 0),  # type: ignore[union-attr]
         ]
         items.append(("early_stopping_latency_ms", es99.estimate if es99 is not None and es99.satisfied else 0))
     elif sc == TestScenario.MultiStream and r.query_latency is not None:
@@ -483,6 +485,17 @@ def _result_items(r: PerformanceResult, valid: bool, reasons: Sequence[str]) -> 
         elif sc == TestScenario.Offline:
             items.append(("result_inferred_tokens_per_second", float(m["inferred_tokens_per_second"])))
     return items
+
+
+def _token_texts(r: PerformanceResult) -> tuple[str, str]:
+    """The TTFT and TPOT early-stopping paragraphs (empty for Offline)."""
+    if r.token_early_stopping is None:
+        return "", ""
+    extra = r.token_early_stopping_99 or (None, None)
+    return (
+        early_stopping_text(r.token_early_stopping[0], extra[0]),
+        early_stopping_text(r.token_early_stopping[1], extra[1]),
+    )
 
 
 def _invalid_reason(r: PerformanceResult, extra: Sequence[str]) -> str:

@@ -139,11 +139,11 @@ def summary_body(r: PerformanceResult, sut_name: str, mode_name: str) -> str:
             if not c.passed and c.recommendation:
                 out.append(" * " + c.recommendation)
     if r.token_early_stopping is not None:
-        ttft, tpot = r.token_early_stopping
+        extra = r.token_early_stopping_99 or (None, None)
         out.append("TTFT Early Stopping Result:")
-        out.append(early_stopping_text(ttft))  # type: ignore[arg-type]
+        out.append(early_stopping_text(r.token_early_stopping[0], extra[0]))
         out.append("TPOT Early Stopping Result:")
-        out.append(early_stopping_text(tpot))  # type: ignore[arg-type]
+        out.append(early_stopping_text(r.token_early_stopping[1], extra[1]))
     elif r.early_stopping is not None:
         out.append("Early Stopping Result:")
         out.append(early_stopping_text(r.early_stopping, r.early_stopping_99))

@@ -1,0 +1,82 @@
+"""Run-level behaviour: interrupts while waiting, trace validity, find-peak, token SUT, accuracy passes."""
+
+import _thread
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from mlmeter.loadgen import LogSettings, RunInterrupted, TestMode, TestScenario, TestSettings, run_test
+from mlmeter.loadgen.simulated import LatencyModel, LatencySUT, MemoryQSL, NullSUT
+
+
+def test_interrupt_while_waiting_for_the_sut(tmp_path):
+    sut = LatencySUT(LatencyModel(mean_ms=5.0))
+    s = TestSettings(scenario=TestScenario.SingleStream, min_duration_ms=60000, min_query_count=100,
+                     single_stream_expected_latency_ns=1_000_000)
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(RunInterrupted) as exc:
+            run_test(sut, MemoryQSL(64, 64), s, LogSettings(outdir=str(tmp_path)))
+    finally:
+        timer.cancel()
+        sut.close()
+    r = exc.value.result
+    assert r.interrupted and r.valid is False and r.performance is not None
+    assert 20 < r.performance.query_count < 200  # about 100 queries of 5 ms in 0.5 s
+    doc = json.loads(Path(r.files["result"]).read_text())
+    assert doc["complete"] is False and "interrupted by the user" in doc["reasons"]
+
+
+def test_trace_is_valid_json_with_every_sample(tmp_path):
+    s = TestSettings(scenario=TestScenario.Server, server_target_qps=5000, min_duration_ms=0, min_query_count=300)
+    r = run_test(NullSUT(), MemoryQSL(64, 64), s, LogSettings(outdir=str(tmp_path), enable_trace=True))
+    trace = json.loads(Path(r.files["trace"]).read_text())
+    begins = [e for e in trace["traceEvents"] if e.get("name") == "Sample" and e.get("ph") == "b"]
+    ends = [e for e in trace["traceEvents"] if e.get("name") == "Sample" and e.get("ph") == "e"]
+    assert len(begins) == len(ends) == r.performance.query_count
+    assert all(e["args"]["complete_ns"] >= e["args"]["issue_start_ns"] >= 0 for e in begins)
+
+
+def test_find_peak_brackets_the_capacity(tmp_path):
+    sut = LatencySUT(LatencyModel(mean_ms=2.0), workers=1)  # capacity 500 QPS
+    s = TestSettings(scenario=TestScenario.Server, mode=TestMode.FindPeakPerformance, server_target_qps=100,
+                     server_target_latency_ns=30_000_000, min_duration_ms=400, min_query_count=10,
+                     server_find_peak_qps_decimals_of_precision=0, server_find_peak_qps_boundary_step_size=1)
+    try:
+        r = run_test(sut, MemoryQSL(64, 64), s, LogSettings(outdir=str(tmp_path)))
+    finally:
+        sut.close()
+    assert r.find_peak_qps is not None and 200 <= r.find_peak_qps < 800
+    detail = Path(r.files["detail"]).read_text()
+    assert "FindBoundaries: Checking fields [100.000000, 200.000000)" in detail
+    assert "FindPeakPerformance: Found peak performance field" in detail
+
+
+def test_token_streaming_sut_reports_ttft_and_tpot(tmp_path):
+    sut = LatencySUT(LatencyModel(mean_ms=2.0, tokens=11, ttft_fraction=0.5), workers=1)
+    s = TestSettings(scenario=TestScenario.SingleStream, use_token_latencies=True, min_duration_ms=0,
+                     min_query_count=80, single_stream_expected_latency_ns=1_000_000)
+    try:
+        r = run_test(sut, MemoryQSL(64, 64), s, LogSettings(outdir=str(tmp_path)))
+    finally:
+        sut.close()
+    t = r.performance.tokens
+    assert t.token_count == 80 * 11 and not r.errors
+    assert 0.7e6 < t.ttft.percentiles[0.5] < 3e6  # about half of 2 ms
+    assert 0.07e6 < t.tpot.percentiles[0.5] < 0.3e6  # the other half over 10 tokens
+
+
+def test_accuracy_mode_logs_every_sample_once(tmp_path):
+    class Echo(NullSUT):
+        def issue(self, ids, indices):
+            self._complete(ids, responses=[int(i).to_bytes(4, "little") for i in indices])
+
+    s = TestSettings(scenario=TestScenario.Offline, mode=TestMode.AccuracyOnly)
+    r = run_test(Echo(), MemoryQSL(300, 128), s, LogSettings(outdir=str(tmp_path)))
+    log = json.loads(Path(r.files["accuracy"]).read_text())
+    assert sorted(e["qsl_idx"] for e in log) == list(range(300))
+    assert all(int.from_bytes(bytes.fromhex(e["data"]), "little") == e["qsl_idx"] for e in log)
+    assert r.valid is None and r.performance is None
