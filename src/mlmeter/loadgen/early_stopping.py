@@ -43,7 +43,7 @@ def _hyp2f1(t: int, h: int, z: float) -> float:
     term = 1.0
     total = 1.0
     i = 0
-    while i < 48:
+    while i < 48 and t < 64:  # short series: scalar; long ones go to NumPy at once
         term *= ((-t + i) * z) / (1 + h + i)
         total += term
         i += 1
