@@ -46,8 +46,14 @@ def run_harness(impl: str, outdir: Path, settings: dict, total: int = 100, perf:
                 responses.append(lg.QuerySampleResponse(q.id, 0, 0))
         lg.QuerySamplesComplete(responses)
 
-    sut = lg.ConstructSUT(issue, lambda: None)
     qsl = lg.ConstructQSL(total, perf, lambda s: rec.loads.append(list(s)), lambda s: rec.unloads.append(list(s)))
+    start_test(lg, issue, qsl, settings, outdir, trace)
+    return rec
+
+
+def start_test(lg, issue, qsl, settings: dict, outdir: Path, trace: bool = False) -> None:
+    """Build TestSettings/LogSettings the way harnesses do and run StartTestWithLogSettings."""
+    sut = lg.ConstructSUT(issue, lambda: None)
     ts = lg.TestSettings()
     for k, v in settings.items():
         if k == "scenario":
@@ -61,7 +67,6 @@ def run_harness(impl: str, outdir: Path, settings: dict, total: int = 100, perf:
     lg.StartTestWithLogSettings(sut, qsl, ts, ls)
     lg.DestroyQSL(qsl)
     lg.DestroySUT(sut)
-    return rec
 
 
 @pytest.fixture

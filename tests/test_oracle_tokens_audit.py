@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from .conftest import requires_official
+from .conftest import requires_official, start_test
 from .test_oracle_logs import detail_records, summary_lines
 
 pytestmark = [requires_official, pytest.mark.oracle]
@@ -25,17 +25,7 @@ def token_harness(impl, outdir, settings):
                 lg.FirstTokenComplete([lg.QuerySampleResponse(q.id, 0, 0)])
             lg.QuerySamplesComplete([lg.QuerySampleResponse(q.id, 0, 0, 2 + q.index % 7)])
 
-    sut = lg.ConstructSUT(issue, lambda: None)
-    qsl = lg.ConstructQSL(100, 64, lambda s: None, lambda s: None)
-    ts = lg.TestSettings()
-    for k, v in settings.items():
-        if k == "scenario":
-            v = getattr(lg.TestScenario, v)
-        setattr(ts, k, v)
-    ls = lg.LogSettings()
-    ls.log_output.outdir = str(outdir)
-    ls.enable_trace = False
-    lg.StartTestWithLogSettings(sut, qsl, ts, ls)
+    start_test(lg, issue, lg.ConstructQSL(100, 64, lambda s: None, lambda s: None), settings, outdir)
     return (outdir / "mlperf_log_detail.txt").read_text(), (outdir / "mlperf_log_summary.txt").read_text()
 
 

@@ -56,7 +56,12 @@ def early_stopping_text(es: PercentileEstimate | OverlatencyCheck, extra99: Perc
     return text
 
 
-def latency_block(stats: LatencyStats, kind: str = "latency") -> list[str]:
+def _token_block(t: LatencyStats, name: str, pct_name: str) -> list[str]:
+    lines = [f"{label} {name}".ljust(len(name) + 20) + f": {v}" for label, v in (("Min", t.min), ("Max", t.max), ("Mean", t.mean))]
+    return lines + [f"{pct_label(p)} percentile {pct_name}   : {t.percentiles[p]}" for p in PERCENTILES]
+
+
+def latency_block(stats: LatencyStats) -> list[str]:
     lines = [
         f"Min latency (ns)                : {stats.min}",
         f"Max latency (ns)                : {stats.max}",
@@ -167,21 +172,9 @@ def summary_body(r: PerformanceResult, sut_name: str, mode_name: str) -> str:
         elif sc == TestScenario.Server:
             out.append(f"Completed tokens per second                 : {m['completed_tokens_per_second']:.2f}")
         if sc != TestScenario.Offline:
-            t = r.tokens.ttft
-            out += [
-                f"Min First Token latency (ns)                : {t.min}",
-                f"Max First Token latency (ns)                : {t.max}",
-                f"Mean First Token latency (ns)               : {t.mean}",
-            ]
-            out += [f"{pct_label(p)} percentile first token latency (ns)   : {t.percentiles[p]}" for p in PERCENTILES]
+            out += _token_block(r.tokens.ttft, "First Token latency (ns)", "first token latency (ns)")
             out.append("")
-            t = r.tokens.tpot
-            out += [
-                f"Min Time per Output Token (ns)                : {t.min}",
-                f"Max Time per Output Token (ns)                : {t.max}",
-                f"Mean Time per Output Token (ns)               : {t.mean}",
-            ]
-            out += [f"{pct_label(p)} percentile time to output token (ns)   : {t.percentiles[p]}" for p in PERCENTILES]
+            out += _token_block(r.tokens.tpot, "Time per Output Token (ns)", "time to output token (ns)")
     out += ["", RULE, "Test Parameters Used", RULE]
     out += test_parameters(es)
     text = "\n".join(out) + "\n"
