@@ -31,11 +31,11 @@ def issue_server(ctx: PassContext) -> None:
             if now < target:
                 now = wait_until(target)
             end = q + 1
+            issued_mv[q] = now
             if coalesce:
                 while end < total and start + offsets[end] <= now:
+                    issued_mv[end] = now
                     end += 1
-            for k in range(q, end):
-                issued_mv[k] = now
             comp.n_issued = end
             try:
                 fire(q, end - q)
