@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlmeter.loadgen import LogSettings, RunInterrupted, SettingsError, TestScenario, TestSettings, run_test
+from mlmeter.loadgen import LogSettings, RunInterrupted, SettingsError, TestMode, TestScenario, TestSettings, run_test
 from mlmeter.loadgen.simulated import MemoryQSL, NullSUT
 
 
@@ -114,6 +114,9 @@ def test_ctrl_c_keeps_measurements(tmp_path):
     (dict(server_target_latency_percentile=0.0), "strictly between 0 and 1"),
     (dict(min_query_count=-1), "min_query_count must be a non-negative integer"),
     (dict(multi_stream_samples_per_query=0), "multi_stream_samples_per_query"),
+    (dict(performance_issue_same=True, performance_issue_same_index=100), "must be below the performance sample"),
+    (dict(performance_issue_same=True, performance_issue_unique=True), "cannot both be true"),
+    (dict(mode=TestMode.FindPeakPerformance), "only supported in Server"),
 ])
 def test_nonsense_settings_refused_before_running(tmp_path, kw, needle):
     qsl = MemoryQSL(100, 100)

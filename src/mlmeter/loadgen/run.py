@@ -29,6 +29,7 @@ from mlmeter.loadgen.logs.summary import early_stopping_text, footer, summary_bo
 from mlmeter.loadgen.logs.trace import Span, TracePass, trace_text
 from mlmeter.loadgen.protocols import QuerySampleLibrary, SystemUnderTest, bind_issue
 from mlmeter.loadgen.recorder import PassRecorder, PassTiming
+from mlmeter.loadgen.result_json import result_document
 from mlmeter.loadgen.results import PerformanceResult, compute
 from mlmeter.loadgen.rng import MT19937, canonicals
 from mlmeter.loadgen.scenarios import LOOPS, PassContext
@@ -550,8 +551,6 @@ def run_test(
     :raises SettingsError: settings that make no sense, before anything runs.
     :raises ConfigError: an unreadable ``audit.config``.
     """
-    from mlmeter.loadgen.result_json import result_document
-
     ls = log_settings or LogSettings()
     requested = settings.copy()
     total, perf = int(qsl.total_sample_count), int(qsl.performance_sample_count)
@@ -563,17 +562,6 @@ def run_test(
         )
     validate(requested, total, perf)
     es = effective_settings(requested, total, perf)
-    if es.performance_issue_same and es.performance_issue_same_index >= es.performance_sample_count:
-        from mlmeter.loadgen.settings import SettingsError
-
-        raise SettingsError(
-            f"performance_issue_same_index ({es.performance_issue_same_index}) must be below the performance "
-            f"sample count ({es.performance_sample_count})"
-        )
-    if es.mode == TestMode.FindPeakPerformance and es.scenario != TestScenario.Server:
-        from mlmeter.loadgen.settings import SettingsError
-
-        raise SettingsError("Finding peak performance is only supported in Server scenarios.")
 
     detail = DetailLog()
     for key, message, t in pending_errors:
@@ -620,8 +608,6 @@ def run_test(
         if perf_outcome is None and test.last is not None and test.last.info.kind != "accuracy":
             perf_outcome = test.last
         detail.error("error_runtime", "Run interrupted by the user (KeyboardInterrupt); results are incomplete.")
-    finally:
-        pass
 
     perf_result = perf_outcome.result if perf_outcome else None
     reasons: list[str] = []

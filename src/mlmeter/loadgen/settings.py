@@ -152,9 +152,17 @@ def validate(s: TestSettings, total_count: int, performance_count: int) -> None:
         problems.append(f"the QSL reports {total_count} samples in total; it needs at least one")
     if performance_count <= 0 and s.performance_sample_count_override == 0:
         problems.append(f"the QSL reports a performance sample count of {performance_count}; it needs at least one")
+    perf = s.performance_sample_count_override or performance_count
+    if s.performance_issue_same and s.performance_issue_same_index >= perf:
+        problems.append(
+            f"performance_issue_same_index ({s.performance_issue_same_index}) must be below the performance sample "
+            f"count ({perf})"
+        )
+    if s.performance_issue_same and s.performance_issue_unique:
+        problems.append("performance_issue_unique and performance_issue_same cannot both be true")
     try:
-        TestScenario(s.scenario)
-        TestMode(s.mode)
+        if TestMode(s.mode) == TestMode.FindPeakPerformance and TestScenario(s.scenario) != TestScenario.Server:
+            problems.append("Finding peak performance is only supported in Server scenarios.")
     except ValueError as exc:
         problems.append(str(exc))
     if problems:
