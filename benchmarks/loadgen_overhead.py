@@ -81,7 +81,12 @@ def server_peak(impl: str, duration_ms: int, start: float, step: float) -> float
         runs = [measure(impl, "Server", {"server_target_qps": qps, "min_duration_ms": duration_ms,
                                          "min_query_count": 100}) for _ in range(3)]
         ok = all(r["detail"].get("result_validity") == "VALID" for r in runs)
-        print(f"    {impl:8s} server {qps:>10,.0f} QPS: {'VALID x3' if ok else 'INVALID'}", flush=True)
+        why = "; ".join(
+            f"p99 {r['detail'].get('result_99.00_percentile_latency_ns', 0) / 1e6:.1f} ms, "
+            f"overlatency {r['detail'].get('result_overlatency_query_count')}"
+            for r in runs if r["detail"].get("result_validity") != "VALID"
+        )
+        print(f"    {impl:8s} server {qps:>10,.0f} QPS: {'VALID x3' if ok else 'INVALID (' + why + ')'}", flush=True)
         if not ok:
             return best
         best, qps = qps, qps * step
@@ -93,7 +98,9 @@ def main() -> None:
     ap.add_argument("--only", default="ss,ms,offline,delay,trace,server")
     ap.add_argument("--server-start", type=float, default=50000)
     ap.add_argument("--server-step", type=float, default=1.2)
+    ap.add_argument("--impls", default=",".join(IMPLS), help="which of official,compat,native to run")
     a = ap.parse_args()
+    impls = tuple(i for i in IMPLS if i in a.impls.split(","))
     dur = int(a.duration * 1000)
     only = set(a.only.split(","))
     rows: list[tuple[str, str, dict]] = []
@@ -104,22 +111,22 @@ def main() -> None:
 
     if "ss" in only:
         ss = {"min_duration_ms": dur, "single_stream_expected_latency_ns": 1000, "min_query_count": 100}
-        r = {i: measure(i, "SingleStream", ss) for i in IMPLS}
-        row("SingleStream QPS w/ loadgen overhead", "QPS", {i: r[i]["detail"]["result_qps_with_loadgen_overhead"] for i in IMPLS})
-        row("SingleStream peak RSS", "MB", {i: r[i]["maxrss_mb"] for i in IMPLS})
+        r = {i: measure(i, "SingleStream", ss) for i in impls}
+        row("SingleStream QPS w/ loadgen overhead", "QPS", {i: r[i]["detail"]["result_qps_with_loadgen_overhead"] for i in impls})
+        row("SingleStream peak RSS", "MB", {i: r[i]["maxrss_mb"] for i in impls})
     if "ms" in only:
         ms = {"min_duration_ms": dur, "multi_stream_expected_latency_ns": 1000, "min_query_count": 100,
               "multi_stream_samples_per_query": 8}
-        r = {i: measure(i, "MultiStream", ms) for i in IMPLS}
-        row("MultiStream queries/s (8 samples/query)", "q/s", {i: r[i]["detail"]["result_query_count"] / a.duration for i in IMPLS})
+        r = {i: measure(i, "MultiStream", ms) for i in impls}
+        row("MultiStream queries/s (8 samples/query)", "q/s", {i: r[i]["detail"]["result_query_count"] / a.duration for i in impls})
     if "offline" in only:
         off = {"min_duration_ms": 0, "min_query_count": 1_000_000, "offline_expected_qps": 1}
-        r = {i: measure(i, "Offline", off) for i in IMPLS}
-        row("Offline 1M samples/s", "samples/s", {i: r[i]["detail"]["result_samples_per_second"] for i in IMPLS})
+        r = {i: measure(i, "Offline", off) for i in impls}
+        row("Offline 1M samples/s", "samples/s", {i: r[i]["detail"]["result_samples_per_second"] for i in impls})
     if "delay" in only:
         sv = {"server_target_qps": 10000, "min_duration_ms": dur, "min_query_count": 100}
-        r = {i: measure(i, "Server", sv, trace=True, issue_delay=True) for i in IMPLS}
-        row("Server 10k QPS p99 issue delay", "ns", {i: r[i]["issue_delay_p99_ns"] for i in IMPLS})
+        r = {i: measure(i, "Server", sv, trace=True, issue_delay=True) for i in impls}
+        row("Server 10k QPS p99 issue delay", "ns", {i: r[i]["issue_delay_p99_ns"] for i in impls})
     if "trace" in only:
         ss = {"min_duration_ms": dur, "single_stream_expected_latency_ns": 1000, "min_query_count": 100}
         off_t = measure("native", "SingleStream", ss)["detail"]["result_qps_with_loadgen_overhead"]
@@ -128,7 +135,7 @@ def main() -> None:
         on_c = measure("compat", "SingleStream", ss, trace=True)["detail"]["result_qps_with_loadgen_overhead"]
         row("Trace on/off throughput (SS QPS)", "ratio", {"native": on_t / off_t, "compat": on_c / off_c})
     if "server" in only:
-        peaks = {i: server_peak(i, dur, a.server_start, a.server_step) for i in IMPLS}
+        peaks = {i: server_peak(i, dur, a.server_start, a.server_step) for i in impls}
         row("Server peak QPS VALID 3/3", "QPS", peaks)
 
     print("\n| measurement | official | compat | native | compat/official | native/official |")
