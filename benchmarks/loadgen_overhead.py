@@ -74,6 +74,15 @@ def measure(impl: str, scenario: str, settings: dict, **extra) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def median_of(runs: int, impls: tuple[str, ...], scenario: str, settings: dict, value, **extra) -> dict:
+    """Median over ``runs`` interleaved repetitions (the machine is noisy) of ``value(child_result)``."""
+    got: dict[str, list[float]] = {i: [] for i in impls}
+    for _ in range(runs):
+        for i in impls:
+            got[i].append(value(measure(i, scenario, settings, **extra)))
+    return {i: sorted(v)[len(v) // 2] for i, v in got.items()}
+
+
 def server_peak(impl: str, duration_ms: int, start: float, step: float) -> float:
     """Highest QPS on a geometric ladder that is VALID in 3 of 3 runs (default 100 ms bound, no trace)."""
     best, qps = 0.0, start
@@ -99,6 +108,7 @@ def main() -> None:
     ap.add_argument("--server-start", type=float, default=50000)
     ap.add_argument("--server-step", type=float, default=1.2)
     ap.add_argument("--impls", default=",".join(IMPLS), help="which of official,compat,native to run")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per row; the median is reported")
     a = ap.parse_args()
     impls = tuple(i for i in IMPLS if i in a.impls.split(","))
     dur = int(a.duration * 1000)
@@ -109,31 +119,34 @@ def main() -> None:
         rows.append((name, unit, values))
         print(f"  {name}: " + ", ".join(f"{k} {v:,.1f}" for k, v in values.items()), flush=True)
 
+    n = a.repeat
+
+    def qps_ss(r: dict) -> float:
+        return r["detail"]["result_qps_with_loadgen_overhead"]
+
     if "ss" in only:
         ss = {"min_duration_ms": dur, "single_stream_expected_latency_ns": 1000, "min_query_count": 100}
-        r = {i: measure(i, "SingleStream", ss) for i in impls}
-        row("SingleStream QPS w/ loadgen overhead", "QPS", {i: r[i]["detail"]["result_qps_with_loadgen_overhead"] for i in impls})
-        row("SingleStream peak RSS", "MB", {i: r[i]["maxrss_mb"] for i in impls})
+        row("SingleStream QPS w/ loadgen overhead", "QPS", median_of(n, impls, "SingleStream", ss, qps_ss))
+        row("SingleStream peak RSS", "MB", median_of(n, impls, "SingleStream", ss, lambda r: r["maxrss_mb"]))
     if "ms" in only:
         ms = {"min_duration_ms": dur, "multi_stream_expected_latency_ns": 1000, "min_query_count": 100,
               "multi_stream_samples_per_query": 8}
-        r = {i: measure(i, "MultiStream", ms) for i in impls}
-        row("MultiStream queries/s (8 samples/query)", "q/s", {i: r[i]["detail"]["result_query_count"] / a.duration for i in impls})
+        row("MultiStream queries/s (8 samples/query)", "q/s",
+            median_of(n, impls, "MultiStream", ms, lambda r: r["detail"]["result_query_count"] / a.duration))
     if "offline" in only:
         off = {"min_duration_ms": 0, "min_query_count": 1_000_000, "offline_expected_qps": 1}
-        r = {i: measure(i, "Offline", off) for i in impls}
-        row("Offline 1M samples/s", "samples/s", {i: r[i]["detail"]["result_samples_per_second"] for i in impls})
+        row("Offline 1M samples/s", "samples/s",
+            median_of(n, impls, "Offline", off, lambda r: r["detail"]["result_samples_per_second"]))
     if "delay" in only:
         sv = {"server_target_qps": 10000, "min_duration_ms": dur, "min_query_count": 100}
-        r = {i: measure(i, "Server", sv, trace=True, issue_delay=True) for i in impls}
-        row("Server 10k QPS p99 issue delay", "ns", {i: r[i]["issue_delay_p99_ns"] for i in impls})
+        row("Server 10k QPS p99 issue delay", "ns",
+            median_of(n, impls, "Server", sv, lambda r: r["issue_delay_p99_ns"], trace=True, issue_delay=True))
     if "trace" in only:
         ss = {"min_duration_ms": dur, "single_stream_expected_latency_ns": 1000, "min_query_count": 100}
-        off_t = measure("native", "SingleStream", ss)["detail"]["result_qps_with_loadgen_overhead"]
-        on_t = measure("native", "SingleStream", ss, trace=True)["detail"]["result_qps_with_loadgen_overhead"]
-        off_c = measure("compat", "SingleStream", ss)["detail"]["result_qps_with_loadgen_overhead"]
-        on_c = measure("compat", "SingleStream", ss, trace=True)["detail"]["result_qps_with_loadgen_overhead"]
-        row("Trace on/off throughput (SS QPS)", "ratio", {"native": on_t / off_t, "compat": on_c / off_c})
+        both = tuple(i for i in ("compat", "native") if i in impls)
+        off_t = median_of(n, both, "SingleStream", ss, qps_ss)
+        on_t = median_of(n, both, "SingleStream", ss, qps_ss, trace=True)
+        row("Trace on/off throughput (SS QPS)", "ratio", {i: on_t[i] / off_t[i] for i in both})
     if "server" in only:
         peaks = {i: server_peak(i, dur, a.server_start, a.server_step) for i in impls}
         row("Server peak QPS VALID 3/3", "QPS", peaks)

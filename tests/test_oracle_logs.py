@@ -98,3 +98,32 @@ def test_compat_writes_result_json_with_verdict(tmp_path):
     failed = [c for c in doc["checks"] if not c["passed"]]
     assert [c["name"] for c in failed] == ["early_stopping"]
     assert "needs >= 64 queries" in failed[0]["advice"] and "you issued 30" in failed[0]["advice"]
+
+
+def test_start_test_with_default_log_settings(tmp_path, monkeypatch):
+    """``StartTest`` (no LogSettings) writes the four files into the working directory, as officially."""
+    import importlib
+
+    for impl, sub in (("mlperf_loadgen", "o"), ("mlmeter.compat.mlperf_loadgen", "m")):
+        lg = importlib.import_module(impl)
+        (tmp_path / sub).mkdir()
+        monkeypatch.chdir(tmp_path / sub)
+
+        def issue(qs, lg=lg):
+            lg.QuerySamplesComplete([lg.QuerySampleResponse(q.id, 0, 0) for q in qs])
+
+        sut = lg.ConstructSUT(issue, lambda: None)
+        qsl = lg.ConstructQSL(64, 64, lambda s: None, lambda s: None)
+        ts = lg.TestSettings()
+        ts.scenario = lg.TestScenario.Offline
+        ts.min_duration_ms = 0
+        ts.min_query_count = 100
+        lg.StartTest(sut, qsl, ts)
+        lg.DestroyQSL(qsl)
+        lg.DestroySUT(sut)
+    names = {p.name for p in (tmp_path / "o").iterdir()}
+    assert names == {"mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json", "mlperf_log_trace.json"}
+    assert names <= {p.name for p in (tmp_path / "m").iterdir()}
+    assert detail_records((tmp_path / "m" / "mlperf_log_detail.txt").read_text()) == detail_records(
+        (tmp_path / "o" / "mlperf_log_detail.txt").read_text()
+    )

@@ -80,3 +80,61 @@ def test_accuracy_mode_logs_every_sample_once(tmp_path):
     assert sorted(e["qsl_idx"] for e in log) == list(range(300))
     assert all(int.from_bytes(bytes.fromhex(e["data"]), "little") == e["qsl_idx"] for e in log)
     assert r.valid is None and r.performance is None
+
+
+class SlowSUT(NullSUT):
+    """Completes each issue call after a fixed delay, on a background thread; records call sizes."""
+
+    def __init__(self, delay_s):
+        self.delay_s, self.calls = delay_s, []
+
+    def issue(self, ids, indices):
+        self.calls.append(len(ids))
+        threading.Timer(self.delay_s, self._complete, args=(ids.copy(),)).start()
+
+
+def test_server_coalesces_overdue_queries(tmp_path):
+    class Blocking(NullSUT):
+        def __init__(self):
+            self.calls = []
+
+        def issue(self, ids, indices):
+            self.calls.append(len(ids))
+            import time
+
+            time.sleep(0.004)  # slower than the 1 ms arrival gap: queries pile up
+            self._complete(ids)
+
+    sut = Blocking()
+    s = TestSettings(scenario=TestScenario.Server, server_target_qps=1000, min_duration_ms=300, min_query_count=50,
+                     server_coalesce_queries=True)
+    r = run_test(sut, MemoryQSL(64, 64), s, LogSettings(outdir=str(tmp_path)))
+    assert sum(sut.calls) == r.performance.query_count  # every query issued once, each counted
+    assert max(sut.calls) > 1 and len(sut.calls) < r.performance.query_count / 2
+
+
+def test_server_max_async_stops_issuing(tmp_path):
+    sut = SlowSUT(0.2)
+    s = TestSettings(scenario=TestScenario.Server, server_target_qps=2000, min_duration_ms=500, min_query_count=50,
+                     server_max_async_queries=10)
+    r = run_test(sut, MemoryQSL(64, 64), s, LogSettings(outdir=str(tmp_path)))
+    assert len(sut.calls) == 11  # the 11th outstanding query trips the limit
+    assert any("Too many outstanding queries. issued 11 outstanding 11" in e for e in r.errors)
+    assert r.valid is False
+
+
+def test_gc_threshold_raised_during_run_and_restored(tmp_path):
+    import gc
+
+    seen = []
+
+    class Probe(NullSUT):
+        def issue(self, ids, indices):
+            seen.append(gc.get_threshold()[0])
+            self._complete(ids)
+
+    before = gc.get_threshold()
+    s = TestSettings(scenario=TestScenario.Offline, min_query_count=10)
+    run_test(Probe(), MemoryQSL(16, 16), s, LogSettings(outdir=str(tmp_path)))
+    assert seen and seen[0] >= 10_000
+    assert gc.get_threshold() == before

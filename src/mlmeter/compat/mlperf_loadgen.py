@@ -16,7 +16,7 @@ import itertools
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -56,20 +56,14 @@ __all__ = [
 _clock = time.perf_counter_ns
 
 
-class QuerySample:
+class QuerySample(NamedTuple):
     """A sample to run: ``id`` (opaque, never 0) and ``index`` (the QSL sample index)."""
 
-    __slots__ = ("id", "index")
+    id: int = 0
+    index: int = 0  # type: ignore[assignment]  # the official attribute name shadows tuple.index
 
-    def __init__(self, id: int = 0, index: int = 0) -> None:  # noqa: A002 - official name
-        self.id = id
-        self.index = index
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (QuerySample, (self.id, self.index))
-
-    def __repr__(self) -> str:
-        return f"QuerySample(id={self.id}, index={self.index})"
+_new_sample = tuple.__new__  # builds a QuerySample without a Python-level constructor call
 
 
 class QuerySampleResponse:
@@ -181,9 +175,10 @@ class _PySUT:
 
         def fire(pos: int, n: int) -> None:
             if n == 1:
-                cb([QuerySample(ids_l[pos], idx_l[pos])])
+                cb([_new_sample(QuerySample, (ids_l[pos], idx_l[pos]))])
             else:
-                cb([QuerySample(i, j) for i, j in zip(ids_l[pos : pos + n], idx_l[pos : pos + n], strict=True)])
+                pairs = zip(ids_l[pos : pos + n], idx_l[pos : pos + n], strict=True)
+                cb(list(map(_new_sample, itertools.repeat(QuerySample, n), pairs)))
 
         return fire
 
@@ -245,6 +240,8 @@ def QuerySamplesComplete(responses: Sequence[QuerySampleResponse], response_cb: 
     if comp.tokens:
         for r in responses:
             comp._complete_one(now, r.id, r, r.n_tokens)
+    elif len(responses) > 32:
+        comp.complete_many(now, np.array([r.id for r in responses], dtype=np.int64), responses)
     else:
         for r in responses:
             comp._complete_one(now, r.id, r, None)

@@ -114,15 +114,13 @@ class Completer:
             self._complete_one(now, ids, None if responses is None else responses[0],
                                None if n_tokens is None else _first(n_tokens))
             return
-        n = len(ids)
-        if n <= 32 or responses is not None or n_tokens is not None or self.tokens:
-            idl = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
-            ntl = None if n_tokens is None else list(np.asarray(n_tokens).reshape(-1).tolist())
-            for k, i in enumerate(idl):
-                self._complete_one(now, i, None if responses is None else responses[k],
-                                   None if ntl is None else ntl[k])
+        if len(ids) > 32 and not self.tokens:
+            self.complete_many(now, np.asarray(ids, dtype=np.int64), responses)
             return
-        self._complete_many(now, np.asarray(ids, dtype=np.int64))
+        idl = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+        ntl = None if n_tokens is None else np.asarray(n_tokens).reshape(-1).tolist()
+        for k, i in enumerate(idl):
+            self._complete_one(now, i, None if responses is None else responses[k], None if ntl is None else ntl[k])
 
     def _complete_one(self, now: int, sid: int, response: Any, n_tokens: int | None) -> None:
         with self._lock:
@@ -143,26 +141,30 @@ class Completer:
             if self.n_done >= self._wake_at >= 0:
                 self._cond.notify()
 
-    def _complete_many(self, now: int, ids: np.ndarray) -> None:
+    def complete_many(self, now: int, ids: np.ndarray, responses: Sequence[Any] | None = None) -> None:
+        """Complete many ids at one timestamp, vectorised (not for token mode)."""
         with self._lock:
             pos = ids - self.base
             ok = (pos >= 0) & (pos < self.n_issued - self.window_start)
             if not ok.all():
                 for sid in ids[~ok].tolist():
                     self._fail(f"SUT completed an unknown sample id {sid}.")
-                pos = pos[ok]
-            uniq, counts = np.unique(pos, return_counts=True)
-            dup = (self.done[uniq] != 0) | (counts > 1)
-            if dup.any():
-                for p in uniq[dup].tolist():
-                    self._fail(f"Attempted to complete a sample twice (id {p + self.base}).")
-                uniq = uniq[~dup]
-            self.done[uniq] = now
-            self.n_done += len(uniq)
+            where = np.flatnonzero(ok)
+            uniq, first, counts = np.unique(pos[where], return_index=True, return_counts=True)
+            fresh = self.done[uniq] == 0
+            extra = np.where(fresh, counts - 1, counts)
+            for p in np.repeat(uniq, extra).tolist():
+                self._fail(f"Attempted to complete a sample twice (id {p + self.base}).")
+            new = uniq[fresh]
+            self.done[new] = now
+            self.n_done += len(new)
             self.last_done_ns = now
-            logged = uniq if self.log_all else (uniq[self.log_mask[uniq]] if self.log_mask is not None else ())
-            for p in logged if isinstance(logged, tuple) else logged.tolist():
-                self._log(p, None)
+            if self.log_all or self.log_mask is not None:
+                at = where[first[fresh]]  # index of each new sample in ids / responses
+                chosen = np.ones(len(new), bool) if self.log_all else self.log_mask[new]  # type: ignore[index]
+                order = np.argsort(at[chosen], kind="stable")  # keep the order the SUT gave
+                for p, k in zip(new[chosen][order].tolist(), at[chosen][order].tolist(), strict=True):
+                    self._log(p, None if responses is None else responses[k])
             if self.n_done >= self._wake_at >= 0:
                 self._cond.notify()
 

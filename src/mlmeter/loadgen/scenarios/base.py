@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,8 +14,9 @@ from mlmeter.loadgen.protocols import IssueFn
 from mlmeter.loadgen.settings import EffectiveSettings
 
 clock = time.perf_counter_ns
-_SPIN_NS = 1_500_000
-_yield = getattr(os, "sched_yield", None) or (lambda: time.sleep(0))
+# Sleep until this close to the deadline, then spin. Spinning holds the GIL (a yield does not hand it over to
+# a waiting SUT thread), so the spin window is kept to about the OS timer slack.
+_SPIN_NS = 80_000
 
 
 @dataclass
@@ -84,13 +84,11 @@ class PassContext:
 
 
 def wait_until(target: int) -> int:
-    """Sleep, then spin (yielding the GIL) until ``target``; returns the time reached."""
+    """Sleep (releasing the GIL), then spin the last few microseconds until ``target``; returns the time."""
     now = clock()
     while now < target:
         left = target - now
         if left > _SPIN_NS:
             time.sleep((left - _SPIN_NS) / 1e9)
-        else:
-            _yield()
         now = clock()
     return now
