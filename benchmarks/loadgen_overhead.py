@@ -61,7 +61,9 @@ def child(impl: str, scenario: str, params: dict) -> dict:
             if '"name":"Sample"' in line and '"ph":"b"' in line:
                 delays.append(json.loads(line.rstrip(","))["args"]["issue_start_ns"])
         delays.sort()
-        res["issue_delay_p99_ns"] = delays[int(len(delays) * 0.99)] if delays else None
+        for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+            res[f"issue_delay_{name}_ns"] = delays[int(len(delays) * q)] if delays else None
+        res["issue_delay_max_ns"] = delays[-1] if delays else None
     return res
 
 
@@ -83,22 +85,32 @@ def median_of(runs: int, impls: tuple[str, ...], scenario: str, settings: dict, 
     return {i: sorted(v)[len(v) // 2] for i, v in got.items()}
 
 
-def server_peak(impl: str, duration_ms: int, start: float, step: float) -> float:
-    """Highest QPS on a geometric ladder that is VALID in 3 of 3 runs (default 100 ms bound, no trace)."""
-    best, qps = 0.0, start
-    while True:
-        runs = [measure(impl, "Server", {"server_target_qps": qps, "min_duration_ms": duration_ms,
-                                         "min_query_count": 100}) for _ in range(3)]
-        ok = all(r["detail"].get("result_validity") == "VALID" for r in runs)
-        why = "; ".join(
-            f"p99 {r['detail'].get('result_99.00_percentile_latency_ns', 0) / 1e6:.1f} ms, "
-            f"overlatency {r['detail'].get('result_overlatency_query_count')}"
-            for r in runs if r["detail"].get("result_validity") != "VALID"
-        )
-        print(f"    {impl:8s} server {qps:>10,.0f} QPS: {'VALID x3' if ok else 'INVALID (' + why + ')'}", flush=True)
-        if not ok:
-            return best
-        best, qps = qps, qps * step
+def server_peaks(impls: tuple[str, ...], duration_ms: int, start: float, step: float) -> dict[str, float]:
+    """Highest QPS on a geometric ladder that is VALID in 3 of 3 runs (default 100 ms bound, no trace).
+
+    The implementations climb together, level by level and run by run interleaved, so that they meet the same
+    machine noise; each stops at its first level with an INVALID run.
+    """
+    best = dict.fromkeys(impls, 0.0)
+    alive = list(impls)
+    qps = start
+    while alive:
+        runs: dict[str, list[dict]] = {i: [] for i in alive}
+        for _ in range(3):
+            for i in alive:
+                runs[i].append(measure(i, "Server", {"server_target_qps": qps, "min_duration_ms": duration_ms,
+                                                     "min_query_count": 100}))
+        for i in list(alive):
+            bad = [r["detail"] for r in runs[i] if r["detail"].get("result_validity") != "VALID"]
+            why = "; ".join(f"p99 {d.get('result_99.00_percentile_latency_ns', 0) / 1e6:.1f} ms, overlatency "
+                            f"{d.get('result_overlatency_query_count')}" for d in bad)
+            print(f"    {i:8s} server {qps:>10,.0f} QPS: {'INVALID (' + why + ')' if bad else 'VALID x3'}", flush=True)
+            if bad:
+                alive.remove(i)
+            else:
+                best[i] = qps
+        qps *= step
+    return best
 
 
 def main() -> None:
@@ -139,8 +151,13 @@ def main() -> None:
             median_of(n, impls, "Offline", off, lambda r: r["detail"]["result_samples_per_second"]))
     if "delay" in only:
         sv = {"server_target_qps": 10000, "min_duration_ms": dur, "min_query_count": 100}
-        row("Server 10k QPS p99 issue delay", "ns",
-            median_of(n, impls, "Server", sv, lambda r: r["issue_delay_p99_ns"], trace=True, issue_delay=True))
+        got = {i: [] for i in impls}
+        for _ in range(n):
+            for i in impls:
+                got[i].append(measure(i, "Server", sv, trace=True, issue_delay=True))
+        for q in ("p50", "p90", "p99"):
+            row(f"Server 10k QPS {q} issue delay", "ns",
+                {i: sorted(r[f"issue_delay_{q}_ns"] for r in got[i])[n // 2] for i in impls})
     if "trace" in only:
         ss = {"min_duration_ms": dur, "single_stream_expected_latency_ns": 1000, "min_query_count": 100}
         both = tuple(i for i in ("compat", "native") if i in impls)
@@ -148,7 +165,7 @@ def main() -> None:
         on_t = median_of(n, both, "SingleStream", ss, qps_ss, trace=True)
         row("Trace on/off throughput (SS QPS)", "ratio", {i: on_t[i] / off_t[i] for i in both})
     if "server" in only:
-        peaks = {i: server_peak(i, dur, a.server_start, a.server_step) for i in impls}
+        peaks = server_peaks(impls, dur, a.server_start, a.server_step)
         row("Server peak QPS VALID 3/3", "QPS", peaks)
 
     print("\n| measurement | official | compat | native | compat/official | native/official |")

@@ -132,7 +132,7 @@ def describe(r: TestResult) -> str:
         lines.append(f"  queries {p.query_count:,}, samples {p.sample_count:,}")
         for c in p.checks:
             mark = "ok " if c.passed else "FAIL"
-            lines.append(f"  [{mark}] {c.name}: required {c.required}; measured {c.measured}")
+            lines.append(f"  [{mark}] {c.name}: required {c.expected}; measured {c.actual}")
             if not c.passed and c.advice:
                 lines.append(f"         -> {c.advice}")
     if r.find_peak_qps is not None:

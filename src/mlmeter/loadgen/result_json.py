@@ -6,7 +6,7 @@ Schema ``mlmeter.loadgen.result`` version 1 (keys are stable; new keys may be ad
 - ``started_at`` (UTC ISO-8601), ``sut_name``, ``qsl_name``, ``scenario``, ``mode``
 - ``verdict``: "VALID" | "INVALID" | "ACCURACY_ONLY"; ``complete``: false when interrupted
 - ``reasons``: why INVALID (official recommendations, then SUT failures)
-- ``checks``: [{name, passed, required, measured, recommendation, advice}]
+- ``checks``: [{name, passed, expected, actual, recommendation, advice}]
 - ``metrics``: scenario metrics (``qps_with_loadgen_overhead``, ``completed_samples_per_sec``...), latencies in ns
 - ``latency``: {min, max, mean, p50 … p99.9} of sample latencies; ``query_latency`` for MultiStream
 - ``early_stopping``: the estimate or overlatency figures, and the official text

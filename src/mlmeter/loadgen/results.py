@@ -49,8 +49,8 @@ class Check:
 
     name: str
     passed: bool
-    required: str
-    measured: str
+    expected: str
+    actual: str
     recommendation: str = ""
     advice: str = ""
 
@@ -58,8 +58,8 @@ class Check:
         return {
             "name": self.name,
             "passed": self.passed,
-            "required": self.required,
-            "measured": self.measured,
+            "expected": self.expected,
+            "actual": self.actual,
             "recommendation": self.recommendation,
             "advice": self.advice,
         }
