@@ -37,7 +37,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     for sc, extra in (
         ("SingleStream", ["--expected-latency-ns", "1000000"]),
         ("MultiStream", ["--expected-latency-ns", "8000000", "--min-query-count", "662"]),
-        ("Server", ["--qps", "1000", "--target-latency-ms", "20"]),
+        ("Server", ["--qps", "1000", "--target-latency-ms", "100"]),
         ("Offline", ["--qps", "2000"]),
     ):
         args = parser.parse_args(
