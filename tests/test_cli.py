@@ -41,3 +41,13 @@ def test_find_peak(tmp_path, capsys):
     assert code in (0, 1) and "peak QPS meeting the latency bound" in text
     peak = float(text.split("peak QPS meeting the latency bound: ")[1].split()[0].replace(",", ""))
     assert 100 <= peak < 1000  # one 2 ms server cannot sustain 500 QPS within 20 ms for long
+
+
+def test_unknown_user_conf_key_is_reported(tmp_path, capsys):
+    conf = tmp_path / "user.conf"
+    conf.write_text("*.Offline.target_qsp = 5\n*.Offline.min_duration = 100\n")
+    code = main(["loadgen", "--scenario", "Offline", "--sut", "null", "--user-conf", str(conf),
+                 "--output", str(tmp_path / "o"), "--quiet"])
+    captured = capsys.readouterr()
+    assert "unknown key *.Offline.target_qsp is ignored" in captured.err
+    assert code in (0, 1) and "Offline PerformanceOnly" in captured.out

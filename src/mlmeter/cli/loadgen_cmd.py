@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import sys
 from datetime import datetime
 from pathlib import Path
 
 from mlmeter.cli.progress import Progress
 from mlmeter.loadgen import LogSettings, TestMode, TestResult, TestScenario, TestSettings, load_settings, run_test
+from mlmeter.loadgen.config import read_file
 from mlmeter.loadgen.simulated import LatencyModel, LatencySUT, MemoryQSL, NullSUT
 
 MODES = {"performance": TestMode.PerformanceOnly, "accuracy": TestMode.AccuracyOnly,
@@ -52,6 +53,9 @@ def build_settings(a: argparse.Namespace) -> TestSettings:
     sc = TestScenario[a.scenario]
     if a.model or a.user_conf:
         s = load_settings(a.model or "*", sc, user_conf=a.user_conf)
+        if a.user_conf:
+            for unknown in read_file(a.user_conf).unknown_keys:
+                print(f"mlmeter: warning: {a.user_conf}: unknown key {unknown} is ignored", file=sys.stderr)
     else:
         s = TestSettings(scenario=sc, min_duration_ms=2000, min_query_count=100)
         if sc in (TestScenario.SingleStream, TestScenario.MultiStream):
@@ -146,7 +150,3 @@ def describe(r: TestResult) -> str:
         lines.append(f"  {len(r.errors)} error(s) in the detail log; first: {r.errors[0]}")
     lines.append(f"  files: {Path(r.files['summary']).parent}")
     return "\n".join(lines)
-
-
-def settings_table(s: TestSettings) -> str:
-    return "\n".join(f"{f.name} = {getattr(s, f.name)}" for f in dataclasses.fields(s))

@@ -9,6 +9,7 @@ Schema ``mlmeter.loadgen.result`` version 1 (keys are stable; new keys may be ad
 - ``checks``: [{name, passed, expected, actual, recommendation, advice}]
 - ``metrics``: scenario metrics (``qps_with_loadgen_overhead``, ``completed_samples_per_sec``...), latencies in ns
 - ``latency``: {min, max, mean, p50 … p99.9} of sample latencies; ``query_latency`` for MultiStream
+- ``timing_s``: the official result-formula inputs (final query scheduled/issued/all-done time, max latency)
 - ``early_stopping``: the estimate or overlatency figures, and the official text
 - ``settings``: {requested: every TestSettings field, effective: every effective field}
 - ``find_peak_qps``, ``accuracy_samples_logged``, ``errors``, ``warnings``, ``files``
@@ -75,6 +76,12 @@ def result_dict(r: TestResult) -> dict[str, Any]:
         "checks": [c.as_dict() for c in p.checks] if p else [],
         "metrics": _plain(p.metrics) if p else {},
         "sample_count": p.sample_count if p else 0,
+        "timing_s": {
+            "final_query_scheduled": p.final_query_scheduled_s,
+            "final_query_issued": p.final_query_issued_s,
+            "final_query_all_samples_done": p.final_query_done_s,
+            "max_latency": p.max_latency_s,
+        } if p else None,
         "query_count": p.query_count if p else 0,
         "latency": _plain(_stats(p.latency)) if p else None,
         "query_latency": _plain(_stats(p.query_latency)) if p and p.query_latency else None,

@@ -88,7 +88,6 @@ class PerformanceResult:
     final_query_issued_s: float
     final_query_done_s: float
     max_latency_s: float
-    mean_latency_ns: int
     overlatency_count: int
     metrics: dict[str, float]
     checks: tuple[Check, ...]
@@ -165,7 +164,6 @@ def compute(es: EffectiveSettings, t: PassTiming) -> PerformanceResult:
         final_query_issued_s=fq_issued,
         final_query_done_s=fq_done,
         max_latency_s=max_lat_s,
-        mean_latency_ns=latency.mean,
         overlatency_count=overlatency,
         metrics=metrics,
         checks=tuple(checks),
