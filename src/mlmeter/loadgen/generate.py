@@ -129,12 +129,6 @@ class QueryPlan:
                     return offsets[: count + 1]
             deltas = np.concatenate((deltas, exponential_ns(rng, es.target_qps, len(deltas))))
 
-    def offset(self, query: int) -> int:
-        """Scheduled offset of a query from the start of issuing, in ns."""
-        if self.offsets is not None:
-            return int(self.offsets[query])
-        return query * self.period
-
     def next_samples(self, n: int) -> np.ndarray:
         """QSL indices of the next ``n`` queries (``n * samples_per_query`` entries, query-major)."""
         q0 = self._next_query

@@ -152,7 +152,7 @@ def compute(es: EffectiveSettings, t: PassTiming) -> PerformanceResult:
     else:
         es_ok = True
 
-    checks = _checks(es, n, nq, fq_sched, fq_issued, max_lat_s, lat, tokens, es_ok, es_main, tok_es, metrics)
+    checks = _checks(es, n, nq, fq_sched, fq_issued, max_lat_s, lat, tokens, es_ok, es_main, tok_es)
     return PerformanceResult(
         scenario=sc,
         settings=es,
@@ -274,7 +274,6 @@ def _checks(
     es_ok: bool,
     es_main: PercentileEstimate | OverlatencyCheck | None,
     tok_es: tuple[Any, Any] | None,
-    metrics: dict[str, float],
 ) -> list[Check]:
     sc = es.scenario
     checks: list[Check] = []

@@ -30,7 +30,7 @@ from mlmeter.loadgen.logs.detail import DetailLog
 from mlmeter.loadgen.logs.summary import early_stopping_text, footer, summary_body
 from mlmeter.loadgen.logs.trace import Span, TracePass, trace_text
 from mlmeter.loadgen.protocols import QuerySampleLibrary, SystemUnderTest, bind_issue
-from mlmeter.loadgen.recorder import PassRecorder, PassTiming
+from mlmeter.loadgen.recorder import PassRecorder
 from mlmeter.loadgen.result_json import result_document
 from mlmeter.loadgen.results import PerformanceResult, compute
 from mlmeter.loadgen.rng import MT19937, canonicals
@@ -115,7 +115,6 @@ class RunInterrupted(KeyboardInterrupt):
 @dataclass
 class _PassOutcome:
     ctx: PassContext
-    timing: PassTiming | None
     result: PerformanceResult | None
     info: PassInfo
 
@@ -249,7 +248,7 @@ class _Test:
         if self.observer:
             self.observer.on_pass_start(info)
         wall_start = time.time()
-        outcome = _PassOutcome(ctx, None, None, info)
+        outcome = _PassOutcome(ctx, None, info)
         self.last = outcome
         try:
             LOOPS[es.scenario](ctx)
@@ -296,7 +295,6 @@ class _Test:
         if ctx.accuracy:
             return
         timing = recorder.timing(ctx.start_ns, ctx.es.scenario == TestScenario.Offline)
-        outcome.timing = timing
         if self.trace:
             tp = recorder.trace_pass(ctx.seq0, ctx.es.scenario == TestScenario.Server)
             self.trace_passes.append(dataclasses.replace(tp, spans=self.spans))
@@ -648,9 +646,7 @@ def run_test(
     files: dict[str, str] = {}
     summary = ""
     if perf_result is not None:
-        summary = summary_body(perf_result, sut_name, es.mode.name)
-        if failures:
-            summary = _mark_invalid(summary, failures)
+        summary = summary_body(perf_result, sut_name, es.mode.name, failures)
     summary += footer(len(detail.warnings), len(detail.errors))
     write_text(paths["summary"], summary)
     write_text(paths["detail"], detail.text())
@@ -684,15 +680,6 @@ def run_test(
     if interrupted:
         raise RunInterrupted(result)
     return result
-
-
-def _mark_invalid(summary: str, failures: list[str]) -> str:
-    summary = summary.replace("Result is : VALID", "Result is : INVALID", 1)
-    lines = summary.split("\n")
-    at = next(i for i, line in enumerate(lines) if line.startswith("Result is :"))
-    block = ["  Run completed without SUT failures : NO"]
-    block += [" * " + f for f in failures]
-    return "\n".join(lines[: at + 1] + block + lines[at + 1 :])
 
 
 def _accuracy_mode(test: _Test, total: int) -> None:

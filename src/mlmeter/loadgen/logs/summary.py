@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mlmeter.loadgen.early_stopping import OverlatencyCheck, PercentileEstimate
 from mlmeter.loadgen.results import PERCENTILES, LatencyStats, PerformanceResult, sorted_percentile
 from mlmeter.loadgen.settings import EffectiveSettings, TestScenario
@@ -100,8 +102,12 @@ def test_parameters(es: EffectiveSettings) -> list[str]:
     return lines
 
 
-def summary_body(r: PerformanceResult, sut_name: str, mode_name: str) -> str:
-    """Everything of the summary before the warnings/errors footer."""
+def summary_body(r: PerformanceResult, sut_name: str, mode_name: str, failures: Sequence[str] = ()) -> str:
+    """Everything of the summary before the warnings/errors footer.
+
+    ``failures`` (SUT misbehaviour, interruption) make the result INVALID and are listed under the verdict,
+    an mlmeter addition to the official layout.
+    """
     es = r.settings
     sc = r.scenario
     m = r.metrics
@@ -129,7 +135,10 @@ def summary_body(r: PerformanceResult, sut_name: str, mode_name: str) -> str:
             out.append("Tokens per second (inferred): %g" % m["inferred_tokens_per_second"])
         elif sc == TestScenario.Server:
             out.append(f"Completed tokens per second (inferred): {m['inferred_completed_tokens_per_second']:.2f}")
-    out.append(f"Result is : {'VALID' if r.valid else 'INVALID'}")
+    out.append(f"Result is : {'VALID' if r.valid and not failures else 'INVALID'}")
+    if failures:
+        out.append("  Run completed without SUT failures : NO")
+        out += [" * " + f for f in failures]
     labels = {
         "performance_constraints": "  Performance constraints satisfied : ",
         "min_duration": "  Min duration satisfied : ",
@@ -138,7 +147,7 @@ def summary_body(r: PerformanceResult, sut_name: str, mode_name: str) -> str:
     }
     for c in r.checks:
         out.append(labels[c.name] + _yn(c.passed))
-    if not r.valid:
+    if not r.valid:  # official recommendations concern the official checks only
         out.append("Recommendations:")
         for c in r.checks:
             if not c.passed and c.recommendation:
