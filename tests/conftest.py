@@ -86,3 +86,9 @@ def official_available() -> bool:
 requires_official = pytest.mark.skipif(
     not official_available() and not os.environ.get("CI"), reason="mlcommons-loadgen (test extra) not installed"
 )
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """Model downloads and caches go to the test's own directory, never to the user's."""
+    monkeypatch.setenv("MLMETER_CACHE", str(tmp_path / "mlmeter-cache"))

@@ -5,19 +5,36 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from typing import TextIO
 
+from mlmeter.loadgen import TestScenario
 from mlmeter.loadgen.run import PassInfo
 
 
-class Progress:
-    """Prints issued/completed counts while a pass runs (a line a second on a TTY, every 5 s otherwise)."""
+def _bar(fraction: float, width: int = 20) -> str:
+    full = int(max(0.0, min(fraction, 1.0)) * width)
+    return "[" + "#" * full + "." * (width - full) + "]"
 
-    def __init__(self, stream=sys.stderr, enabled: bool = True) -> None:  # type: ignore[no-untyped-def]
+
+class Progress:
+    """Prints a bar, the recent completion rate and an estimate of the mean latency while a pass runs.
+
+    The latency shown is Little's law over the last interval (samples in flight / completion rate; a
+    closed loop has one query in flight); it is not shown for Offline, where every sample is issued at once. A line a second on a TTY, every 5 s
+    otherwise. ``on_stage`` messages (model loading, warm-up…) are printed as they come.
+    """
+
+    def __init__(self, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
         self.stream = stream
         self.enabled = enabled
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._tty = bool(getattr(stream, "isatty", lambda: False)())
+
+    def on_stage(self, message: str) -> None:
+        if self.enabled:
+            self.stream.write(f"  {message}\n")
+            self.stream.flush()
 
     def on_pass_start(self, info: PassInfo) -> None:
         if not self.enabled:
@@ -34,15 +51,26 @@ class Progress:
             if self._tty:
                 self.stream.write("\n")
 
+    def line(self, info: PassInfo, elapsed: float, done: int, issued: int, rate: float) -> str:
+        fraction = max(done / info.sample_count if info.sample_count else 0.0,
+                       elapsed * 1000 / info.min_duration_ms if info.min_duration_ms else 0.0)
+        text = (f"  {info.kind} {info.scenario.name} {_bar(fraction)} {elapsed:6.1f} s  "
+                f"{done:,} samples done, {rate:,.0f}/s")
+        if rate > 0 and info.scenario != TestScenario.Offline:
+            closed = info.scenario in (TestScenario.SingleStream, TestScenario.MultiStream)
+            in_flight = info.sample_count // max(info.query_count, 1) if closed else issued - done
+            text += f", latency ~{in_flight / rate * 1000:.3f} ms"
+        return text
+
     def _loop(self, info: PassInfo) -> None:
-        began = time.monotonic()
+        began = last_t = time.monotonic()
+        last_done = 0
         period = 1.0 if self._tty else 5.0
         while not self._stop.wait(period):
             c = info.completer
-            elapsed = time.monotonic() - began
-            line = (
-                f"  {info.kind} {info.scenario.name}: {elapsed:6.1f} s, samples issued {c.n_issued}, "
-                f"completed {c.n_done} ({c.n_done / elapsed:,.0f}/s)"
-            )
+            now, done, issued = time.monotonic(), c.n_done, c.n_issued
+            rate = (done - last_done) / (now - last_t) if now > last_t else 0.0
+            last_t, last_done = now, done
+            line = self.line(info, now - began, done, issued, rate)
             self.stream.write(("\r" + line) if self._tty else (line + "\n"))
             self.stream.flush()

@@ -108,7 +108,7 @@ class Completer:
                 self._wake_at = -1
 
     # -- SUT-facing entry points -------------------------------------------------------------------------
-    def complete(self, ids: Any, responses: Sequence[Any] | None = None, n_tokens: Any = None) -> None:
+    def complete(self, ids: Any, responses: Sequence[Any] | np.ndarray | None = None, n_tokens: Any = None) -> None:
         now = _clock()
         if isinstance(ids, int):
             self._complete_one(now, ids, None if responses is None else responses[0],
@@ -141,7 +141,7 @@ class Completer:
             if self.n_done >= self._wake_at >= 0:
                 self._cond.notify()
 
-    def complete_many(self, now: int, ids: np.ndarray, responses: Sequence[Any] | None = None) -> None:
+    def complete_many(self, now: int, ids: np.ndarray, responses: Sequence[Any] | np.ndarray | None = None) -> None:
         """Complete many ids at one timestamp, vectorised (not for token mode)."""
         with self._lock:
             pos = ids - self.base
@@ -167,6 +167,15 @@ class Completer:
                     self._log(p, None if responses is None else responses[k])
             if self.n_done >= self._wake_at >= 0:
                 self._cond.notify()
+
+    def report_failure(self, message: str) -> None:
+        """The SUT could not serve (a crashed inference, say): the run ends INVALID with ``message``.
+
+        The SUT should still complete the affected samples (with empty responses) so the pass can end.
+        """
+        with self._lock:
+            if message not in self.failures:
+                self._fail(message)
 
     def _fail(self, message: str) -> None:
         self.errors.append(message)

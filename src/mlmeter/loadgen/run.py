@@ -72,6 +72,7 @@ class PassInfo:
     query_count: int
     sample_count: int
     completer: Completer
+    min_duration_ms: int = 0
 
 
 class RunObserver(Protocol):
@@ -244,7 +245,7 @@ class _Test:
             record=record,
             timeout_ns=es.completion_timeout_ms * 1_000_000,
         )
-        info = PassInfo(kind, es.scenario, es.target_qps, plan.query_count, plan.sample_count, comp)
+        info = PassInfo(kind, es.scenario, es.target_qps, plan.query_count, plan.sample_count, comp, es.min_duration_ms)
         if self.observer:
             self.observer.on_pass_start(info)
         wall_start = time.time()

@@ -1,0 +1,117 @@
+"""``mlmeter infer``: the reference harness's workflow (backend, model, device, scenarios) in one command."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from mlmeter.backends import BACKEND_NAMES
+from mlmeter.inference import InferConfig, InferConfigError, ScenarioOutcome
+from mlmeter.inference.config import MODES
+from mlmeter.loadgen import TestScenario
+from mlmeter.workloads import WORKLOAD_NAMES
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", required=True, help=f"one of: {', '.join(BACKEND_NAMES)}")
+    p.add_argument("--model", required=True, help=f"one of: {', '.join(WORKLOAD_NAMES)}")
+    p.add_argument("--device", default="cpu", help="cpu (default), gpu, or a runtime-specific device")
+    p.add_argument("--scenario", default="SingleStream",
+                   help="one or more of SingleStream,MultiStream,Server,Offline (comma-separated)")
+    p.add_argument("--mode", default="performance", help=f"one of: {', '.join(MODES)}")
+    g = p.add_argument_group("LoadGen settings (as in the reference harness)")
+    g.add_argument("--count", type=int, help="use the first N samples, and issue exactly N queries")
+    g.add_argument("--time", type=float, help="min and max duration of each run, seconds")
+    g.add_argument("--qps", type=float, help="Server target QPS and Offline expected QPS")
+    g.add_argument("--max-latency", type=float, help="Server latency bound (and MultiStream expected latency), s")
+    g.add_argument("--samples-per-query", type=int, help="MultiStream samples per query")
+    g.add_argument("--performance-sample-count", type=int, help="samples held in RAM for performance runs")
+    g.add_argument("--user-conf", type=Path, help="user.conf applied after mlperf.conf")
+    g.add_argument("--mlperf-conf", type=Path, help="an mlperf.conf instead of the built-in one")
+    g.add_argument("--audit-conf", type=Path, help="a compliance audit.config")
+    g.add_argument("--auto-targets", action="store_true",
+                   help="set expected latency/QPS and the Server QPS from the warm-up (before user.conf)")
+    d = p.add_argument_group("model and data")
+    d.add_argument("--dataset-path", type=Path, help="dataset directory (ImageNet layout with val_map.txt)")
+    d.add_argument("--model-path", type=Path, help="a local model file instead of the default")
+    d.add_argument("--data-format", choices=["NCHW", "NHWC"], help="layout of pre-processed images")
+    d.add_argument("--cache", type=Path, metavar="DIR",
+                   help="keep pre-processed samples (and downloaded models) in DIR and reuse them")
+    d.add_argument("--no-download", action="store_true", help="never fetch a model over the network")
+    d.add_argument("--output", type=Path, help="base directory (default output/<backend>-<device>/<model>)")
+    e = p.add_argument_group("execution")
+    e.add_argument("--threads", type=int, default=0, help="intra-op threads of the runtime (default: its own)")
+    e.add_argument("--inter-op-threads", type=int, default=0)
+    e.add_argument("--workers", type=int, default=1, help="batches run concurrently (Offline/Server)")
+    e.add_argument("--max-batchsize", type=int, default=32)
+    e.add_argument("--batch-timeout-ms", type=float, default=0.0,
+                   help="Server: hold a partial batch up to this long (never past the latency bound)")
+    e.add_argument("--preprocess-threads", type=int, default=0)
+    e.add_argument("--compile", action="store_true", help="pytorch: torch.compile the model")
+    e.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="runtime-specific option (repeatable)")
+    p.add_argument("--trace", action="store_true", help="write mlperf_log_trace.json")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def parse_scenarios(text: str) -> tuple[TestScenario, ...]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    valid = [s.name for s in TestScenario]
+    bad = [n for n in names if n not in valid]
+    if bad or not names:
+        raise InferConfigError(f"unknown scenario {', '.join(bad) or repr(text)}; valid scenarios: {', '.join(valid)}")
+    return tuple(TestScenario[n] for n in names)
+
+
+def _options(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InferConfigError(f"--backend-option {pair!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def build_config(a: argparse.Namespace) -> InferConfig:
+    if a.backend not in BACKEND_NAMES:
+        raise InferConfigError(f"unknown backend {a.backend!r}; valid backends: {', '.join(BACKEND_NAMES)}")
+    if a.model not in WORKLOAD_NAMES:
+        raise InferConfigError(f"unknown model {a.model!r}; valid models: {', '.join(WORKLOAD_NAMES)}")
+    return InferConfig(
+        backend=a.backend, model=a.model, device=a.device, scenarios=parse_scenarios(a.scenario), mode=a.mode,
+        count=a.count, time_s=a.time, qps=a.qps, max_latency_s=a.max_latency, samples_per_query=a.samples_per_query,
+        performance_sample_count=a.performance_sample_count, user_conf=a.user_conf, mlperf_conf=a.mlperf_conf,
+        audit_conf=a.audit_conf, auto_targets=a.auto_targets, dataset_path=a.dataset_path, model_path=a.model_path,
+        data_format=a.data_format, cache_dir=a.cache, download=not a.no_download, output=a.output,
+        threads=a.threads, inter_op_threads=a.inter_op_threads, workers=a.workers, max_batchsize=a.max_batchsize,
+        batch_timeout_ms=a.batch_timeout_ms, preprocess_threads=a.preprocess_threads, compile=a.compile,
+        backend_options=_options(a.backend_option), trace=a.trace,
+    )
+
+
+def table(outcomes: Sequence[ScenarioOutcome]) -> str:
+    """The final table: scenario, mode, metric, verdict, accuracy against the target, and reasons."""
+    rows = [("model", "scenario", "mode", "result", "verdict", "accuracy (target)")]
+    for o in outcomes:
+        d = o.document
+        key, value = d["scenario_key"], d["scenario_value"]
+        if key is None:
+            result = "-"
+        elif key.endswith("_ns"):
+            result = f"{value / 1e6:,.3f} ms p{key.split('_')[1].rstrip('0').rstrip('.')}"
+        else:
+            result = f"{value:,.1f} samples/s"
+        acc = "-"
+        if d["accuracy"]:
+            acc = "; ".join(f"{m['value']:.3f}% ({'>=' if m['pass'] else '<'} {m['threshold']:.3f})"
+                            for m in d["accuracy"])
+        rows.append((d["benchmark"], d["scenario"], d["mode"], result, d["result_validity"], acc))
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for o in outcomes:
+        for reason in o.document["reasons"]:
+            lines.append(f"  {o.document['benchmark']} {o.scenario.name}: {reason}")
+    return "\n".join(lines)
