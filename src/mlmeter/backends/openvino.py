@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,6 @@ class OpenVinoBackend:
             import openvino as ov
         except ImportError as exc:
             raise MissingExtra(self.name, "openvino", "openvino") from exc
-        import threading
-
         self._ov = ov
         self.version = str(ov.get_version())
         self._compiled: Any = None

@@ -22,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", default="performance", help=f"one of: {', '.join(MODES)}")
     g = p.add_argument_group("LoadGen settings (as in the reference harness)")
     g.add_argument("--count", type=int, help="use the first N samples, and issue exactly N queries")
-    g.add_argument("--time", type=float, help="min and max duration of each run, seconds")
+    g.add_argument("--time", type=float, help="min and max duration of each run, s (as the reference harness)")
+    g.add_argument("--duration", type=float, help="min duration of each run, s (no cap: runs end VALID more often)")
     g.add_argument("--qps", type=float, help="Server target QPS and Offline expected QPS")
     g.add_argument("--max-latency", type=float, help="Server latency bound (and MultiStream expected latency), s")
     g.add_argument("--samples-per-query", type=int, help="MultiStream samples per query")
@@ -81,7 +82,7 @@ def build_config(a: argparse.Namespace) -> InferConfig:
         raise InferConfigError(f"unknown model {a.model!r}; valid models: {', '.join(WORKLOAD_NAMES)}")
     return InferConfig(
         backend=a.backend, model=a.model, device=a.device, scenarios=parse_scenarios(a.scenario), mode=a.mode,
-        count=a.count, time_s=a.time, qps=a.qps, max_latency_s=a.max_latency, samples_per_query=a.samples_per_query,
+        count=a.count, time_s=a.time, duration_s=a.duration, qps=a.qps, max_latency_s=a.max_latency, samples_per_query=a.samples_per_query,
         performance_sample_count=a.performance_sample_count, user_conf=a.user_conf, mlperf_conf=a.mlperf_conf,
         audit_conf=a.audit_conf, auto_targets=a.auto_targets, dataset_path=a.dataset_path, model_path=a.model_path,
         data_format=a.data_format, cache_dir=a.cache, download=not a.no_download, output=a.output,

@@ -26,6 +26,9 @@ class InferConfig:
     # LoadGen overrides, with the reference harness's meaning (None: leave the config files' value)
     count: int | None = None
     time_s: float | None = None
+    """The reference harness's ``--time``: min *and* max duration (a Server run then often ends INVALID)."""
+    duration_s: float | None = None
+    """Minimum duration only; the run lasts until its queries are done."""
     qps: float | None = None
     max_latency_s: float | None = None
     samples_per_query: int | None = None
@@ -65,7 +68,7 @@ class InferConfig:
             v = getattr(self, name)
             if v is not None and v < 1:
                 problems.append(f"--{name.replace('_', '-')} must be at least 1, got {v}")
-        for name in ("time_s", "qps", "max_latency_s"):
+        for name in ("time_s", "duration_s", "qps", "max_latency_s"):
             v = getattr(self, name)
             if v is not None and not v > 0:
                 problems.append(f"{name} must be positive, got {v}")

@@ -9,14 +9,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from mlmeter.util.cache import default_cache_dir
 from mlmeter.workloads.base import ModelSource, WorkloadError
 
-
-def default_cache_dir() -> Path:
-    """``$MLMETER_CACHE``, else ``$XDG_CACHE_HOME/mlmeter``, else ``~/.cache/mlmeter``."""
-    if os.environ.get("MLMETER_CACHE"):
-        return Path(os.environ["MLMETER_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlmeter"
+__all__ = ["default_cache_dir", "fetch", "md5_of"]
 
 
 def md5_of(path: Path) -> str:

@@ -116,12 +116,12 @@ def prepare(cfg: InferConfig, observer: HarnessObserver | None = None) -> Prepar
                              compile=cfg.compile, extra=extra)
     obs.on_stage(f"loading {path} on {backend.name} {backend.version} ({cfg.device})")
     model = backend.load(path, options)
-    input_name = workload.bind(model)
+    feeder = workload.bind(model)
     cache = SampleCache(cfg.cache_dir, workload.preprocessing_id, layout) if cfg.cache_dir else None
     perf = cfg.performance_sample_count or min(len(dataset), 500)
     qsl = PreprocessedQSL(dataset, perf, threads=cfg.preprocess_threads, cache=cache,
                           retain=len(cfg.scenarios) > 1)
-    run = BatchRunner(qsl, backend, workload, input_name)
+    run = BatchRunner(qsl, backend, workload, feeder)
     warm = min(len(dataset), cfg.max_batchsize)
     obs.on_stage(f"warming up on {warm} samples")
     qsl.load_samples(list(range(warm)))
@@ -153,6 +153,8 @@ def build_settings(p: Prepared, scenario: TestScenario) -> TestSettings:
     s.mode = cfg.test_mode
     if cfg.time_s is not None:
         s.min_duration_ms = s.max_duration_ms = int(cfg.time_s * 1000)
+    if cfg.duration_s is not None:
+        s.min_duration_ms = int(cfg.duration_s * 1000)
     if cfg.qps is not None:
         s.server_target_qps = s.offline_expected_qps = cfg.qps
     if cfg.count is not None:

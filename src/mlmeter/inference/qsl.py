@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -53,8 +55,6 @@ class SampleCache:
     def put(self, key: str, arr: np.ndarray) -> None:
         path = self.dir / f"{key}.npy"
         path.parent.mkdir(parents=True, exist_ok=True)
-        from io import BytesIO
-
         buf = BytesIO()
         np.save(buf, arr, allow_pickle=False)
         write_bytes(path, buf.getvalue())
@@ -82,16 +82,19 @@ class PreprocessedQSL:
         self.cache_hits = 0
         self.preprocessed = 0
         self.sample_nbytes = 0
+        self._count_lock = threading.Lock()
 
     def _one(self, i: int) -> np.ndarray:
         key = self.dataset.key(i)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
-                self.cache_hits += 1
+                with self._count_lock:
+                    self.cache_hits += 1
                 return hit
         arr = self.dataset.preprocess(i)
-        self.preprocessed += 1
+        with self._count_lock:
+            self.preprocessed += 1
         if self.cache is not None:
             self.cache.put(key, arr)
         return arr

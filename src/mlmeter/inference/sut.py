@@ -22,7 +22,7 @@ import numpy as np
 from mlmeter.backends.base import Backend
 from mlmeter.inference.qsl import PreprocessedQSL
 from mlmeter.loadgen import Completer
-from mlmeter.workloads.base import Workload
+from mlmeter.workloads.base import Feeder, Workload
 
 _clock = time.perf_counter_ns
 
@@ -30,12 +30,12 @@ _clock = time.perf_counter_ns
 class BatchRunner:
     """gather -> predict -> post-process for one batch of QSL indices; serialises non-thread-safe backends."""
 
-    def __init__(self, qsl: PreprocessedQSL, backend: Backend, workload: Workload, input_name: str) -> None:
-        self.qsl, self.backend, self.workload, self.input_name = qsl, backend, workload, input_name
+    def __init__(self, qsl: PreprocessedQSL, backend: Backend, workload: Workload, feeder: Feeder) -> None:
+        self.qsl, self.backend, self.workload, self.feeder = qsl, backend, workload, feeder
         self._lock = None if backend.thread_safe else threading.Lock()
 
     def __call__(self, indices: np.ndarray) -> np.ndarray:
-        feeds = {self.input_name: self.qsl.gather(indices)}
+        feeds = self.feeder(self.qsl.gather(indices))
         if self._lock is None:
             out = self.backend.predict(feeds)
         else:

@@ -39,11 +39,25 @@ def _mobilenet() -> Workload:
     return MobileNetV1()
 
 
+def _minilm() -> Workload:
+    from mlmeter.workloads.minilm import MiniLM
+
+    return MiniLM()
+
+
+def _minilm_int8() -> Workload:
+    from mlmeter.workloads.minilm import MiniLMInt8
+
+    return MiniLMInt8()
+
+
 _REGISTRY: dict[str, Callable[[], Workload]] = {
     "digits": _digits,
     "digits-int8": _digits_int8,
     "resnet50": _resnet50,
     "mobilenet": _mobilenet,
+    "minilm": _minilm,
+    "minilm-int8": _minilm_int8,
 }
 WORKLOAD_NAMES = tuple(_REGISTRY)
 

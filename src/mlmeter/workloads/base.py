@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -10,6 +10,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from mlmeter.backends.base import LoadedModel
+
+Feeder = Callable[[np.ndarray], dict[str, np.ndarray]]
+"""Turns a batch of pre-processed samples (stacked by the QSL) into the model's named inputs."""
 
 
 class WorkloadError(Exception):
@@ -95,8 +98,8 @@ class Workload(Protocol):
 
     def open_dataset(self, path: Path | None, count: int | None, layout: str) -> Dataset: ...
 
-    def bind(self, model: LoadedModel) -> str:
-        """Check the loaded model's signature (raise ``WorkloadError``) and return the input name to feed."""
+    def bind(self, model: LoadedModel) -> Feeder:
+        """Check the loaded model's signature (raise ``WorkloadError``); return how a batch becomes feeds."""
         ...
 
     def postprocess(self, outputs: Sequence[np.ndarray]) -> np.ndarray:

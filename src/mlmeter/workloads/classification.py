@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from mlmeter.backends.base import LoadedModel
-from mlmeter.workloads.base import AccuracyMetric, AccuracyReport, Dataset, QualityTarget, WorkloadError
+from mlmeter.workloads.base import AccuracyMetric, AccuracyReport, Dataset, Feeder, QualityTarget, WorkloadError
 
 
 def top1_report(responses: Mapping[int, bytes], labels: np.ndarray, target: QualityTarget,
@@ -44,7 +44,11 @@ class Classifier:
         self._output = 0
         self._argmax_done = False
 
-    def bind(self, model: LoadedModel) -> str:
+    def bind(self, model: LoadedModel) -> Feeder:
+        name = self._check(model)
+        return lambda batch: {name: batch}
+
+    def _check(self, model: LoadedModel) -> str:
         if not model.inputs:  # runtimes that do not expose a signature (PyTorch)
             self._output, self._argmax_done = 0, False
             return "input"
