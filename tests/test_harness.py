@@ -186,3 +186,17 @@ def test_batcher_forms_full_batches_under_load():
         time.sleep(0.001)
     sut.close()
     assert served == [4, 4, 2]
+
+
+def test_corrupt_image_ends_the_run_invalid_naming_the_file(tmp_path):
+    pytest.importorskip("cv2")
+    pytest.importorskip("onnx")
+    data, model = _tiny_imagenet(tmp_path, count=6)
+    victim = sorted((data / "val").iterdir())[3]
+    victim.write_bytes(b"\xff\xd8 truncated")
+    cfg = InferConfig(backend="onnxruntime", model="resnet50", scenarios=(S.Offline,), mode="accuracy",
+                      dataset_path=data, model_path=model, output=tmp_path / "out", max_batchsize=2)
+    (o,) = run_inference(cfg)
+    assert o.verdict == "INVALID"
+    assert any("cannot decode the image" in r and victim.name in r for r in o.document["reasons"])
+    assert (o.outdir / "mlperf_log_detail.txt").is_file() and (o.outdir / "result.json").is_file()

@@ -19,8 +19,8 @@ def _bar(fraction: float, width: int = 20) -> str:
 class Progress:
     """Prints a bar, the recent completion rate and an estimate of the mean latency while a pass runs.
 
-    The latency shown is Little's law over the last interval (samples in flight / completion rate; a
-    closed loop has one query in flight); it is not shown for Offline, where every sample is issued at once. A line a second on a TTY, every 5 s
+    For SingleStream/MultiStream the latency shown is Little's law over the last interval (one query in
+    flight / completion rate); Server shows the samples in flight; Offline issues everything at once. A line a second on a TTY, every 5 s
     otherwise. ``on_stage`` messages (model loading, warm-up…) are printed as they come.
     """
 
@@ -52,14 +52,16 @@ class Progress:
                 self.stream.write("\n")
 
     def line(self, info: PassInfo, elapsed: float, done: int, issued: int, rate: float) -> str:
-        fraction = max(done / info.sample_count if info.sample_count else 0.0,
-                       elapsed * 1000 / info.min_duration_ms if info.min_duration_ms else 0.0)
+        if info.scenario == TestScenario.Offline:  # one query: its samples are the whole pass
+            fraction = done / info.sample_count if info.sample_count else 0.0
+        else:  # queries are generated beyond need; the minimum duration is what the run waits for
+            fraction = elapsed * 1000 / info.min_duration_ms if info.min_duration_ms else 0.0
         text = (f"  {info.kind} {info.scenario.name} {_bar(fraction)} {elapsed:6.1f} s  "
                 f"{done:,} samples done, {rate:,.0f}/s")
-        if rate > 0 and info.scenario != TestScenario.Offline:
-            closed = info.scenario in (TestScenario.SingleStream, TestScenario.MultiStream)
-            in_flight = info.sample_count // max(info.query_count, 1) if closed else issued - done
-            text += f", latency ~{in_flight / rate * 1000:.3f} ms"
+        if info.scenario == TestScenario.Server:
+            text += f", {issued - done:,} in flight"
+        elif rate > 0 and info.scenario != TestScenario.Offline:
+            text += f", latency ~{info.sample_count // max(info.query_count, 1) / rate * 1000:.3f} ms"
         return text
 
     def _loop(self, info: PassInfo) -> None:
