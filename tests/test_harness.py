@@ -200,3 +200,16 @@ def test_corrupt_image_ends_the_run_invalid_naming_the_file(tmp_path):
     assert o.verdict == "INVALID"
     assert any("cannot decode the image" in r and victim.name in r for r in o.document["reasons"])
     assert (o.outdir / "mlperf_log_detail.txt").is_file() and (o.outdir / "result.json").is_file()
+
+
+def test_failing_warm_up_is_a_clear_error(tmp_path, monkeypatch):
+    from mlmeter.backends import BackendError
+    from mlmeter.backends.onnxruntime import OnnxRuntimeBackend
+
+    def broken(self, feeds):
+        raise RuntimeError("kernel not implemented")
+
+    monkeypatch.setattr(OnnxRuntimeBackend, "predict", broken)
+    cfg = InferConfig(backend="onnxruntime", model="digits", output=tmp_path)
+    with pytest.raises(BackendError, match="warm-up inference on onnxruntime failed: RuntimeError: kernel not"):
+        prepare(cfg)

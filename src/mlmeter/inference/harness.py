@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlmeter import __version__
-from mlmeter.backends import Backend, BackendOptions, LoadedModel, create_backend
+from mlmeter.backends import Backend, BackendError, BackendOptions, LoadedModel, create_backend
 from mlmeter.inference.accuracy import read_accuracy_log
 from mlmeter.inference.config import InferConfig
 from mlmeter.inference.download import default_cache_dir, fetch
@@ -125,7 +125,12 @@ def prepare(cfg: InferConfig, observer: HarnessObserver | None = None) -> Prepar
     warm = min(len(dataset), cfg.max_batchsize)
     obs.on_stage(f"warming up on {warm} samples")
     qsl.load_samples(list(range(warm)))
-    service = measure_service(run, cfg.max_batchsize, warm)
+    try:
+        service = measure_service(run, cfg.max_batchsize, warm)
+    except (WorkloadError, BackendError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the runtime's own error types; reported with the cause
+        raise BackendError(f"warm-up inference on {backend.name} failed: {type(exc).__name__}: {exc}") from exc
     return Prepared(cfg, workload, backend, model, dataset, qsl, run, service)
 
 
