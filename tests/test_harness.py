@@ -213,3 +213,11 @@ def test_failing_warm_up_is_a_clear_error(tmp_path, monkeypatch):
     cfg = InferConfig(backend="onnxruntime", model="digits", output=tmp_path)
     with pytest.raises(BackendError, match="warm-up inference on onnxruntime failed: RuntimeError: kernel not"):
         prepare(cfg)
+
+
+def test_multistream_splits_queries_and_scores_each_sample_once(tmp_path):
+    cfg = InferConfig(backend="onnxruntime", model="digits", scenarios=(S.MultiStream,), mode="accuracy",
+                      max_batchsize=3, output=tmp_path)
+    (o,) = run_inference(cfg)
+    assert o.document["harness"]["mean_batch_size"] < 3.0  # 8-sample queries run as 3 + 3 + 2
+    assert (o.outdir / "accuracy.txt").read_text() == "accuracy=97.556%, good=439, total=450\n"

@@ -209,6 +209,8 @@ def summary_line(p: Prepared, r: TestResult, key: str | None, value: float | Non
     parts = [f"{p.cfg.model} {r.scenario.name} {p.cfg.mode} on {p.cfg.backend}-{p.cfg.device}:"]
     if key is not None and value is not None:
         parts.append(f"{value / 1e6:,.3f} ms ({key})" if key.endswith("_ns") else f"{value:,.2f} samples/s ({key})")
+    if r.find_peak_qps is not None:
+        parts.append(f"peak target QPS {r.find_peak_qps:,.1f} within the latency bound")
     if acc is not None:
         parts += [f"{m.name} {m.value:.3f} (threshold {m.threshold:.3f}, {'PASS' if m.passed else 'FAIL'})"
                   for m in acc.metrics]
