@@ -2,6 +2,7 @@
 
 import _thread
 import json
+import signal
 import threading
 from pathlib import Path
 
@@ -24,8 +25,9 @@ def _interrupt_until(stop: threading.Event, first_s: float, every_s: float) -> N
 
 def test_interrupt_while_waiting_for_the_sut(tmp_path):
     sut = LatencySUT(LatencyModel(mean_ms=5.0))
-    s = TestSettings(scenario=TestScenario.SingleStream, min_duration_ms=60000, min_query_count=100,
-                     single_stream_expected_latency_ns=1_000_000)
+    s = TestSettings(scenario=TestScenario.SingleStream, min_duration_ms=60000, max_duration_ms=20000,
+                     min_query_count=100, single_stream_expected_latency_ns=1_000_000)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # whatever an earlier test left
     stop = threading.Event()
     ticker = threading.Thread(target=_interrupt_until, args=(stop, 0.5, 0.25), daemon=True)
     ticker.start()
@@ -36,6 +38,7 @@ def test_interrupt_while_waiting_for_the_sut(tmp_path):
         stop.set()
         ticker.join()
         sut.close()
+        signal.signal(signal.SIGINT, previous)
     r = exc.value.result
     assert r.interrupted and r.valid is False and r.performance is not None
     assert 5 < r.performance.query_count < 600  # about 100 queries of 5 ms in 0.5 s
