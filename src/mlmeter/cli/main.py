@@ -14,10 +14,13 @@ from pathlib import Path
 
 from mlmeter import __version__
 from mlmeter.backends import BackendError
-from mlmeter.cli import infer_cmd, loadgen_cmd
+from mlmeter.cli import infer_cmd, loadgen_cmd, storage_cmd
 from mlmeter.cli.progress import Progress
 from mlmeter.inference import InferConfig, InferConfigError, ScenarioOutcome, prepare, run_inference, run_scenario
 from mlmeter.loadgen import ConfigError, RunInterrupted, SettingsError, TestResult, TestScenario
+from mlmeter.storage.datagen import DatagenError
+from mlmeter.storage.readers import ReadError
+from mlmeter.storage.workloads import StorageConfigError
 from mlmeter.workloads import WorkloadError
 from mlmeter.workloads.fake_imagenet import make_fake_imagenet
 
@@ -92,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     fi.add_argument("--count", type=int, default=8)
     fi.add_argument("--seed", type=int, default=0)
     fi.set_defaults(func=cmd_fake_imagenet)
+    st = sub.add_parser("storage", help="MLPerf Storage: dataset sizing, datagen, emulated accelerators, checkpoints")
+    storage_cmd.add_arguments(st)
     lg = sub.add_parser("loadgen", help="run the LoadGen against a simulated SUT and explain the verdict")
     loadgen_cmd.add_arguments(lg)
     lg.set_defaults(func=cmd_loadgen)
@@ -102,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
         return int(a.func(a))
-    except (SettingsError, ConfigError, InferConfigError, BackendError, WorkloadError) as exc:
+    except (SettingsError, ConfigError, InferConfigError, BackendError, WorkloadError, StorageConfigError,
+            DatagenError, ReadError, FileNotFoundError) as exc:
         print(f"mlmeter: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except RunInterrupted as exc:

@@ -1,0 +1,1 @@
+"""MLPerf Storage (DLIO) in mlmeter: sizing, data generation, emulated accelerators, checkpointing, reports."""

@@ -1,0 +1,189 @@
+"""Synthetic training data with DLIO's naming and seeded size distribution (spec §4.2), written in parallel,
+atomically (a file exists whole or not at all) and resumably (complete files are skipped)."""
+
+from __future__ import annotations
+
+import errno
+import io
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mlmeter.storage import tfrecord
+from mlmeter.storage.workloads import StorageConfigError, TrainingWorkload
+
+FORMATS = ("npz", "tfrecord")
+
+
+class DatagenError(RuntimeError):
+    """Generation could not finish (disk full, unwritable folder); nothing partial is left behind."""
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    index: int
+    path: Path
+    dim1: int
+    dim2: int
+    samples: int
+    dimension: int
+    """The nominal √record length; DLIO stores it as each TFRecord example's ``size`` feature."""
+
+    @property
+    def payload_bytes(self) -> int:
+        return self.dim1 * self.dim2 * self.samples
+
+
+def data_folder(data_dir: Path, model: str) -> Path:
+    """mlpstorage's rule: ``--data-dir`` gets ``/<model>`` appended unless it already ends with it."""
+    return data_dir if data_dir.name == model else data_dir / model
+
+
+def file_name(i: int, total: int, fmt: str) -> str:
+    return f"img_{i:0{len(str(total))}d}_of_{total}.{fmt}"
+
+
+def file_dims(w: TrainingWorkload, total: int) -> np.ndarray:
+    """(dim1, dim2) per file: after ``np.random.seed(10)``, 2 × total draws of N(√R, σ_R / (2√R)), ≥ 1, int."""
+    r = w.dataset.record_length_bytes
+    dimension = int(math.sqrt(r))
+    stdev = w.dataset.record_length_bytes_stdev / 2 / math.sqrt(r)
+    state = np.random.RandomState(10)
+    dims = state.normal(dimension, stdev, 2 * total) if stdev > 0 else np.full(2 * total, float(dimension))
+    return np.clip(dims, 1, None).astype(np.int64).reshape(total, 2)
+
+
+def plan(w: TrainingWorkload, folder: Path) -> list[FilePlan]:
+    total = w.dataset.num_files_train
+    if total < 1:
+        raise StorageConfigError("dataset.num_files_train must be at least 1 (see `mlmeter storage training datasize`)")
+    if w.dataset.format not in FORMATS:
+        raise StorageConfigError(f"dataset.format {w.dataset.format!r}: mlmeter writes {', '.join(FORMATS)}")
+    dims = file_dims(w, total)
+    dimension = int(math.sqrt(w.dataset.record_length_bytes))
+    subs = w.dataset.num_subfolders_train
+    out = []
+    for i in range(total):
+        base = folder / "train"
+        if subs > 1:
+            base = base / f"{i % subs:0{len(str(subs))}d}"
+        out.append(FilePlan(i, base / file_name(i, total, w.dataset.format), int(dims[i, 0]), int(dims[i, 1]),
+                            w.dataset.num_samples_per_file, dimension))
+    return out
+
+
+def _atomic_write(path: Path, write: Callable[[io.BufferedWriter], None], fsync: bool) -> int:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)  # type: ignore[arg-type]
+            f.flush()
+            if fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path.stat().st_size
+
+
+def write_file(p: FilePlan, fmt: str, index_dir: Path | None, fsync: bool) -> int:
+    """Write one file (random uint8 contents, seeded by the file index); returns its size in bytes."""
+    rng = np.random.default_rng(p.index)
+    if fmt == "npz":
+        x = np.frombuffer(rng.bytes(p.payload_bytes), dtype=np.uint8).reshape(p.dim1, p.dim2, p.samples)
+        y = np.zeros(p.samples, dtype=np.int64)
+        return _atomic_write(p.path, lambda f: np.savez(f, x=x, y=y), fsync)
+    size = p.dim1 * p.dim2
+    lengths: list[int] = []
+
+    def records(f: io.BufferedWriter) -> None:
+        for _ in range(p.samples):
+            rec = tfrecord.example(rng.bytes(size), p.dimension)
+            lengths.append(len(rec))
+            f.write(tfrecord.frame(rec))
+
+    n = _atomic_write(p.path, records, fsync)
+    if index_dir is not None:
+        idx = index_dir / f"{p.path.name}.idx"
+        text = tfrecord.index_text(lengths).encode()
+        _atomic_write(idx, lambda f: None if f.write(text) else None, fsync)
+    return n
+
+
+@dataclass
+class DatagenResult:
+    folder: Path
+    files_written: int
+    files_skipped: int
+    bytes_written: int
+    seconds: float
+
+    @property
+    def mb_per_second(self) -> float:
+        return self.bytes_written / 2**20 / self.seconds if self.seconds > 0 else 0.0
+
+
+Progress = Callable[[int, int, int, float], None]
+"""(files done, files total, bytes written, seconds elapsed)."""
+
+
+def generate(w: TrainingWorkload, folder: Path, *, processes: int = 1, fsync: bool = False,
+             progress: Progress | None = None) -> DatagenResult:
+    """Write every missing file of ``w``'s dataset under ``folder`` with ``processes`` worker processes."""
+    files = plan(w, folder)
+    for sub in ("train", "valid", "test"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    index_dir = folder / "index" / "train" if w.dataset.format == "tfrecord" else None
+    if index_dir is not None:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        f.path.parent.mkdir(parents=True, exist_ok=True)
+    todo = [f for f in files if not f.path.is_file()]
+    need = sum(f.payload_bytes for f in todo)
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        raise DatagenError(
+            f"{folder}: {len(todo)} files need about {need / 2**30:.2f} GiB, only {free / 2**30:.2f} GiB is free"
+        )
+    began = time.perf_counter()
+    written = 0
+    done = len(files) - len(todo)
+    if progress:
+        progress(done, len(files), 0, 0.0)
+    with ProcessPoolExecutor(max_workers=max(1, processes)) as pool:
+        pending = {pool.submit(write_file, f, w.dataset.format, index_dir, fsync): f for f in todo}
+        try:
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_EXCEPTION)
+                for fut in finished:
+                    f = pending.pop(fut)
+                    try:
+                        written += fut.result()
+                    except OSError as exc:
+                        raise _disk_error(exc, f, todo, folder) from exc
+                    done += 1
+                if progress:
+                    progress(done, len(files), written, time.perf_counter() - began)
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+    return DatagenResult(folder, len(todo), len(files) - len(todo), written, time.perf_counter() - began)
+
+
+def _disk_error(exc: OSError, f: FilePlan, todo: list[FilePlan], folder: Path) -> DatagenError:
+    if exc.errno == errno.ENOSPC:
+        left = sum(p.payload_bytes for p in todo if not p.path.is_file())
+        return DatagenError(
+            f"disk full while writing {f.path}: about {left / 2**30:.2f} GiB more is needed for the files still "
+            f"missing; free space and rerun (complete files are kept and skipped)"
+        )
+    return DatagenError(f"cannot write {f.path}: {exc.strerror or exc}")
