@@ -98,7 +98,7 @@ def run_rank(job: RankJob, comm: Comm, tick: Tick | None = None) -> list[EpochRe
             shape = _expected_shape(w, path)
             samples.append(Sample(path, shape if shape is not None else (-1, -1, -1)))
         loader: TorchLikeLoader | TfLikeLoader = TorchLikeLoader(samples, batch, w.reader.read_threads,
-                                                                 w.reader.prefetch_size)
+                                                                 w.reader.prefetch_size, w.reader.transfer_size)
     else:
         mine_files = files[r::size] if len(files) >= size else files
         shuffle = w.reader.shuffle_size if w.reader.sample_shuffle != "off" else 0

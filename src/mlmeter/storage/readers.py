@@ -61,8 +61,8 @@ class _Buffers(threading.local):
         self.buf = bytearray(0)
 
 
-def read_npz_sample(s: Sample, local: _Buffers) -> int:
-    """Read the whole file (as ``np.load(path)['x']`` does); returns the bytes read."""
+def read_npz_sample(s: Sample, local: _Buffers, transfer_size: int = 0) -> int:
+    """Read the whole file (as ``np.load(path)['x']`` does), in ``transfer_size`` requests if given."""
     try:
         with open(s.path, "rb", buffering=0) as f:
             size = f.seek(0, 2)
@@ -70,9 +70,10 @@ def read_npz_sample(s: Sample, local: _Buffers) -> int:
             if len(local.buf) < size:
                 local.buf = bytearray(size)
             view = memoryview(local.buf)[:size]
+            step = transfer_size or size
             got = 0
             while got < size:
-                n = f.readinto(view[got:])
+                n = f.readinto(view[got : got + step])
                 if not n:
                     break
                 got += n
@@ -89,15 +90,16 @@ class TorchLikeLoader:
     building whole batches, ``read_threads × ceil(prefetch_size / read_threads)`` batches in flight, yielded
     in order (persistent workers, ``drop_last``)."""
 
-    def __init__(self, samples: list[Sample], batch_size: int, read_threads: int, prefetch_size: int) -> None:
-        self.samples, self.batch_size = samples, batch_size
+    def __init__(self, samples: list[Sample], batch_size: int, read_threads: int, prefetch_size: int,
+                 transfer_size: int = 0) -> None:
+        self.samples, self.batch_size, self.transfer_size = samples, batch_size, transfer_size
         self.threads = max(1, read_threads)
         self.in_flight = self.threads * max(1, math.ceil(prefetch_size / self.threads))
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="mlmeter-reader")
         self._local = _Buffers()
 
     def _batch(self, items: list[Sample]) -> int:
-        return sum(read_npz_sample(s, self._local) for s in items)
+        return sum(read_npz_sample(s, self._local, self.transfer_size) for s in items)
 
     def epoch(self, order: list[int], steps: int) -> Iterator[int]:
         """Yield the bytes read by each of ``steps`` batches, reading ahead."""
