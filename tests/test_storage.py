@@ -302,3 +302,45 @@ def test_mpi_ranks_give_the_same_kind_of_result(tmp_path):
     doc = json.loads(result.read_text())
     assert doc["complete"] and doc["steps_per_epoch"] == 2 and doc["num_accelerators"] == 2, done.stderr
     assert 0 < doc["au"] <= 100
+
+
+def test_hdf5_dataset_generates_and_runs(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    params = {"dataset.format": "hdf5", "dataset.num_files_train": "14", "dataset.record_length_bytes": "65536",
+              "dataset.record_length_bytes_stdev": "8192", "train.computation_time": "0.01", "train.epochs": "2"}
+    w = training_workload("unet3d", "h100").with_params(params)
+    folder = data_folder(tmp_path / "data", "unet3d")
+    generate(w, folder, processes=2)
+    with h5py.File(folder / "train" / "img_03_of_14.hdf5") as h:
+        assert h["records"].shape == (1, *file_dims(w, 14)[3]) and h["records"].dtype == np.uint8
+    r = training_run(RunConfig(w, params, folder, tmp_path / "results", 1, 1.0))
+    assert r.ok and r.document["steps_per_epoch"] == 2
+    assert any("Open parameter override allowed: dataset.format = hdf5" in c["message"] for c in r.document["checks"])
+
+
+def test_loader_and_format_must_match(tmp_path):
+    params = {"dataset.format": "tfrecord", "dataset.num_files_train": "14"}
+    w = training_workload("unet3d", "h100").with_params(params)
+    with pytest.raises(StorageConfigError, match="reader.data_loader=pytorch cannot read dataset.format=tfrecord"):
+        training_run(RunConfig(w, params, tmp_path, tmp_path / "r", 1, 1.0))
+
+
+@pytest.mark.skipif(not shutil.which("mpirun"), reason="Open MPI not installed")
+def test_mpi_datagen_and_checkpointing(tmp_path):
+    pytest.importorskip("mpi4py")
+    mpi = ["mpirun", "-n", "2", "--oversubscribe", "--allow-run-as-root", "--bind-to", "none", sys.executable, "-m",
+           "mlmeter.cli.main", "storage"]
+    gen = subprocess.run([*mpi, "training", "datagen", "--model", "unet3d", "--num-processes", "2", "--data-dir",
+                          str(tmp_path / "d"), "--param", "dataset.num_files_train=6",
+                          "dataset.record_length_bytes=65536", "dataset.record_length_bytes_stdev=0"],
+                         capture_output=True, text=True, timeout=120)
+    assert "2 ranks wrote 6 files" in gen.stdout, gen.stderr
+    assert len(list((tmp_path / "d" / "unet3d" / "train").glob("*.npz"))) == 6
+    ck = subprocess.run([*mpi, "checkpointing", "run", "--model", "llama3-8b", "--num-processes", "2",
+                         "--checkpoint-folder", str(tmp_path / "c"), "--results-dir", str(tmp_path / "r"),
+                         "--num-checkpoints-write", "1", "--num-checkpoints-read", "1", "--param", "num_layers=1",
+                         "hidden_size=128", "ffn_hidden_size=256", "num_attention_heads=4", "num_kv_heads=2",
+                         "vocab_size=500", "time_between_checkpoints=0"], capture_output=True, text=True, timeout=120)
+    (res,) = list((tmp_path / "r").rglob("result.json"))
+    doc = json.loads(res.read_text())
+    assert doc["num_processes"] == 2 and doc["complete"] and doc["save"] and doc["load"], ck.stderr

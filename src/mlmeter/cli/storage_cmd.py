@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmeter.storage import launch
-from mlmeter.storage.checkpointing import LLAMA3, checkpointing_run, llm_checkpoint
+from mlmeter.storage.checkpointing import LLAMA3, checkpointing_mpi, checkpointing_run, llm_checkpoint
 from mlmeter.storage.comm import under_mpirun
 from mlmeter.storage.datagen import data_folder, generate
 from mlmeter.storage.report import write_report
@@ -130,6 +130,8 @@ def cmd_datasize(a: argparse.Namespace) -> int:
 def cmd_datagen(a: argparse.Namespace) -> int:
     w = training_workload(a.model, "h100").with_params(parse_params(a.param))
     folder = data_folder(a.data_dir, a.model)
+    if under_mpirun():
+        return _datagen_mpi(w, folder, a.fsync)
     tty = sys.stderr.isatty()
 
     def progress(done: int, total: int, nbytes: int, secs: float) -> None:
@@ -145,6 +147,23 @@ def cmd_datagen(a: argparse.Namespace) -> int:
         sys.stderr.write("\n")
     print(f"wrote {r.files_written} files ({r.bytes_written / 2**30:.2f} GiB, {r.mb_per_second:,.0f} MB/s), "
           f"kept {r.files_skipped} complete ones, in {folder}")
+    return 0
+
+
+def _datagen_mpi(w: Any, folder: Path, fsync: bool) -> int:
+    """Under mpirun: every rank writes its files; rank 0 reports the totals."""
+    from mlmeter.storage.comm import MpiComm
+    from mlmeter.storage.datagen import generate_share, prepare_layout
+
+    comm = MpiComm()
+    if comm.rank == 0:
+        prepare_layout(w, folder)
+    comm.barrier()
+    parts = comm.gather(generate_share(w, folder, comm.rank, comm.size, fsync=fsync))
+    if parts is not None:
+        print(f"{comm.size} ranks wrote {sum(p.files_written for p in parts)} files "
+              f"({sum(p.bytes_written for p in parts) / 2**30:.2f} GiB), kept {sum(p.files_skipped for p in parts)} "
+              f"complete ones, in {folder}")
     return 0
 
 
@@ -234,7 +253,13 @@ def cmd_ckpt_run(a: argparse.Namespace) -> int:
     params.setdefault("num_checkpoints_read", str(a.num_checkpoints_read))
     params.setdefault("num_checkpoints_write", str(a.num_checkpoints_write))
     c = llm_checkpoint(a.model, params)
-    doc = checkpointing_run(c, a.num_processes, a.checkpoint_folder, a.results_dir)
+    if under_mpirun():
+        mpi_doc = checkpointing_mpi(c, a.checkpoint_folder, a.results_dir)
+        if mpi_doc is None:
+            return 0
+        doc = mpi_doc
+    else:
+        doc = checkpointing_run(c, a.num_processes, a.checkpoint_folder, a.results_dir)
     print(f"storage checkpointing {c.model} x {a.num_processes}: {doc['category']}, "
           f"{doc['checkpoint_size_GiB']:.3f} GiB per checkpoint")
     for kind in ("save", "load"):

@@ -196,9 +196,7 @@ def checkpointing_run(c: LlmCheckpoint, ranks: int, folder: Path, results_dir: P
         raise StorageConfigError(f"--num-processes must be between 1 and {c.world} for {c.model}")
     folder = folder / c.model
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
-    outdir = results_dir / "checkpointing" / c.model / stamp
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = _outdir(c, results_dir)
     ctx = mp.get_context("fork")
     barrier, results = ctx.Barrier(ranks), ctx.Queue()
     procs = [ctx.Process(target=_rank_main, args=(c, folder, r, ranks, barrier, results)) for r in range(ranks)]
@@ -225,8 +223,19 @@ def checkpointing_run(c: LlmCheckpoint, ranks: int, folder: Path, results_dir: P
     for p in procs:
         p.join()
     per_rank = [got[r] for r in range(ranks)] if len(got) == ranks else []
+    return _write(c, ranks, per_rank, failures, outdir)
+
+
+def _outdir(c: LlmCheckpoint, results_dir: Path) -> Path:
+    outdir = results_dir / "checkpointing" / c.model / datetime.now().strftime("%Y%m%d_%H%M%S")
+    outdir.mkdir(parents=True, exist_ok=True)
+    return outdir
+
+
+def _write(c: LlmCheckpoint, ranks: int, per_rank: list[dict[str, list[float]]], failures: list[str],
+           outdir: Path) -> dict[str, Any]:
     size_gib = c.total_bytes(ranks) / GIB
-    doc = {
+    doc: dict[str, Any] = {
         "schema": "mlmeter.storage.checkpoint_result", "schema_version": 1,
         "tool": {"name": "mlmeter", "version": __version__}, "benchmark": "checkpointing", "model": c.model,
         "num_processes": ranks, "full_world": c.world, "subset": ranks < c.world,
@@ -240,3 +249,25 @@ def checkpointing_run(c: LlmCheckpoint, ranks: int, folder: Path, results_dir: P
     write_text(outdir / "result.json", json.dumps(doc, indent=2) + "\n")
     doc["outdir"] = str(outdir)
     return doc
+
+
+def checkpointing_mpi(c: LlmCheckpoint, folder: Path, results_dir: Path) -> dict[str, Any] | None:
+    """Inside ``mpirun``: this process is one rank; rank 0 gathers the timings and writes the result."""
+    from mlmeter.storage.comm import MpiComm
+
+    comm = MpiComm()
+    folder = folder / c.model
+    if comm.rank == 0:
+        folder.mkdir(parents=True, exist_ok=True)
+    comm.barrier()
+    try:
+        mine = run_rank(c, folder, comm)
+    except Exception:
+        comm.abort(1)
+        raise
+    gathered = comm.gather(mine)
+    if gathered is None:
+        return None
+    doc = _write(c, comm.size, gathered, [], _outdir(c, results_dir))
+    return doc
+

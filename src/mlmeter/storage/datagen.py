@@ -19,7 +19,7 @@ import numpy as np
 from mlmeter.storage import tfrecord
 from mlmeter.storage.workloads import StorageConfigError, TrainingWorkload
 
-FORMATS = ("npz", "tfrecord")
+FORMATS = ("npz", "tfrecord", "hdf5")
 
 
 class DatagenError(RuntimeError):
@@ -94,9 +94,33 @@ def _atomic_write(path: Path, write: Callable[[io.BufferedWriter], None], fsync:
     return path.stat().st_size
 
 
+def _write_hdf5(p: FilePlan, rng: np.random.Generator, fsync: bool) -> int:
+    """DLIO's layout: ``records`` uint8 (samples, dim1, dim2) and ``labels``; written to a temporary name."""
+    try:
+        import h5py
+    except ImportError as exc:
+        raise StorageConfigError("dataset.format=hdf5 needs h5py: pip install 'mlmeter[hdf5]'") from exc
+    tmp = p.path.with_name(f".{p.path.name}.{os.getpid()}.part")
+    try:
+        with h5py.File(tmp, "w") as h:
+            h.create_dataset("records", data=np.frombuffer(rng.bytes(p.payload_bytes), dtype=np.uint8)
+                             .reshape(p.samples, p.dim1, p.dim2))
+            h.create_dataset("labels", data=np.zeros(p.samples, dtype=np.int64))
+        if fsync:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, p.path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return p.path.stat().st_size
+
+
 def write_file(p: FilePlan, fmt: str, index_dir: Path | None, fsync: bool) -> int:
     """Write one file (random uint8 contents, seeded by the file index); returns its size in bytes."""
     rng = np.random.default_rng(p.index)
+    if fmt == "hdf5":
+        return _write_hdf5(p, rng, fsync)
     if fmt == "npz":
         x = np.frombuffer(rng.bytes(p.payload_bytes), dtype=np.uint8).reshape(p.dim1, p.dim2, p.samples)
         y = np.zeros(p.samples, dtype=np.int64)
@@ -135,10 +159,8 @@ Progress = Callable[[int, int, int, float], None]
 """(files done, files total, bytes written, seconds elapsed)."""
 
 
-def generate(w: TrainingWorkload, folder: Path, *, processes: int = 1, fsync: bool = False,
-             progress: Progress | None = None) -> DatagenResult:
-    """Write every missing file of ``w``'s dataset under ``folder`` with ``processes`` worker processes."""
-    files = plan(w, folder)
+def _layout(w: TrainingWorkload, folder: Path, files: list[FilePlan]) -> Path | None:
+    """Create the directories (train/valid/test, subfolders, the TFRecord index); returns the index folder."""
     for sub in ("train", "valid", "test"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     index_dir = folder / "index" / "train" if w.dataset.format == "tfrecord" else None
@@ -146,6 +168,37 @@ def generate(w: TrainingWorkload, folder: Path, *, processes: int = 1, fsync: bo
         index_dir.mkdir(parents=True, exist_ok=True)
     for f in files:
         f.path.parent.mkdir(parents=True, exist_ok=True)
+    return index_dir
+
+
+def prepare_layout(w: TrainingWorkload, folder: Path) -> None:
+    """Create the dataset's directories (one rank does this before the others write)."""
+    _layout(w, folder, plan(w, folder))
+
+
+def generate_share(w: TrainingWorkload, folder: Path, rank: int, size: int, *, fsync: bool = False) -> DatagenResult:
+    """One MPI rank's part of the dataset: files rank, rank + size, … (as DLIO), after ``prepare_layout``."""
+    files = plan(w, folder)
+    index_dir = folder / "index" / "train" if w.dataset.format == "tfrecord" else None
+    began = time.perf_counter()
+    written = nbytes = skipped = 0
+    for f in files[rank::size]:
+        if f.path.is_file():
+            skipped += 1
+            continue
+        try:
+            nbytes += write_file(f, w.dataset.format, index_dir, fsync)
+        except OSError as exc:
+            raise _disk_error(exc, f, files[rank::size], folder) from exc
+        written += 1
+    return DatagenResult(folder, written, skipped, nbytes, time.perf_counter() - began)
+
+
+def generate(w: TrainingWorkload, folder: Path, *, processes: int = 1, fsync: bool = False,
+             progress: Progress | None = None) -> DatagenResult:
+    """Write every missing file of ``w``'s dataset under ``folder`` with ``processes`` worker processes."""
+    files = plan(w, folder)
+    index_dir = _layout(w, folder, files)
     todo = [f for f in files if not f.path.is_file()]
     need = sum(f.payload_bytes for f in todo)
     free = shutil.disk_usage(folder).free

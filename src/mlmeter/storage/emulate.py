@@ -73,6 +73,8 @@ def _expected_shape(w: TrainingWorkload, path: Path) -> tuple[int, int, int] | N
     if i >= total:
         return None
     d = _dims(w, total)[i]
+    if w.dataset.format == "hdf5":
+        return (w.dataset.num_samples_per_file, int(d[0]), int(d[1]))
     return (int(d[0]), int(d[1]), w.dataset.num_samples_per_file)
 
 
@@ -96,7 +98,7 @@ def run_rank(job: RankJob, comm: Comm, tick: Tick | None = None) -> list[EpochRe
         for g in range(n):
             path = files[g // per_file]
             shape = _expected_shape(w, path)
-            samples.append(Sample(path, shape if shape is not None else (-1, -1, -1)))
+            samples.append(Sample(path, shape if shape is not None else (-1, -1, -1), w.dataset.format))
         loader: TorchLikeLoader | TfLikeLoader = TorchLikeLoader(samples, batch, w.reader.read_threads,
                                                                  w.reader.prefetch_size, w.reader.transfer_size)
     else:

@@ -31,7 +31,8 @@ class ReadError(RuntimeError):
 class Sample:
     path: Path
     shape: tuple[int, int, int]
-    """The expected npz ``x`` shape (dim1, dim2, samples per file)."""
+    """The expected array shape: npz ``x`` (dim1, dim2, samples), hdf5 ``records`` (samples, dim1, dim2)."""
+    fmt: str = "npz"
 
 
 def npz_shape(head: bytes, path: Path) -> tuple[int, ...]:
@@ -80,9 +81,25 @@ def read_npz_sample(s: Sample, local: _Buffers, transfer_size: int = 0) -> int:
     except FileNotFoundError as exc:
         raise ReadError(f"{s.path}: file not found") from exc
     shape = npz_shape(bytes(view[:512]), s.path)
-    if shape != s.shape:
+    if s.shape[0] >= 0 and shape != s.shape:
         raise ReadError(f"{s.path}: array shape {shape}, the dataset plan says {s.shape} (wrong size or other data)")
     return got
+
+
+def read_hdf5_sample(s: Sample) -> int:
+    """Read the whole ``records`` dataset of an hdf5 file (needs h5py)."""
+    import h5py
+
+    try:
+        with h5py.File(s.path, "r") as h:
+            data = h["records"][...]
+    except FileNotFoundError as exc:
+        raise ReadError(f"{s.path}: file not found") from exc
+    except (OSError, KeyError) as exc:
+        raise ReadError(f"{s.path}: corrupt hdf5 file ({exc})") from exc
+    if s.shape[0] >= 0 and data.shape != s.shape:
+        raise ReadError(f"{s.path}: records shape {data.shape}, the dataset plan says {s.shape}")
+    return int(data.nbytes)
 
 
 class TorchLikeLoader:
@@ -99,7 +116,8 @@ class TorchLikeLoader:
         self._local = _Buffers()
 
     def _batch(self, items: list[Sample]) -> int:
-        return sum(read_npz_sample(s, self._local, self.transfer_size) for s in items)
+        return sum(read_hdf5_sample(s) if s.fmt == "hdf5" else read_npz_sample(s, self._local, self.transfer_size)
+                   for s in items)
 
     def epoch(self, order: list[int], steps: int) -> Iterator[int]:
         """Yield the bytes read by each of ``steps`` batches, reading ahead."""

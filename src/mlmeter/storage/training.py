@@ -161,6 +161,12 @@ def run_local(job: RankJob, timeout_s: float, progress: Progress | None) -> tupl
 
 
 def prepare_job(cfg: RunConfig) -> RankJob:
+    w = cfg.workload
+    fmt, loader = w.dataset.format, w.reader.data_loader
+    if (loader == "pytorch" and fmt not in ("npz", "hdf5")) or (loader == "tensorflow" and fmt != "tfrecord") \
+            or loader not in ("pytorch", "tensorflow"):
+        raise StorageConfigError(f"reader.data_loader={loader} cannot read dataset.format={fmt} "
+                                 "(pytorch: npz, hdf5; tensorflow: tfrecord)")
     files = list_files(cfg.data_folder, cfg.workload)
     steps = steps_per_epoch(cfg.workload, cfg.num_accelerators)
     if steps < 2:
