@@ -344,3 +344,15 @@ def test_mpi_datagen_and_checkpointing(tmp_path):
     (res,) = list((tmp_path / "r").rglob("result.json"))
     doc = json.loads(res.read_text())
     assert doc["num_processes"] == 2 and doc["complete"] and doc["save"] and doc["load"], ck.stderr
+
+
+def test_reads_served_by_the_page_cache_are_measured(tmp_path):
+    from mlmeter.storage.emulate import device_read_bytes
+
+    if device_read_bytes() is None:
+        pytest.skip("no /proc/self/io here")
+    w, params, folder = _small_unet3d(tmp_path)  # just written: every file is in the page cache
+    r = training_run(RunConfig(w, params, folder, tmp_path / "results", 1, 1.0))
+    shares = r.document["page_cache"]["per_epoch"]
+    assert len(shares) == 2 and all(s is not None and s > 0.5 for s in shares)
+    assert any("came from the page cache" in x for x in r.document["warnings"])

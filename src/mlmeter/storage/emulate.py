@@ -78,6 +78,18 @@ def _expected_shape(w: TrainingWorkload, path: Path) -> tuple[int, int, int] | N
     return (int(d[0]), int(d[1]), w.dataset.num_samples_per_file)
 
 
+def device_read_bytes() -> int | None:
+    """Bytes this process made the kernel fetch from storage (``/proc/self/io`` ``read_bytes``), or None."""
+    try:
+        with open("/proc/self/io", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("read_bytes:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 Tick = Callable[[int, int], None]
 """(epoch, step) after each step; rank 0 reports progress through it."""
 
@@ -120,6 +132,7 @@ def run_rank(job: RankJob, comm: Comm, tick: Tick | None = None) -> list[EpochRe
                 batches = loader.epoch(fl, steps, epoch)
             load, proc, compute = [], [], []
             nbytes = 0
+            dev0 = device_read_bytes()
             start = time.perf_counter()
             t_load0 = start
             for step in range(steps):
@@ -139,7 +152,9 @@ def run_rank(job: RankJob, comm: Comm, tick: Tick | None = None) -> list[EpochRe
                 t_load0 = time.perf_counter()
             comm.barrier()
             wall = time.perf_counter() - start
-            records.append(EpochRecord(tuple(load), tuple(proc), tuple(compute), wall, nbytes))
+            dev1 = device_read_bytes()
+            device = dev1 - dev0 if dev0 is not None and dev1 is not None else -1
+            records.append(EpochRecord(tuple(load), tuple(proc), tuple(compute), wall, nbytes, device))
     finally:
         loader.close()
     return records

@@ -16,6 +16,8 @@ class EpochRecord:
     compute: tuple[float, ...]
     wall: float
     bytes_read: int
+    device_bytes: int = -1
+    """What the kernel fetched from storage during the epoch (-1: unknown); the rest came from the page cache."""
 
 
 def block_metrics(r: EpochRecord, expected_steps: int, batch: int, exclude_start: int = 1,

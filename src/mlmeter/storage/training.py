@@ -215,6 +215,10 @@ def finish(cfg: RunConfig, job: RankJob, outdir: Path, cat: str, issues: list[Is
             {"rank": r, "epochs": [dataclasses.asdict(e) for e in recs]}, indent=1) + "\n")
     caching = potential_caching(cfg, cfg.num_accelerators)
     doc = document(cfg, job, cat, issues, summary, failures, caching, began)
+    doc["page_cache"] = cache_share(records)
+    if any(x is not None and x > 0.2 for x in doc["page_cache"]["per_epoch"]):
+        doc["warnings"].append("more than 20 % of the bytes of an epoch came from the page cache, not storage "
+                               "(see page_cache; drop caches or use a dataset of the datasize rule)")
     write_text(outdir / "config.json", json.dumps(
         {"workload": dataclasses.asdict(w), "params": cfg.params, "data_folder": str(cfg.data_folder),
          "num_accelerators": cfg.num_accelerators, "memory_gib_per_host": cfg.memory_gib_per_host,
@@ -223,6 +227,21 @@ def finish(cfg: RunConfig, job: RankJob, outdir: Path, cat: str, issues: list[Is
     write_text(outdir / "summary.json", json.dumps(dlio_summary(cfg, job, summary, caching, began), indent=2) + "\n")
     write_text(outdir / "result.json", json.dumps(doc, indent=2) + "\n")
     return RunResult(outdir, doc["category"], issues, summary, failures, doc)
+
+
+def cache_share(records: list[list[EpochRecord]]) -> dict[str, Any]:
+    """Per epoch, the share of the bytes read that the kernel did not fetch from storage (``/proc/self/io``)."""
+    shares: list[float | None] = []
+    for e in range(len(records[0]) if records else 0):
+        epoch = [r[e] for r in records]
+        if any(x.device_bytes < 0 for x in epoch):
+            shares.append(None)
+            continue
+        logical = sum(x.bytes_read for x in epoch)
+        device = sum(x.device_bytes for x in epoch)
+        shares.append(max(0.0, 1 - device / logical) if logical else None)
+    return {"per_epoch": shares,
+            "note": "1 - bytes fetched from storage / bytes read, from /proc/self/io of every rank"}
 
 
 def dlio_summary(cfg: RunConfig, job: RankJob, s: Summary | None, caching: bool, began: datetime) -> dict[str, Any]:
