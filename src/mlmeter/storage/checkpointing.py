@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing as mp
 import os
-import queue
 import statistics
 import time
 from dataclasses import dataclass
@@ -18,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from mlmeter import __version__
-from mlmeter.storage.comm import BarrierComm, Comm, RankFailed
+from mlmeter.storage.comm import BarrierComm, Comm, RankFailed, run_local_ranks
 from mlmeter.storage.workloads import StorageConfigError
 from mlmeter.system import describe_host
 from mlmeter.util.atomic import write_text
@@ -164,7 +162,7 @@ def run_rank(c: LlmCheckpoint, folder: Path, comm: Comm) -> dict[str, list[float
     return out
 
 
-def _rank_main(c: LlmCheckpoint, folder: Path, rank: int, size: int, barrier: Any, results: Any) -> None:
+def _rank_main(c: LlmCheckpoint, folder: Path, size: int, rank: int, barrier: Any, results: Any) -> None:
     try:
         results.put(("ok", rank, run_rank(c, folder, BarrierComm(rank, size, barrier, 3600.0))))
     except RankFailed as exc:
@@ -197,31 +195,7 @@ def checkpointing_run(c: LlmCheckpoint, ranks: int, folder: Path, results_dir: P
     folder = folder / c.model
     folder.mkdir(parents=True, exist_ok=True)
     outdir = _outdir(c, results_dir)
-    ctx = mp.get_context("fork")
-    barrier, results = ctx.Barrier(ranks), ctx.Queue()
-    procs = [ctx.Process(target=_rank_main, args=(c, folder, r, ranks, barrier, results)) for r in range(ranks)]
-    for p in procs:
-        p.start()
-    got: dict[int, dict[str, list[float]]] = {}
-    failures: list[str] = []
-    answered: set[int] = set()
-    while len(answered) < ranks:
-        try:
-            kind, rank, payload = results.get(timeout=0.5)
-        except queue.Empty:
-            for r, p in enumerate(procs):
-                if r not in answered and p.exitcode is not None:
-                    answered.add(r)
-                    failures.append(f"rank {r} died (exit code {p.exitcode})")
-                    barrier.abort()
-            continue
-        answered.add(rank)
-        if kind == "ok":
-            got[rank] = payload
-        elif kind == "error":
-            failures.append(f"rank {rank} failed: {payload}")
-    for p in procs:
-        p.join()
+    got, failures, _ = run_local_ranks(_rank_main, (c, folder, ranks), ranks)
     per_rank = [got[r] for r in range(ranks)] if len(got) == ranks else []
     return _write(c, ranks, per_rank, failures, outdir)
 

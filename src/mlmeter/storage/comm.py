@@ -6,7 +6,10 @@ it, so the others stop instead of hanging). ``MpiComm`` is the same contract ove
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
+import queue
+from collections.abc import Callable
 from typing import Any, Protocol
 
 
@@ -71,3 +74,49 @@ def under_mpirun() -> bool:
         if int(os.environ.get(key, "1") or 1) > 1:
             return True
     return False
+
+
+def run_local_ranks(target: Callable[..., None], args: tuple[Any, ...], ranks: int,
+                    on_tick: Callable[[Any], None] | None = None) -> tuple[dict[int, Any], list[str], list[int]]:
+    """Start ``ranks`` forked processes ``target(*args, rank, barrier, results)`` and collect what they put
+    on ``results``: ``("ok", rank, payload)``, ``("error", rank, text)``, ``("stopped", rank, text)`` or
+    ``("tick", rank, data)``. A process that dies without reporting breaks the barrier and is named.
+    Returns (payloads by rank, failures, ranks that stopped because of another's failure)."""
+    ctx = mp.get_context("fork")
+    barrier = ctx.Barrier(ranks)
+    results = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, r, barrier, results), name=f"mlmeter-rank-{r}")
+             for r in range(ranks)]
+    for p in procs:
+        p.start()
+    got: dict[int, Any] = {}
+    failures: list[str] = []
+    stopped: list[int] = []
+    answered: set[int] = set()
+    while len(answered) < ranks:
+        try:
+            kind, rank, payload = results.get(timeout=0.5)
+        except queue.Empty:
+            for r, p in enumerate(procs):
+                if r not in answered and p.exitcode is not None:
+                    answered.add(r)
+                    failures.append(f"rank {r} died (exit code {p.exitcode}) without reporting")
+                    barrier.abort()
+            continue
+        if kind == "tick":
+            if on_tick is not None:
+                on_tick(payload)
+            continue
+        answered.add(rank)
+        if kind == "ok":
+            got[rank] = payload
+        elif kind == "error":
+            failures.append(f"rank {rank} failed: {payload}")
+        else:
+            stopped.append(rank)
+    for p in procs:
+        p.join()
+    if failures and stopped:
+        failures.append(f"ranks {', '.join(map(str, sorted(stopped)))} stopped because of that")
+    return got, failures, stopped
+

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing as mp
 import os
-import queue
 import sys
 import time
 import traceback
@@ -18,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmeter import __version__
-from mlmeter.storage.comm import BarrierComm, MpiComm, RankFailed
+from mlmeter.storage.comm import BarrierComm, MpiComm, RankFailed, run_local_ranks
 from mlmeter.storage.emulate import RankJob, list_files, run_rank, steps_per_epoch
 from mlmeter.storage.metrics import EpochRecord, Summary, summarize
 from mlmeter.storage.readers import ReadError
@@ -93,7 +91,7 @@ def verify(cfg: RunConfig) -> tuple[str, list[Issue]]:
     return cat, issues
 
 
-def _rank_main(job: RankJob, rank: int, barrier: Any, timeout: float, results: Any) -> None:
+def _rank_main(job: RankJob, timeout: float, rank: int, barrier: Any, results: Any) -> None:
     comm = BarrierComm(rank, job.ranks, barrier, timeout)
     last = [0.0]
 
@@ -115,48 +113,18 @@ def _rank_main(job: RankJob, rank: int, barrier: Any, timeout: float, results: A
 
 
 Progress = Callable[[str, Any], None]
-"""(event, data): ("epoch-step", (epoch, step, steps, epochs)), ("message", text)."""
+"""(event, data): ("epoch-step", (epoch, step, steps, epochs))."""
 
 
 def run_local(job: RankJob, timeout_s: float, progress: Progress | None) -> tuple[list[list[EpochRecord]], list[str]]:
     """Run ``job.ranks`` processes on this host; returns per-rank records and failures (naming ranks)."""
-    ctx = mp.get_context("fork")
-    barrier = ctx.Barrier(job.ranks)
-    results = ctx.Queue()
-    procs = [ctx.Process(target=_rank_main, args=(job, r, barrier, timeout_s, results), name=f"mlmeter-rank-{r}")
-             for r in range(job.ranks)]
-    for p in procs:
-        p.start()
-    records: dict[int, list[EpochRecord]] = {}
-    failures: list[str] = []
-    stopped: list[int] = []
-    answered: set[int] = set()
-    while len(answered) < job.ranks:
-        try:
-            kind, rank, payload = results.get(timeout=0.5)
-        except queue.Empty:
-            for r, p in enumerate(procs):
-                if r not in answered and p.exitcode is not None:
-                    answered.add(r)
-                    failures.append(f"rank {r} died (exit code {p.exitcode}) without reporting")
-                    barrier.abort()
-            continue
-        if kind == "tick":
-            if progress:
-                progress("epoch-step", (*payload, job.steps, job.workload.train.epochs))
-            continue
-        answered.add(rank)
-        if kind == "ok":
-            records[rank] = payload
-        elif kind == "error":
-            failures.append(f"rank {rank} failed: {payload}")
-        else:
-            stopped.append(rank)
-    for p in procs:
-        p.join()
-    if failures and stopped:
-        failures.append(f"ranks {', '.join(map(str, sorted(stopped)))} stopped because of that")
-    ordered = [records[r] for r in range(job.ranks)] if len(records) == job.ranks else []
+
+    def tick(data: Any) -> None:
+        if progress:
+            progress("epoch-step", (*data, job.steps, job.workload.train.epochs))
+
+    got, failures, _ = run_local_ranks(_rank_main, (job, timeout_s), job.ranks, tick)
+    ordered = [got[r] for r in range(job.ranks)] if len(got) == job.ranks else []
     return ordered, failures
 
 
