@@ -356,3 +356,15 @@ def test_reads_served_by_the_page_cache_are_measured(tmp_path):
     shares = r.document["page_cache"]["per_epoch"]
     assert len(shares) == 2 and all(s is not None and s > 0.5 for s in shares)
     assert any("came from the page cache" in x for x in r.document["warnings"])
+
+
+def test_unet3d_training_checkpoints_are_written_and_timed(tmp_path):
+    w, params, folder = _small_unet3d(tmp_path)
+    extra = {"train.epochs": "3", "checkpoint.checkpoint_after_epoch": "2", "checkpoint.epochs_between_checkpoints": "1",
+             "checkpoint.model_size_bytes": str(1 << 20), "checkpoint.checkpoint_folder": str(tmp_path / "ck")}
+    w2 = w.with_params(extra)
+    r = training_run(RunConfig(w2, {**params, **extra}, folder, tmp_path / "results", 2, 1.0))
+    assert [c["epoch"] for c in r.document["checkpoints"]] == [2, 3]
+    written = sorted((tmp_path / "ck").rglob("model_states-*.bin"))
+    assert len(written) == 4 and all(p.stat().st_size == 1 << 20 for p in written)
+    assert r.document["checkpoints"][0]["size_GiB"] == pytest.approx(2 / 1024)

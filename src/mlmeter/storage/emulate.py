@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 from collections.abc import Callable
@@ -52,6 +53,25 @@ class RankJob:
     ranks: int
     steps: int
     """Steps per epoch, the same on every rank: floor(samples per file × files / batch / ranks)."""
+    checkpoint_dir: Path | None = None
+
+
+def write_checkpoint(job: RankJob, rank: int, epoch: int) -> float:
+    """Each rank writes its model state (``model_size_bytes``, fsync'ed if asked); returns the seconds taken."""
+    c = job.workload.checkpoint
+    assert job.checkpoint_dir is not None
+    path = job.checkpoint_dir / f"global_epoch{epoch}_step{epoch * job.steps}" / f"model_states-{rank}.bin"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    block = np.random.default_rng(rank + epoch).bytes(min(c.model_size_bytes, 16 << 20))
+    t0 = time.perf_counter()
+    with open(path, "wb", buffering=0) as f:
+        left = c.model_size_bytes
+        while left > 0:
+            n = f.write(block[: min(left, len(block))])
+            left -= n
+        if c.fsync:
+            os.fsync(f.fileno())
+    return time.perf_counter() - t0
 
 
 def steps_per_epoch(w: TrainingWorkload, ranks: int) -> int:
@@ -154,7 +174,11 @@ def run_rank(job: RankJob, comm: Comm, tick: Tick | None = None) -> list[EpochRe
             wall = time.perf_counter() - start
             dev1 = device_read_bytes()
             device = dev1 - dev0 if dev0 is not None and dev1 is not None else -1
-            records.append(EpochRecord(tuple(load), tuple(proc), tuple(compute), wall, nbytes, device))
+            ckpt = 0.0
+            if job.checkpoint_dir is not None and w.checkpoint.due(epoch):
+                ckpt = write_checkpoint(job, r, epoch)
+                comm.barrier()
+            records.append(EpochRecord(tuple(load), tuple(proc), tuple(compute), wall, nbytes, device, ckpt))
     finally:
         loader.close()
     return records

@@ -18,6 +18,8 @@ class EpochRecord:
     bytes_read: int
     device_bytes: int = -1
     """What the kernel fetched from storage during the epoch (-1: unknown); the rest came from the page cache."""
+    checkpoint_s: float = 0.0
+    """Seconds this rank spent writing its checkpoint after the epoch (0: none); outside the AU window."""
 
 
 def block_metrics(r: EpochRecord, expected_steps: int, batch: int, exclude_start: int = 1,

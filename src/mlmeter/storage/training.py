@@ -137,11 +137,15 @@ def prepare_job(cfg: RunConfig) -> RankJob:
                                  "(pytorch: npz, hdf5; tensorflow: tfrecord)")
     files = list_files(cfg.data_folder, cfg.workload)
     steps = steps_per_epoch(cfg.workload, cfg.num_accelerators)
+    folder = Path(w.checkpoint.checkpoint_folder) if w.checkpoint.checkpoint_folder else None
+    if folder is not None and not folder.is_absolute():  # DLIO: relative to the current directory (spec §9.3)
+        folder = cfg.results_dir / folder
     if steps < 2:
         raise StorageConfigError(
             f"{steps} step(s) per epoch: DLIO's metrics need at least 2 (more files, or fewer accelerators)"
         )
-    return RankJob(cfg.workload, tuple(files), cfg.num_accelerators, steps)
+    due = any(w.checkpoint.due(e) for e in range(1, w.train.epochs + 1))
+    return RankJob(cfg.workload, tuple(files), cfg.num_accelerators, steps, folder if due else None)
 
 
 def run_directory(results_dir: Path, model: str, kind: str = "run") -> Path:
@@ -184,6 +188,7 @@ def finish(cfg: RunConfig, job: RankJob, outdir: Path, cat: str, issues: list[Is
     caching = potential_caching(cfg, cfg.num_accelerators)
     doc = document(cfg, job, cat, issues, summary, failures, caching, began)
     doc["page_cache"] = cache_share(records)
+    doc["checkpoints"] = checkpoint_times(records, w)
     if any(x is not None and x > 0.2 for x in doc["page_cache"]["per_epoch"]):
         doc["warnings"].append("more than 20 % of the bytes of an epoch came from the page cache, not storage "
                                "(see page_cache; drop caches or use a dataset of the datasize rule)")
@@ -195,6 +200,18 @@ def finish(cfg: RunConfig, job: RankJob, outdir: Path, cat: str, issues: list[Is
     write_text(outdir / "summary.json", json.dumps(dlio_summary(cfg, job, summary, caching, began), indent=2) + "\n")
     write_text(outdir / "result.json", json.dumps(doc, indent=2) + "\n")
     return RunResult(outdir, doc["category"], issues, summary, failures, doc)
+
+
+def checkpoint_times(records: list[list[EpochRecord]], w: TrainingWorkload) -> list[dict[str, Any]]:
+    """Per checkpointed epoch: the slowest rank's seconds and the GiB/s that gives (all ranks' bytes)."""
+    out = []
+    for e in range(len(records[0]) if records else 0):
+        secs = [r[e].checkpoint_s for r in records]
+        if max(secs) > 0:
+            size = w.checkpoint.model_size_bytes * len(records) / GIB
+            out.append({"epoch": e + 1, "duration_s": max(secs), "size_GiB": size,
+                        "throughput_GiB_per_s": size / max(secs)})
+    return out
 
 
 def cache_share(records: list[list[EpochRecord]]) -> dict[str, Any]:
