@@ -116,6 +116,11 @@ class ImageFolder:
 class _ImageNetWorkload(Classifier):
     loadgen_model: str
     transform: Callable[[np.ndarray, str], np.ndarray]
+    onnx_source: ModelSource
+    """The official ONNX file, which ONNX Runtime and OpenVINO both load."""
+
+    def model_source(self, backend: str) -> ModelSource | Path | None:
+        return self.onnx_source if backend in ("onnxruntime", "openvino") else None
 
     def __init__(self) -> None:
         super().__init__()
@@ -144,12 +149,8 @@ class ResNet50(_ImageNetWorkload):
     # README reference 76.456 % top-1; the submission checker decides with 76.46 × 0.99.
     target = QualityTarget("top-1 accuracy (%)", 76.456, 0.99, 76.46 * 0.99)
     transform = staticmethod(preprocess_vgg)
-
-    def model_source(self, backend: str) -> ModelSource | Path | None:
-        if backend in ("onnxruntime", "openvino"):
-            return ModelSource("resnet50_v1.onnx", "https://zenodo.org/record/4735647/files/resnet50_v1.onnx",
-                               "f6a4da60cd5f084d97efc2c1ddb10beb", "MLPerf ResNet-50 v1.5, ONNX opset 11")
-        return None
+    onnx_source = ModelSource("resnet50_v1.onnx", "https://zenodo.org/record/4735647/files/resnet50_v1.onnx",
+                              "f6a4da60cd5f084d97efc2c1ddb10beb", "MLPerf ResNet-50 v1.5, ONNX opset 11")
 
 
 class MobileNetV1(_ImageNetWorkload):
@@ -160,10 +161,6 @@ class MobileNetV1(_ImageNetWorkload):
     preprocessing_id = "imagenet-mobilenet-v1"
     target = QualityTarget("top-1 accuracy (%)", 71.676, 0.99, 71.676 * 0.99)
     transform = staticmethod(preprocess_mobilenet)
-
-    def model_source(self, backend: str) -> ModelSource | Path | None:
-        if backend in ("onnxruntime", "openvino"):
-            return ModelSource("mobilenet_v1_1.0_224.onnx",
-                               "https://zenodo.org/record/4735651/files/mobilenet_v1_1.0_224.onnx", "",
-                               "MLPerf MobileNet v1, ONNX opset 11 (no published checksum)")
-        return None
+    onnx_source = ModelSource("mobilenet_v1_1.0_224.onnx",
+                              "https://zenodo.org/record/4735651/files/mobilenet_v1_1.0_224.onnx", "",
+                              "MLPerf MobileNet v1, ONNX opset 11 (no published checksum)")
