@@ -14,13 +14,14 @@ from pathlib import Path
 
 from mlmeter import __version__
 from mlmeter.backends import BackendError
-from mlmeter.cli import infer_cmd, loadgen_cmd, storage_cmd
+from mlmeter.cli import infer_cmd, loadgen_cmd, storage_cmd, train_cmd
 from mlmeter.cli.progress import Progress
 from mlmeter.inference import InferConfig, InferConfigError, ScenarioOutcome, prepare, run_inference, run_scenario
 from mlmeter.loadgen import ConfigError, RunInterrupted, SettingsError, TestResult, TestScenario
 from mlmeter.storage.datagen import DatagenError
 from mlmeter.storage.readers import ReadError
 from mlmeter.storage.workloads import StorageConfigError
+from mlmeter.training.runner import TrainingError
 from mlmeter.workloads import WorkloadError
 from mlmeter.workloads.fake_imagenet import make_fake_imagenet
 
@@ -95,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     fi.add_argument("--count", type=int, default=8)
     fi.add_argument("--seed", type=int, default=0)
     fi.set_defaults(func=cmd_fake_imagenet)
+    tr = sub.add_parser("train", help="time-to-train runs, MLLOG scoring, compliance rules")
+    train_cmd.add_arguments(tr)
     st = sub.add_parser("storage", help="MLPerf Storage: dataset sizing, datagen, emulated accelerators, checkpoints")
     storage_cmd.add_arguments(st)
     lg = sub.add_parser("loadgen", help="run the LoadGen against a simulated SUT and explain the verdict")
@@ -108,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(a.func(a))
     except (SettingsError, ConfigError, InferConfigError, BackendError, WorkloadError, StorageConfigError,
-            DatagenError, ReadError, FileNotFoundError) as exc:
+            DatagenError, ReadError, FileNotFoundError, TrainingError) as exc:
         print(f"mlmeter: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except RunInterrupted as exc:

@@ -1,0 +1,68 @@
+"""``mlmeter train``: run reference training workloads, score MLLOG files, locate the compliance rules."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mlmeter.training.runner import WORKLOADS, run_workload, score_document, workload
+from mlmeter.training.scoring import BenchmarkScore, score_logs
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="train_command", required=True)
+    r = sub.add_parser("run", help="N time-to-train runs of a reference workload, scored")
+    r.add_argument("workload", help=f"one of: {', '.join(WORKLOADS)}")
+    r.add_argument("--runs", type=int, default=None, help="default: the workload's official run count")
+    r.add_argument("--seed", type=int, default=1, help="seed of the first run (run i uses seed + i)")
+    r.add_argument("--output", type=Path, default=None, help="default: mlmeter-train/<workload>")
+    r.set_defaults(func=cmd_run)
+    s = sub.add_parser("score", help="olympic score of the result_*.txt MLLOG files in a directory")
+    s.add_argument("logdir", type=Path)
+    s.add_argument("--workload", default=None, help="judge convergence against this workload's quality target")
+    s.set_defaults(func=cmd_score)
+    ru = sub.add_parser("rules", help="path of a workload's rules file for the official compliance checker")
+    ru.add_argument("workload")
+    ru.set_defaults(func=cmd_rules)
+
+
+def table(s: BenchmarkScore) -> str:
+    lines = [f"{s.benchmark}: {len(s.runs)} run(s)" + (f", {s.required_runs} required" if s.required_runs else "")]
+    for r in s.runs:
+        mins = f"{r.minutes:.4f} min" if r.minutes is not None else "-"
+        lines.append(f"  {r.path.name:16} {mins:>14}  {'converged' if r.converged else 'NOT converged: ' + r.reason}")
+    score = f"{s.olympic_minutes:.4f} min" if s.olympic_minutes is not None else "none"
+    lines.append(f"  olympic score: {score} (mean of {len(s.kept)} kept runs)")
+    if s.ci95 is not None and s.mean is not None:
+        lines.append(f"  not MLPerf: mean {s.mean:.4f} min, 95 % CI [{s.ci95[0]:.4f}, {s.ci95[1]:.4f}]")
+    for p in s.problems:
+        lines.append(f"  problem: {p}")
+    return "\n".join(lines)
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    w = workload(a.workload)
+    out = a.output or Path("mlmeter-train") / w.name
+    s = run_workload(w, a.runs or w.runs, out, seed=a.seed,
+                     progress=lambda i, f: print(f"  run {i}: {f['status']} after {f['epochs']} epochs, "
+                                                 f"eval {f['eval_accuracy']:.4f}, {f['train_seconds']:.2f} s"))
+    print(table(s))
+    print(f"files: {out} (result_<i>.txt are the MLLOG files; check them with python -m "
+          f"mlperf_logging.compliance_checker --config {w.rules} <file>)")
+    return 0 if s.olympic_minutes is not None and not s.problems else 1
+
+
+def cmd_score(a: argparse.Namespace) -> int:
+    paths = sorted(a.logdir.glob("result_*.txt"))
+    if not paths:
+        raise FileNotFoundError(f"{a.logdir}: no result_*.txt MLLOG files")
+    w = workload(a.workload) if a.workload else None
+    s = score_logs(paths, (lambda v: v >= w.target) if w else None)
+    print(table(s))
+    doc = score_document(s, w)
+    return 0 if doc["valid"] else 1
+
+
+def cmd_rules(a: argparse.Namespace) -> int:
+    print(workload(a.workload).rules)
+    return 0

@@ -1,0 +1,1 @@
+"""MLPerf-style training: MLLOG writer and reader, reference workloads, time-to-train and olympic scoring."""

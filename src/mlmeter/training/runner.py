@@ -1,0 +1,92 @@
+"""``train run``: N runs of a workload with different seeds, one MLLOG file each (``result_<i>.txt``, the
+submission naming) and one run directory each, then the olympic score computed from the logs themselves."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlmeter import __version__
+from mlmeter.system import describe_host
+from mlmeter.training import digits
+from mlmeter.training.mllog import MLLogger
+from mlmeter.training.scoring import BenchmarkScore, score_logs
+from mlmeter.util.atomic import write_text
+
+
+class TrainingError(ValueError):
+    """A bad workload name or option; the message lists what is valid."""
+
+
+@dataclass(frozen=True)
+class TrainingWorkload:
+    name: str
+    benchmark: str
+    runs: int
+    target: float
+    rules: Path
+    train: Callable[..., dict[str, Any]]
+    config: Any
+
+
+WORKLOADS = {
+    "digits": TrainingWorkload("digits", digits.BENCHMARK, digits.RUNS, digits.TARGET, digits.RULES, digits.train,
+                               digits.DigitsConfig()),
+}
+
+
+def workload(name: str) -> TrainingWorkload:
+    if name not in WORKLOADS:
+        raise TrainingError(f"unknown training workload {name!r}; valid: {', '.join(WORKLOADS)}")
+    return WORKLOADS[name]
+
+
+Progress = Callable[[int, dict[str, Any]], None]
+
+
+def run_workload(w: TrainingWorkload, runs: int, output: Path, *, seed: int = 1,
+                 progress: Progress | None = None) -> BenchmarkScore:
+    """Run ``runs`` times (seeds ``seed``, ``seed + 1``, …) and score the logs."""
+    if runs < 1:
+        raise TrainingError("--runs must be at least 1")
+    output.mkdir(parents=True, exist_ok=True)
+    host = describe_host()
+    paths = []
+    for i in range(runs):
+        log_path = output / f"result_{i}.txt"
+        log_path.unlink(missing_ok=True)
+        rundir = output / f"run_{i}"
+        rundir.mkdir(exist_ok=True)
+        with MLLogger(log_path) as log:
+            figures = w.train(seed + i, log, w.config)
+        write_text(rundir / "config.json", json.dumps(
+            {"workload": w.name, "benchmark": w.benchmark, "seed": seed + i,
+             "config": dataclasses.asdict(w.config)}, indent=2) + "\n")
+        write_text(rundir / "system.json", json.dumps(host, indent=2) + "\n")
+        write_text(rundir / "result.json", json.dumps(
+            {"schema": "mlmeter.training.run", "schema_version": 1, "log": str(log_path), **figures}, indent=2) + "\n")
+        paths.append(log_path)
+        if progress:
+            progress(i, figures)
+    score = score_logs(paths, lambda v: v >= w.target, required=w.runs)
+    write_text(output / "result.json", json.dumps(score_document(score, w), indent=2) + "\n")
+    return score
+
+
+def score_document(s: BenchmarkScore, w: TrainingWorkload | None) -> dict[str, Any]:
+    return {
+        "schema": "mlmeter.training.result", "schema_version": 1,
+        "tool": {"name": "mlmeter", "version": __version__},
+        "benchmark": s.benchmark, "workload": w.name if w else None, "quality_target": w.target if w else None,
+        "required_runs": s.required_runs, "olympic_minutes": s.olympic_minutes, "kept_minutes": list(s.kept),
+        "valid": s.olympic_minutes is not None and not s.problems,
+        "problems": list(s.problems),
+        "not_mlperf": {"mean_minutes": s.mean, "ci95_minutes": list(s.ci95) if s.ci95 else None,
+                       "note": "mean and t-based 95 % interval of the converged runs; not part of the MLPerf score"},
+        "runs": [{"log": str(r.path), "minutes": r.minutes, "converged": r.converged, "reason": r.reason}
+                 for r in s.runs],
+    }

@@ -1,0 +1,162 @@
+"""Training: the MLLOG writer and reader, olympic scoring, the digits workload under the official checker."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mlmeter.cli.main import main
+from mlmeter.training.logfile import read_log
+from mlmeter.training.mllog import MLLogger
+from mlmeter.training.scoring import olympic, score_logs
+
+
+def test_mllog_line_grammar(tmp_path):
+    out = io.StringIO()
+    with MLLogger(tmp_path / "log.txt", stream=out) as log:
+        log.event("eval_accuracy", np.float32(0.5), metadata={"epoch_num": np.int64(3)}, time_ms=1700000000000)
+        here = sys._getframe().f_lineno - 1
+        log.start("run_start")
+    first = (tmp_path / "log.txt").read_text().splitlines()[0]
+    assert first.startswith(":::MLLOG {") and out.getvalue().splitlines()[0] == first
+    d = json.loads(first[len(":::MLLOG "):])
+    assert list(d) == ["namespace", "time_ms", "event_type", "key", "value", "metadata"]
+    assert d["time_ms"] == 1700000000000 and d["event_type"] == "POINT_IN_TIME" and d["value"] == 0.5
+    assert d["metadata"] == {"file": __file__, "lineno": here, "epoch_num": 3}
+
+
+def test_other_ranks_are_silent(tmp_path, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    with MLLogger(tmp_path / "r1.txt") as log:
+        log.event("seed", 1)
+    assert not (tmp_path / "r1.txt").exists()
+    with MLLogger(tmp_path / "all.txt", all_ranks=True) as log:
+        log.event("seed", 1)
+    assert (tmp_path / "all.txt").read_text().count(":::MLLOG") == 1
+
+
+def test_reader_takes_the_last_token_and_reports_bad_lines(tmp_path):
+    p = tmp_path / "log.txt"
+    p.write_text(
+        'noise\n'
+        '[1,0]<stdout>: :::MLLOG {"namespace": "", "time_ms": 5, "event_type": "X", "key": "run_start", "value": null, '
+        '"metadata": {}}\n'
+        ':::MLLOG {bad json\n'
+        ':::MLLOG {"key": "run_stop", "value": null, "metadata": {}}\n'
+    )
+    log = read_log(p)
+    assert [r.key for r in log.records] == ["run_start"] and log.records[0].time_ms == 5.0
+    assert any("not JSON" in e for e in log.errors) and any("without time_ms" in e for e in log.errors)
+
+
+def test_olympic_scoring_matches_the_summarizer_arithmetic():
+    runs = [15.1, 14.8, 15.5, 16.0, 14.2, 15.0, 15.3, 14.9, 15.7, 18.0]  # spec §3.4, verified on the official tool
+    assert olympic(runs, 0, "llama2_70b_lora")[0] == pytest.approx(15.2875)
+    nine = [x for x in runs if x != 18.0]
+    assert olympic(nine, 1, "llama2_70b_lora")[0] == pytest.approx(15.2875)
+    assert olympic(nine[:8], 2, "llama2_70b_lora") == (None, ())
+    unet = list(np.linspace(10, 20, 38))
+    score, kept = olympic(unet, 2, "unet3d")
+    assert len(kept) == 38 - 4 - 2 and score == pytest.approx(np.mean(sorted(unet)[4:36]))
+
+
+def _log(path, gbs, start, stop, status="success", acc=0.99):
+    lines = [("submission_benchmark", "resnet", {}), ("global_batch_size", gbs, {}), ("run_start", None, {}),
+             ("eval_accuracy", acc, {"epoch_num": 1}), ("run_stop", None, {"status": status})]
+    times = [0, 0, start, stop - 1, stop]
+    path.write_text("".join(
+        ':::MLLOG ' + json.dumps({"namespace": "", "time_ms": t, "event_type": "POINT_IN_TIME", "key": k, "value": v,
+                                  "metadata": m}) + "\n" for (k, v, m), t in zip(lines, times, strict=True)))
+    return path
+
+
+def test_score_flags_mixed_batch_sizes_and_run_counts(tmp_path):
+    paths = [_log(tmp_path / f"result_{i}.txt", 256 if i else 512, 0, 60000 * (10 + i)) for i in range(5)]
+    s = score_logs(paths)
+    assert "runs of different global batch sizes: 256, 512" in s.problems
+    assert s.required_runs == 5 and s.olympic_minutes == pytest.approx(np.mean([11, 12, 13]))
+    failed = [_log(tmp_path / f"f_{i}.txt", 256, 0, 60000, status="aborted" if i < 2 else "success") for i in range(5)]
+    assert score_logs(failed).olympic_minutes is None  # two non-converged runs
+
+
+@pytest.fixture(scope="module")
+def digits_runs(tmp_path_factory):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    out = tmp_path_factory.mktemp("digits")
+    code = main(["train", "run", "digits", "--runs", "5", "--output", str(out)])
+    return code, out
+
+
+def test_train_run_writes_logs_runs_and_a_score(digits_runs):
+    code, out = digits_runs
+    assert code == 0
+    doc = json.loads((out / "result.json").read_text())
+    assert doc["valid"] and doc["olympic_minutes"] > 0 and len(doc["kept_minutes"]) == 3
+    assert all(r["converged"] for r in doc["runs"]) and doc["not_mlperf"]["ci95_minutes"]
+    for i in range(5):
+        assert (out / f"result_{i}.txt").is_file() and (out / f"run_{i}" / "result.json").is_file()
+
+
+def test_training_is_deterministic_per_seed(tmp_path):
+    pytest.importorskip("torch")
+    from mlmeter.training import digits
+
+    accs = []
+    for k in range(2):
+        with MLLogger(tmp_path / f"{k}.txt") as log:
+            accs.append(digits.train(7, log)["eval_accuracy"])
+    assert accs[0] == accs[1]
+
+
+def _official_check(rules, log):
+    return subprocess.run([sys.executable, "-m", "mlperf_logging.compliance_checker", "--config", str(rules),
+                           "--log_output", str(log) + ".cc.log", str(log)], capture_output=True, text=True)
+
+
+@pytest.mark.oracle
+def test_official_checker_accepts_every_log(digits_runs):
+    pytest.importorskip("mlperf_logging")
+    from mlmeter.training.digits import RULES
+
+    _, out = digits_runs
+    for i in range(5):
+        done = _official_check(RULES, out / f"result_{i}.txt")
+        assert done.returncode == 0 and "SUCCESS" in done.stderr, done.stderr
+
+
+@pytest.mark.oracle
+def test_official_checker_rejects_a_missed_target_and_a_broken_order(tmp_path, digits_runs):
+    pytest.importorskip("mlperf_logging")
+    from mlmeter.training import digits
+
+    short = tmp_path / "short.txt"
+    with MLLogger(short) as log:
+        digits.train(3, log, dataclasses.replace(digits.DigitsConfig(), max_epochs=1))
+    done = _official_check(digits.RULES, short)
+    assert done.returncode == 1 and "Failed checks for eval_accuracy" in done.stderr
+
+    _, out = digits_runs
+    lines = (out / "result_0.txt").read_text().splitlines()
+    i_stop = next(k for k, x in enumerate(lines) if '"key": "init_stop"' in x)
+    i_start = next(k for k, x in enumerate(lines) if '"key": "run_start"' in x)
+    lines[i_stop], lines[i_start] = lines[i_start], lines[i_stop]
+    broken = tmp_path / "broken.txt"
+    broken.write_text("\n".join(lines) + "\n")
+    done = _official_check(digits.RULES, broken)
+    assert done.returncode == 1 and "CHECK for 'run_start' failed" in done.stderr
+
+
+def test_train_cli_errors(capsys, tmp_path):
+    assert main(["train", "run", "imagenet"]) == 2
+    assert "valid: digits" in capsys.readouterr().err
+    assert main(["train", "score", str(tmp_path)]) == 2
+    assert "no result_*.txt" in capsys.readouterr().err
+    assert main(["train", "rules", "digits"]) == 0
+    assert capsys.readouterr().out.strip().endswith("mlmeter_digits.yaml")
