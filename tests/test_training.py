@@ -160,3 +160,74 @@ def test_train_cli_errors(capsys, tmp_path):
     assert "no result_*.txt" in capsys.readouterr().err
     assert main(["train", "rules", "digits"]) == 0
     assert capsys.readouterr().out.strip().endswith("mlmeter_digits.yaml")
+
+
+# The hand-written minimal passing log of spec Appendix A (closed llama2_70b_lora, ruleset 6.1.0), as lines
+_MINIMAL = [("cache_clear", True, 0), ("init_start", None, 1)] + [
+    (k, v, 2) for k, v in (("submission_benchmark", "llama2_70b_lora"), ("submission_org", "ACME"),
+                           ("submission_division", "closed"), ("submission_status", "onprem"),
+                           ("submission_platform", "1xH100"))] + [
+    (k, v, 3) for k, v in (("seed", 1234), ("global_batch_size", 8), ("gradient_accumulation_steps", 1),
+                           ("opt_base_learning_rate", 0.0004), ("opt_learning_rate_training_steps", 1024),
+                           ("opt_gradient_clip_norm", 0.3), ("opt_adamw_weight_decay", 0.0001), ("lora_alpha", 32),
+                           ("lora_rank", 16), ("train_samples", 3901), ("eval_samples", 173),
+                           ("lowest_numerical_precision_in_linear", "bfloat16"),
+                           ("lowest_numerical_precision_in_attn", "bfloat16"),
+                           ("lowest_numerical_precision_in_comm", "bfloat16"), ("tensor_parallelism", 1),
+                           ("pipeline_parallelism", 1), ("context_parallelism", 1), ("expert_parallelism", 1),
+                           ("micro_batch_size", 1), ("config_filename", "config_1xH100.sh"))] + [
+    ("init_stop", None, 60000), ("run_start", None, 60001), ("block_start", None, 60002),
+    ("block_stop", None, 900000), ("eval_start", None, 900001), ("eval_accuracy", 0.921, 920000),
+    ("eval_stop", None, 920001), ("run_stop", None, 920002)]
+_META = {"block_start": {"samples_count": 0}, "block_stop": {"samples_count": 3072},
+         "eval_start": {"samples_count": 3072}, "eval_accuracy": {"samples_count": 3072},
+         "eval_stop": {"samples_count": 3072}, "run_stop": {"samples_count": 3072, "status": "success"}}
+
+
+def _write(path, records):
+    path.write_text("".join(
+        ":::MLLOG " + json.dumps({"namespace": "", "time_ms": 1700000000000 + t, "event_type": "POINT_IN_TIME",
+                                  "key": k, "value": v, "metadata": {"file": "train.py", "lineno": n, **_META.get(k, {})}})
+        + "\n" for n, (k, v, t) in enumerate(records)))
+    return path
+
+
+def _variants(tmp_path):
+    good = _write(tmp_path / "good.txt", _MINIMAL)
+    miss = _write(tmp_path / "miss.txt", [(k, 0.95 if k == "eval_accuracy" else v, t) for k, v, t in _MINIMAL])
+    same = _write(tmp_path / "same.txt", _MINIMAL[:10] + [("global_batch_size", 8, 3)] + _MINIMAL[10:])
+    diff = _write(tmp_path / "diff.txt", _MINIMAL[:10] + [("global_batch_size", 16, 3)] + _MINIMAL[10:])
+    slow = _write(tmp_path / "slow.txt", [(k, v, t + (31 * 60000 if t >= 60000 else 0)) for k, v, t in _MINIMAL])
+    order = _write(tmp_path / "order.txt", [r for r in _MINIMAL if r[0] != "init_stop"][:28] + [("init_stop", None, 60000)]
+                   + [r for r in _MINIMAL if r[0] != "init_stop"][28:])
+    return {"good": (good, True), "missed target": (miss, False), "repeated same value": (same, True),
+            "repeated other value": (diff, False), "init over 30 min": (slow, False), "run before init_stop": (order, False)}
+
+
+@pytest.mark.oracle
+def test_rule_engine_agrees_with_the_official_checker_on_official_rules(tmp_path):
+    mlperf_logging = pytest.importorskip("mlperf_logging")
+    from pathlib import Path
+
+    from mlmeter.training.compliance import check_file
+
+    common = Path(mlperf_logging.__file__).parent / "compliance_checker" / "training_6.1.0" / "common.yaml"
+    for name, (log, expected) in _variants(tmp_path).items():
+        official = subprocess.run([sys.executable, "-m", "mlperf_logging.compliance_checker", "--ruleset", "6.1.0",
+                                   "--log_output", str(log) + ".cc", str(log)], capture_output=True, text=True)
+        ours = check_file(log, common)
+        assert (official.returncode == 0) is expected, (name, official.stderr)
+        assert ours.passed is expected, (name, ours.text())
+    ours = check_file(tmp_path / "same.txt", common)
+    assert any("Required EXACTLY_ONE occurrence of 'global_batch_size' but found 2" in w for w in ours.warnings)
+    assert not check_file(tmp_path / "same.txt", common, werror=True).passed
+
+
+def test_train_check_cli(digits_runs, capsys, tmp_path):
+    _, out = digits_runs
+    assert main(["train", "check", str(out), "--workload", "digits"]) == 0
+    assert capsys.readouterr().out.count("SUCCESS") == 5
+    bad = tmp_path / "result_0.txt"
+    bad.write_text((out / "result_0.txt").read_text().replace('"key": "run_stop"', '"key": "run_stopp"'))
+    assert main(["train", "check", str(bad), "--workload", "digits"]) == 1
+    assert "Required EXACTLY_ONE occurrence of 'run_stop' but found 0" in capsys.readouterr().out

@@ -21,6 +21,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("logdir", type=Path)
     s.add_argument("--workload", default=None, help="judge convergence against this workload's quality target")
     s.set_defaults(func=cmd_score)
+    ck = sub.add_parser("check", help="compliance-check MLLOG files against rules in the official YAML format")
+    ck.add_argument("logs", nargs="+", type=Path, help="MLLOG files, or directories of result_*.txt")
+    g = ck.add_mutually_exclusive_group(required=True)
+    g.add_argument("--workload", help="use this reference workload's rules")
+    g.add_argument("--rules", type=Path, help="a rules YAML (e.g. one of mlperf_logging's)")
+    ck.add_argument("--werror", action="store_true", help="warnings fail the check")
+    ck.set_defaults(func=cmd_check)
     ru = sub.add_parser("rules", help="path of a workload's rules file for the official compliance checker")
     ru.add_argument("workload")
     ru.set_defaults(func=cmd_rules)
@@ -61,6 +68,23 @@ def cmd_score(a: argparse.Namespace) -> int:
     print(table(s))
     doc = score_document(s, w)
     return 0 if doc["valid"] else 1
+
+
+def cmd_check(a: argparse.Namespace) -> int:
+    from mlmeter.training.compliance import check_file
+
+    rules = workload(a.workload).rules if a.workload else a.rules
+    if not rules.is_file():
+        raise FileNotFoundError(f"{rules}: rules file not found")
+    files = [p for x in a.logs for p in (sorted(x.glob("result_*.txt")) if x.is_dir() else [x])]
+    if not files:
+        raise FileNotFoundError("no MLLOG files to check")
+    failed = 0
+    for f in files:
+        r = check_file(f, rules, werror=a.werror)
+        print(r.text())
+        failed += not r.passed
+    return 1 if failed else 0
 
 
 def cmd_rules(a: argparse.Namespace) -> int:
