@@ -123,11 +123,11 @@ def _official_check(rules, log):
 @pytest.mark.oracle
 def test_official_checker_accepts_every_log(digits_runs):
     pytest.importorskip("mlperf_logging")
-    from mlmeter.training.digits import RULES
+    from mlmeter.training.timeline import rules_file
 
     _, out = digits_runs
     for i in range(5):
-        done = _official_check(RULES, out / f"result_{i}.txt")
+        done = _official_check(rules_file("digits"), out / f"result_{i}.txt")
         assert done.returncode == 0 and "SUCCESS" in done.stderr, done.stderr
 
 
@@ -135,11 +135,12 @@ def test_official_checker_accepts_every_log(digits_runs):
 def test_official_checker_rejects_a_missed_target_and_a_broken_order(tmp_path, digits_runs):
     pytest.importorskip("mlperf_logging")
     from mlmeter.training import digits
+    from mlmeter.training.timeline import rules_file
 
     short = tmp_path / "short.txt"
     with MLLogger(short) as log:
         digits.train(3, log, dataclasses.replace(digits.DigitsConfig(), max_epochs=1))
-    done = _official_check(digits.RULES, short)
+    done = _official_check(rules_file("digits"), short)
     assert done.returncode == 1 and "Failed checks for eval_accuracy" in done.stderr
 
     _, out = digits_runs
@@ -149,7 +150,7 @@ def test_official_checker_rejects_a_missed_target_and_a_broken_order(tmp_path, d
     lines[i_stop], lines[i_start] = lines[i_start], lines[i_stop]
     broken = tmp_path / "broken.txt"
     broken.write_text("\n".join(lines) + "\n")
-    done = _official_check(digits.RULES, broken)
+    done = _official_check(rules_file("digits"), broken)
     assert done.returncode == 1 and "CHECK for 'run_start' failed" in done.stderr
 
 

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mlmeter.training.mllog import MLLogger
+from mlmeter.training.timeline import log_init
 
 BENCHMARK = "mlmeter_digits"
 TARGET = 0.965
 RUNS = 5
-RULES = Path(__file__).parent / "rules" / "mlmeter_digits.yaml"
 
 
 @dataclass(frozen=True)
@@ -56,23 +55,14 @@ def train(seed: int, log: MLLogger, cfg: DigitsConfig | None = None, *, org: str
     import torch
 
     cfg = cfg or DigitsConfig()
-    log.event("cache_clear", True)
-    log.start("init_start")
-    for key, value in (("submission_benchmark", BENCHMARK), ("submission_org", org),
-                       ("submission_division", "open"), ("submission_status", "research"),
-                       ("submission_platform", platform)):
-        log.event(key, value)
     torch.manual_seed(seed)
     torch.set_num_threads(cfg.threads)
     xtr, ytr, xev, yev = (torch.from_numpy(a) for a in load_data())
     model = torch.nn.Sequential(torch.nn.Linear(64, cfg.hidden), torch.nn.ReLU(), torch.nn.Linear(cfg.hidden, 10))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
-    log.event("seed", seed)
-    log.event("global_batch_size", cfg.batch_size)
-    log.event("opt_name", "adam")
-    log.event("opt_base_learning_rate", cfg.learning_rate)
-    log.event("train_samples", len(xtr))
-    log.event("eval_samples", len(xev))
+    log_init(log, BENCHMARK, seed, {"global_batch_size": cfg.batch_size, "opt_name": "adam",
+                                    "opt_base_learning_rate": cfg.learning_rate, "train_samples": len(xtr),
+                                    "eval_samples": len(xev)}, org=org, platform=platform)
     log.end("init_stop")
     log.start("run_start")
     t0 = time.perf_counter()

@@ -15,6 +15,7 @@ from mlmeter.system import describe_host
 from mlmeter.training import digits
 from mlmeter.training.mllog import MLLogger
 from mlmeter.training.scoring import BenchmarkScore, score_logs
+from mlmeter.training.timeline import rules_file
 from mlmeter.util.atomic import write_text
 
 
@@ -28,13 +29,16 @@ class TrainingWorkload:
     benchmark: str
     runs: int
     target: float
-    rules: Path
     train: Callable[..., dict[str, Any]]
     config: Any
 
+    @property
+    def rules(self) -> Path:
+        return rules_file(self.name)
+
 
 WORKLOADS = {
-    "digits": TrainingWorkload("digits", digits.BENCHMARK, digits.RUNS, digits.TARGET, digits.RULES, digits.train,
+    "digits": TrainingWorkload("digits", digits.BENCHMARK, digits.RUNS, digits.TARGET, digits.train,
                                digits.DigitsConfig()),
 }
 
