@@ -123,11 +123,11 @@ def _official_check(rules, log):
 @pytest.mark.oracle
 def test_official_checker_accepts_every_log(digits_runs):
     pytest.importorskip("mlperf_logging")
-    from mlmeter.training.timeline import rules_file
+    from mlmeter.training.runner import workload
 
     _, out = digits_runs
     for i in range(5):
-        done = _official_check(rules_file("digits"), out / f"result_{i}.txt")
+        done = _official_check(workload("digits").rules, out / f"result_{i}.txt")
         assert done.returncode == 0 and "SUCCESS" in done.stderr, done.stderr
 
 
@@ -135,12 +135,12 @@ def test_official_checker_accepts_every_log(digits_runs):
 def test_official_checker_rejects_a_missed_target_and_a_broken_order(tmp_path, digits_runs):
     pytest.importorskip("mlperf_logging")
     from mlmeter.training import digits
-    from mlmeter.training.timeline import rules_file
+    from mlmeter.training.runner import workload
 
     short = tmp_path / "short.txt"
     with MLLogger(short) as log:
         digits.train(3, log, dataclasses.replace(digits.DigitsConfig(), max_epochs=1))
-    done = _official_check(rules_file("digits"), short)
+    done = _official_check(workload("digits").rules, short)
     assert done.returncode == 1 and "Failed checks for eval_accuracy" in done.stderr
 
     _, out = digits_runs
@@ -150,7 +150,7 @@ def test_official_checker_rejects_a_missed_target_and_a_broken_order(tmp_path, d
     lines[i_stop], lines[i_start] = lines[i_start], lines[i_stop]
     broken = tmp_path / "broken.txt"
     broken.write_text("\n".join(lines) + "\n")
-    done = _official_check(rules_file("digits"), broken)
+    done = _official_check(workload("digits").rules, broken)
     assert done.returncode == 1 and "CHECK for 'run_start' failed" in done.stderr
 
 
@@ -232,3 +232,26 @@ def test_train_check_cli(digits_runs, capsys, tmp_path):
     bad.write_text((out / "result_0.txt").read_text().replace('"key": "run_stop"', '"key": "run_stopp"'))
     assert main(["train", "check", str(bad), "--workload", "digits"]) == 1
     assert "Required EXACTLY_ONE occurrence of 'run_stop' but found 0" in capsys.readouterr().out
+
+
+def test_auc_matches_the_pairwise_definition():
+    from mlmeter.training.dlrm import auc
+
+    rng = np.random.default_rng(0)
+    scores, labels = rng.integers(0, 5, 300).astype(float), (rng.random(300) < 0.4).astype(float)
+    pos, neg = scores[labels > 0.5], scores[labels < 0.5]
+    pairwise = ((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()) / (len(pos) * len(neg))
+    assert auc(scores, labels) == pytest.approx(pairwise)
+
+
+@pytest.mark.oracle
+def test_dlrm_reaches_its_auc_target_and_passes_the_official_checker(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("mlperf_logging")
+    from mlmeter.training.runner import workload
+
+    assert main(["train", "run", "dlrm", "--runs", "2", "--output", str(tmp_path)]) == 1  # 2 of the 5 runs required
+    doc = json.loads((tmp_path / "result.json").read_text())
+    assert all(r["converged"] for r in doc["runs"]) and "2 result files; mlmeter_dlrm needs exactly 5" in doc["problems"]
+    done = _official_check(workload("dlrm").rules, tmp_path / "result_0.txt")
+    assert done.returncode == 0 and "SUCCESS" in done.stderr, done.stderr

@@ -12,7 +12,7 @@ from typing import Any
 
 from mlmeter import __version__
 from mlmeter.system import describe_host
-from mlmeter.training import digits
+from mlmeter.training import digits, dlrm
 from mlmeter.training.mllog import MLLogger
 from mlmeter.training.scoring import BenchmarkScore, score_logs
 from mlmeter.training.timeline import rules_file
@@ -34,12 +34,13 @@ class TrainingWorkload:
 
     @property
     def rules(self) -> Path:
-        return rules_file(self.name)
+        return rules_file(self.name, self.benchmark, f"v['value'] >= {self.target!r} and v['value'] <= 1.0")
 
 
 WORKLOADS = {
     "digits": TrainingWorkload("digits", digits.BENCHMARK, digits.RUNS, digits.TARGET, digits.train,
                                digits.DigitsConfig()),
+    "dlrm": TrainingWorkload("dlrm", dlrm.BENCHMARK, dlrm.RUNS, dlrm.TARGET, dlrm.train, dlrm.DlrmConfig()),
 }
 
 

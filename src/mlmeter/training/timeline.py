@@ -25,10 +25,32 @@ def log_init(log: MLLogger, benchmark: str, seed: int, hyperparameters: dict[str
         log.event(key, value)
 
 
-def rules_file(workload: str) -> Path:
-    """One self-contained rules file for the official checker: the common rules and the workload's own, written
-    (again, when they changed) into the cache and returned."""
-    text = (RULES_DIR / "common.yaml").read_text() + "\n" + (RULES_DIR / f"{workload}.yaml").read_text()
+_HYPERPARAMETERS = (  # key, check: what every reference workload logs once
+    ("seed", "is_integer(v['value'])"),
+    ("global_batch_size", "v['value'] > 0"),
+    ("opt_name", "v['value'] == 'adam'"),
+    ("opt_base_learning_rate", "v['value'] > 0"),
+    ("train_samples", "v['value'] > 0"),
+    ("eval_samples", "v['value'] > 0"),
+)
+
+
+def workload_rules(benchmark: str, target: str) -> str:
+    """A workload's own rules: its benchmark name, its hyperparameter keys, its quality target expression."""
+    parts = [f"# {benchmark}: benchmark name, hyperparameter keys and the quality target ({target}).\n",
+             f"- KEY:\n    NAME:  submission_benchmark\n    REQ:   EXACTLY_ONE\n    CHECK: \" v['value'] == '{benchmark}' \"\n",
+             "- KEY:\n    NAME:  eval_accuracy\n    REQ:   AT_LEAST_ONE\n    CHECK:\n"
+             "        - \" s['run_started'] and not s['run_stopped'] \"\n        - \" 'epoch_num' in v['metadata'] \"\n"
+             f"    ATLEAST_ONE_CHECK: \" {target} \"\n"]
+    parts += [f"- KEY:\n    NAME:  {key}\n    REQ:   EXACTLY_ONE\n    CHECK: \" {check} \"\n"
+              for key, check in _HYPERPARAMETERS]
+    return "\n".join(parts)
+
+
+def rules_file(workload: str, benchmark: str, target: str) -> Path:
+    """One self-contained rules file for the official checker — the common rules and the workload's own —
+    written (again, when it changed) into the cache; ``target`` is a Python expression over ``v['value']``."""
+    text = (RULES_DIR / "common.yaml").read_text() + "\n" + workload_rules(benchmark, target)
     path = default_cache_dir() / "training-rules" / f"mlmeter_{workload}.yaml"
     if not path.is_file() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)
