@@ -255,3 +255,34 @@ def test_dlrm_reaches_its_auc_target_and_passes_the_official_checker(tmp_path):
     assert all(r["converged"] for r in doc["runs"]) and "2 result files; mlmeter_dlrm needs exactly 5" in doc["problems"]
     done = _official_check(workload("dlrm").rules, tmp_path / "result_0.txt")
     assert done.returncode == 0 and "SUCCESS" in done.stderr, done.stderr
+
+
+@pytest.mark.slow
+def test_torchrun_data_parallel_runs_log_and_pass_the_checker(tmp_path):
+    pytest.importorskip("torch")
+    assert main(["train", "run", "digits", "--runs", "1", "--nproc", "2", "--output", str(tmp_path)]) == 1
+    doc = json.loads((tmp_path / "result.json").read_text())
+    assert doc["runs"][0]["converged"], doc
+    assert json.loads((tmp_path / "run_0" / "config.json").read_text())["world_size"] == 2
+    assert json.loads((tmp_path / "run_0" / "result.json").read_text())["world_size"] == 2
+    log = (tmp_path / "result_0.txt").read_text()
+    assert log.count('"key": "run_stop"') == 1  # rank 1 does not log
+
+
+def test_a_failing_torchrun_is_reported_not_raised(tmp_path):
+    pytest.importorskip("torch")
+    from mlmeter.training.runner import TrainingWorkload, torchrun, workload
+
+    w = workload("digits")
+    ghost = TrainingWorkload("no-such-workload", w.benchmark, 5, w.target, w.train, w.config)
+    f = torchrun(ghost, 1, tmp_path / "result_0.txt", 2, timeout_s=120)
+    assert f["status"] == "failed" and "torchrun exited with" in f["error"]
+
+
+@pytest.mark.slow
+def test_scaling_reports_efficiency(tmp_path, capsys):
+    pytest.importorskip("torch")
+    assert main(["train", "scaling", "digits", "--workers", "1,2", "--epochs", "2", "--output", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "scaling.json").read_text())
+    assert [r["workers"] for r in rows] == [1, 2] and rows[0]["efficiency"] == 1.0 and rows[1]["efficiency"] > 0
+    assert "2 worker(s)" in capsys.readouterr().out

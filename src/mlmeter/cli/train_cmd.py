@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-from mlmeter.training.runner import WORKLOADS, run_workload, score_document, workload
+from mlmeter.training.runner import WORKLOADS, TrainingError, run_workload, scaling, score_document, workload
 from mlmeter.training.scoring import BenchmarkScore, score_logs
 
 
@@ -16,7 +17,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--runs", type=int, default=None, help="default: the workload's official run count")
     r.add_argument("--seed", type=int, default=1, help="seed of the first run (run i uses seed + i)")
     r.add_argument("--output", type=Path, default=None, help="default: mlmeter-train/<workload>")
+    r.add_argument("--nproc", type=int, default=1, help="data-parallel torchrun workers per run (gloo on CPU)")
     r.set_defaults(func=cmd_run)
+    sc = sub.add_parser("scaling", help="throughput with 1, 2, … torchrun workers, and the scaling efficiency")
+    sc.add_argument("workload")
+    sc.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
+    sc.add_argument("--epochs", type=int, default=3, help="fixed epochs per measurement")
+    sc.add_argument("--output", type=Path, default=None)
+    sc.set_defaults(func=cmd_scaling)
     s = sub.add_parser("score", help="olympic score of the result_*.txt MLLOG files in a directory")
     s.add_argument("logdir", type=Path)
     s.add_argument("--workload", default=None, help="judge convergence against this workload's quality target")
@@ -50,13 +58,32 @@ def table(s: BenchmarkScore) -> str:
 def cmd_run(a: argparse.Namespace) -> int:
     w = workload(a.workload)
     out = a.output or Path("mlmeter-train") / w.name
-    s = run_workload(w, a.runs or w.runs, out, seed=a.seed,
-                     progress=lambda i, f: print(f"  run {i}: {f['status']} after {f['epochs']} epochs, "
-                                                 f"eval {f['eval_accuracy']:.4f}, {f['train_seconds']:.2f} s"))
+    s = run_workload(w, a.runs or w.runs, out, seed=a.seed, nproc=a.nproc, progress=_show_run)
     print(table(s))
     print(f"files: {out} (result_<i>.txt are the MLLOG files; check them with python -m "
           f"mlperf_logging.compliance_checker --config {w.rules} <file>)")
     return 0 if s.olympic_minutes is not None and not s.problems else 1
+
+
+def _show_run(i: int, f: dict[str, Any]) -> None:
+    if f.get("status") == "failed":
+        print(f"  run {i}: FAILED: {f['error']}")
+    else:
+        print(f"  run {i}: {f['status']} after {f['epochs']} epochs, eval {f['eval_accuracy']:.4f}, "
+              f"{f['train_seconds']:.2f} s")
+
+
+def cmd_scaling(a: argparse.Namespace) -> int:
+    w = workload(a.workload)
+    try:
+        counts = [int(x) for x in a.workers.split(",") if x.strip()]
+    except ValueError as exc:
+        raise TrainingError(f"--workers {a.workers!r}: expected numbers like 1,2,4") from exc
+    rows = scaling(w, counts, a.output or Path("mlmeter-train") / f"{w.name}-scaling", epochs=a.epochs)
+    print(f"{w.name}: {a.epochs} epochs, global batch {w.config.batch_size}")
+    for r in rows:
+        print(f"  {r['workers']} worker(s): {r['samples_per_second']:,.0f} samples/s, efficiency {r['efficiency']:.2f}")
+    return 0
 
 
 def cmd_score(a: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from mlmeter.training import distributed
 from mlmeter.training.mllog import MLLogger
 from mlmeter.training.timeline import log_init
 
@@ -58,7 +59,8 @@ def train(seed: int, log: MLLogger, cfg: DigitsConfig | None = None, *, org: str
     torch.manual_seed(seed)
     torch.set_num_threads(cfg.threads)
     xtr, ytr, xev, yev = (torch.from_numpy(a) for a in load_data())
-    model = torch.nn.Sequential(torch.nn.Linear(64, cfg.hidden), torch.nn.ReLU(), torch.nn.Linear(cfg.hidden, 10))
+    model = distributed.wrap(
+        torch.nn.Sequential(torch.nn.Linear(64, cfg.hidden), torch.nn.ReLU(), torch.nn.Linear(cfg.hidden, 10)))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     log_init(log, BENCHMARK, seed, {"global_batch_size": cfg.batch_size, "opt_name": "adam",
                                     "opt_base_learning_rate": cfg.learning_rate, "train_samples": len(xtr),
@@ -74,7 +76,7 @@ def train(seed: int, log: MLLogger, cfg: DigitsConfig | None = None, *, org: str
         model.train()
         order = torch.randperm(len(xtr), generator=gen)
         for k in range(0, len(order), cfg.batch_size):
-            idx = order[k : k + cfg.batch_size]
+            idx = distributed.shard(order[k : k + cfg.batch_size])
             opt.zero_grad(set_to_none=True)
             loss = torch.nn.functional.cross_entropy(model(xtr[idx]), ytr[idx])
             loss.backward()

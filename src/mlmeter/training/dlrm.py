@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from mlmeter.training import distributed
 from mlmeter.training.mllog import MLLogger
 from mlmeter.training.timeline import log_init
 
@@ -104,7 +105,7 @@ def train(seed: int, log: MLLogger, cfg: DlrmConfig | None = None, *, org: str =
     n = cfg.train_samples
     tc, td, ty = torch.from_numpy(cat[:n]), torch.from_numpy(dense[:n]), torch.from_numpy(labels[:n])
     ec, ed, ey = torch.from_numpy(cat[n:]), torch.from_numpy(dense[n:]), labels[n:]
-    model = _model(cfg)
+    model = distributed.wrap(_model(cfg))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     log_init(log, BENCHMARK, seed, {"global_batch_size": cfg.batch_size, "opt_name": "adam",
                                     "opt_base_learning_rate": cfg.learning_rate, "train_samples": n,
@@ -122,7 +123,7 @@ def train(seed: int, log: MLLogger, cfg: DlrmConfig | None = None, *, org: str =
         order = torch.randperm(n, generator=gen)
         model.train()
         for k in range(steps_per_epoch):
-            idx = order[k * cfg.batch_size : (k + 1) * cfg.batch_size]
+            idx = distributed.shard(order[k * cfg.batch_size : (k + 1) * cfg.batch_size])
             opt.zero_grad(set_to_none=True)
             loss = torch.nn.functional.binary_cross_entropy_with_logits(model(tc[idx], td[idx]), ty[idx])
             loss.backward()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,11 +55,35 @@ def workload(name: str) -> TrainingWorkload:
 Progress = Callable[[int, dict[str, Any]], None]
 
 
-def run_workload(w: TrainingWorkload, runs: int, output: Path, *, seed: int = 1,
+def torchrun(w: TrainingWorkload, seed: int, log_path: Path, nproc: int, *, fixed_epochs: int = 0,
+             timeout_s: float = 3600) -> dict[str, Any]:
+    """One run as ``nproc`` torchrun workers (gloo on CPU); a failed worker is reported, never a hang."""
+    figures = log_path.with_suffix(".figures.json")
+    figures.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           "-m", "mlmeter.training.worker", w.name, "--seed", str(seed), "--mllog-file", str(log_path),
+           "--figures-file", str(figures)]
+    if fixed_epochs:
+        cmd += ["--fixed-epochs", str(fixed_epochs)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"seed": seed, "status": "failed", "error": f"torchrun did not finish within {timeout_s:g} s"}
+    if done.returncode != 0 or not figures.is_file():
+        tail = [ln for ln in done.stderr.splitlines() if ln.strip()][-3:]
+        return {"seed": seed, "status": "failed",
+                "error": f"torchrun exited with {done.returncode}: " + " | ".join(tail)}
+    out: dict[str, Any] = json.loads(figures.read_text())
+    figures.unlink()
+    return out
+
+
+def run_workload(w: TrainingWorkload, runs: int, output: Path, *, seed: int = 1, nproc: int = 1,
                  progress: Progress | None = None) -> BenchmarkScore:
-    """Run ``runs`` times (seeds ``seed``, ``seed + 1``, …) and score the logs."""
-    if runs < 1:
-        raise TrainingError("--runs must be at least 1")
+    """Run ``runs`` times (seeds ``seed``, ``seed + 1``, …), in this process or as ``nproc`` torchrun workers,
+    and score the logs."""
+    if runs < 1 or nproc < 1:
+        raise TrainingError("--runs and --nproc must be at least 1")
     output.mkdir(parents=True, exist_ok=True)
     host = describe_host()
     paths = []
@@ -66,10 +92,13 @@ def run_workload(w: TrainingWorkload, runs: int, output: Path, *, seed: int = 1,
         log_path.unlink(missing_ok=True)
         rundir = output / f"run_{i}"
         rundir.mkdir(exist_ok=True)
-        with MLLogger(log_path) as log:
-            figures = w.train(seed + i, log, w.config)
+        if nproc > 1:
+            figures = torchrun(w, seed + i, log_path, nproc)
+        else:
+            with MLLogger(log_path) as log:
+                figures = w.train(seed + i, log, w.config)
         write_text(rundir / "config.json", json.dumps(
-            {"workload": w.name, "benchmark": w.benchmark, "seed": seed + i,
+            {"workload": w.name, "benchmark": w.benchmark, "seed": seed + i, "world_size": nproc,
              "config": dataclasses.asdict(w.config)}, indent=2) + "\n")
         write_text(rundir / "system.json", json.dumps(host, indent=2) + "\n")
         write_text(rundir / "result.json", json.dumps(
@@ -80,6 +109,25 @@ def run_workload(w: TrainingWorkload, runs: int, output: Path, *, seed: int = 1,
     score = score_logs(paths, lambda v: v >= w.target, required=w.runs)
     write_text(output / "result.json", json.dumps(score_document(score, w), indent=2) + "\n")
     return score
+
+
+def scaling(w: TrainingWorkload, workers: list[int], output: Path, *, epochs: int = 3,
+            seed: int = 1) -> list[dict[str, Any]]:
+    """Fixed work (``epochs`` epochs, no early stop) with 1, 2, … torchrun workers: samples/s and the scaling
+    efficiency samples/s(N) / (N × samples/s(first N)) × first N."""
+    output.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    for n in workers:
+        f = torchrun(w, seed, output / f"scaling_{n}.txt", n, fixed_epochs=epochs)
+        if f.get("status") == "failed":
+            raise TrainingError(f"{n} workers: {f['error']}")
+        sps = f["steps"] * w.config.batch_size / f["train_seconds"]
+        rows.append({"workers": n, "steps": f["steps"], "seconds": f["train_seconds"], "samples_per_second": sps})
+    base = rows[0]["samples_per_second"] / rows[0]["workers"]
+    for r in rows:
+        r["efficiency"] = r["samples_per_second"] / (r["workers"] * base)
+    write_text(output / "scaling.json", json.dumps(rows, indent=2) + "\n")
+    return rows
 
 
 def score_document(s: BenchmarkScore, w: TrainingWorkload | None) -> dict[str, Any]:
