@@ -286,3 +286,20 @@ def test_scaling_reports_efficiency(tmp_path, capsys):
     rows = json.loads((tmp_path / "scaling.json").read_text())
     assert [r["workers"] for r in rows] == [1, 2] and rows[0]["efficiency"] == 1.0 and rows[1]["efficiency"] > 0
     assert "2 worker(s)" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.oracle
+def test_gpt_reaches_its_loss_target_and_passes_the_official_checker(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("mlperf_logging")
+    from mlmeter.training.runner import workload
+
+    main(["train", "run", "gpt", "--runs", "1", "--output", str(tmp_path)])
+    doc = json.loads((tmp_path / "result.json").read_text())
+    assert doc["runs"][0]["converged"] and doc["lower_is_better"] is True
+    losses = [json.loads(x[len(":::MLLOG "):])["value"] for x in (tmp_path / "result_0.txt").read_text().splitlines()
+              if '"key": "eval_accuracy"' in x]
+    assert losses[-1] <= 1.8 < losses[0]  # the loss falls to the target
+    done = _official_check(workload("gpt").rules, tmp_path / "result_0.txt")
+    assert done.returncode == 0 and "SUCCESS" in done.stderr, done.stderr

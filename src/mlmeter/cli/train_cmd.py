@@ -91,7 +91,7 @@ def cmd_score(a: argparse.Namespace) -> int:
     if not paths:
         raise FileNotFoundError(f"{a.logdir}: no result_*.txt MLLOG files")
     w = workload(a.workload) if a.workload else None
-    s = score_logs(paths, (lambda v: v >= w.target) if w else None)
+    s = score_logs(paths, w.reached if w else None)
     print(table(s))
     doc = score_document(s, w)
     return 0 if doc["valid"] else 1

@@ -14,7 +14,7 @@ from typing import Any
 
 from mlmeter import __version__
 from mlmeter.system import describe_host
-from mlmeter.training import digits, dlrm
+from mlmeter.training import digits, dlrm, gpt
 from mlmeter.training.mllog import MLLogger
 from mlmeter.training.scoring import BenchmarkScore, score_logs
 from mlmeter.training.timeline import rules_file
@@ -33,16 +33,24 @@ class TrainingWorkload:
     target: float
     train: Callable[..., dict[str, Any]]
     config: Any
+    lower_is_better: bool = False
+
+    def reached(self, value: float) -> bool:
+        return value <= self.target if self.lower_is_better else value >= self.target
 
     @property
     def rules(self) -> Path:
-        return rules_file(self.name, self.benchmark, f"v['value'] >= {self.target!r} and v['value'] <= 1.0")
+        expr = (f"v['value'] <= {self.target!r} and v['value'] > 0" if self.lower_is_better
+                else f"v['value'] >= {self.target!r} and v['value'] <= 1.0")
+        return rules_file(self.name, self.benchmark, expr)
 
 
 WORKLOADS = {
     "digits": TrainingWorkload("digits", digits.BENCHMARK, digits.RUNS, digits.TARGET, digits.train,
                                digits.DigitsConfig()),
     "dlrm": TrainingWorkload("dlrm", dlrm.BENCHMARK, dlrm.RUNS, dlrm.TARGET, dlrm.train, dlrm.DlrmConfig()),
+    "gpt": TrainingWorkload("gpt", gpt.BENCHMARK, gpt.RUNS, gpt.TARGET, gpt.train, gpt.GptConfig(),
+                            lower_is_better=True),
 }
 
 
@@ -106,7 +114,7 @@ def run_workload(w: TrainingWorkload, runs: int, output: Path, *, seed: int = 1,
         paths.append(log_path)
         if progress:
             progress(i, figures)
-    score = score_logs(paths, lambda v: v >= w.target, required=w.runs)
+    score = score_logs(paths, w.reached, required=w.runs)
     write_text(output / "result.json", json.dumps(score_document(score, w), indent=2) + "\n")
     return score
 
@@ -135,6 +143,7 @@ def score_document(s: BenchmarkScore, w: TrainingWorkload | None) -> dict[str, A
         "schema": "mlmeter.training.result", "schema_version": 1,
         "tool": {"name": "mlmeter", "version": __version__},
         "benchmark": s.benchmark, "workload": w.name if w else None, "quality_target": w.target if w else None,
+        "lower_is_better": w.lower_is_better if w else None,
         "required_runs": s.required_runs, "olympic_minutes": s.olympic_minutes, "kept_minutes": list(s.kept),
         "valid": s.olympic_minutes is not None and not s.problems,
         "problems": list(s.problems),
