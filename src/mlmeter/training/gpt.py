@@ -83,8 +83,9 @@ def _model(cfg: GptConfig) -> Any:
         def forward(self, idx: Any) -> Any:
             t = idx.shape[1]
             x = self.tok(idx) + self.pos(torch.arange(t))
+            mask: Any = self.mask
             for b in self.blocks:
-                x = b(x, self.mask[:t, :t])
+                x = b(x, mask[:t, :t])
             return self.head(self.ln(x))
 
     return Gpt()
