@@ -18,6 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--seed", type=int, default=1, help="seed of the first run (run i uses seed + i)")
     r.add_argument("--output", type=Path, default=None, help="default: mlmeter-train/<workload>")
     r.add_argument("--nproc", type=int, default=1, help="data-parallel torchrun workers per run (gloo on CPU)")
+    r.add_argument("--checkpoint-every", type=int, default=0, metavar="EPOCHS", help="save a checkpoint every N epochs")
+    r.add_argument("--resume", action="store_true", help="keep finished runs; continue unfinished ones from checkpoints")
     r.set_defaults(func=cmd_run)
     sc = sub.add_parser("scaling", help="throughput with 1, 2, … torchrun workers, and the scaling efficiency")
     sc.add_argument("workload")
@@ -58,7 +60,8 @@ def table(s: BenchmarkScore) -> str:
 def cmd_run(a: argparse.Namespace) -> int:
     w = workload(a.workload)
     out = a.output or Path("mlmeter-train") / w.name
-    s = run_workload(w, a.runs or w.runs, out, seed=a.seed, nproc=a.nproc, progress=_show_run)
+    s = run_workload(w, a.runs or w.runs, out, seed=a.seed, nproc=a.nproc, checkpoint_every=a.checkpoint_every,
+                     resume=a.resume, progress=_show_run)
     print(table(s))
     print(f"files: {out} (result_<i>.txt are the MLLOG files; check them with python -m "
           f"mlperf_logging.compliance_checker --config {w.rules} <file>)")

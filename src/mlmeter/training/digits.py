@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from mlmeter.training import distributed
+from mlmeter.training.checkpoint import Checkpointer, resume, save
 from mlmeter.training.mllog import MLLogger
 from mlmeter.training.timeline import log_init
 
@@ -51,8 +52,9 @@ def load_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 def train(seed: int, log: MLLogger, cfg: DigitsConfig | None = None, *, org: str = "mlmeter",
-          platform: str = "cpu", step_hook: Any = None) -> dict[str, Any]:
-    """One run: the official timeline (cache_clear … run_stop) logged through ``log``; returns its figures."""
+          platform: str = "cpu", step_hook: Any = None, ckpt: Checkpointer | None = None) -> dict[str, Any]:
+    """One run: the official timeline (cache_clear … run_stop) logged through ``log``; returns its figures.
+    With ``ckpt``, saves every ``ckpt.every`` epochs and, if a checkpoint exists, continues from it."""
     import torch
 
     cfg = cfg or DigitsConfig()
@@ -62,16 +64,21 @@ def train(seed: int, log: MLLogger, cfg: DigitsConfig | None = None, *, org: str
     model = distributed.wrap(
         torch.nn.Sequential(torch.nn.Linear(64, cfg.hidden), torch.nn.ReLU(), torch.nn.Linear(cfg.hidden, 10)))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
-    log_init(log, BENCHMARK, seed, {"global_batch_size": cfg.batch_size, "opt_name": "adam",
-                                    "opt_base_learning_rate": cfg.learning_rate, "train_samples": len(xtr),
-                                    "eval_samples": len(xev)}, org=org, platform=platform)
-    log.end("init_stop")
-    log.start("run_start")
-    t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
-    accuracy, epoch, steps = 0.0, 0, 0
+    accuracy, first, steps = 0.0, 1, 0
+    resumed = resume(ckpt, model, opt, gen, log)
+    if resumed is None:
+        log_init(log, BENCHMARK, seed, {"global_batch_size": cfg.batch_size, "opt_name": "adam",
+                                        "opt_base_learning_rate": cfg.learning_rate, "train_samples": len(xtr),
+                                        "eval_samples": len(xev)}, org=org, platform=platform)
+        log.end("init_stop")
+        log.start("run_start")
+    else:
+        first, steps = resumed["epoch"] + 1, resumed["steps"]
+    t0 = time.perf_counter()
+    epoch = first - 1
     status = "aborted"
-    for epoch in range(1, cfg.max_epochs + 1):
+    for epoch in range(first, cfg.max_epochs + 1):
         log.start("epoch_start", metadata={"epoch_num": epoch})
         model.train()
         order = torch.randperm(len(xtr), generator=gen)
@@ -95,6 +102,9 @@ def train(seed: int, log: MLLogger, cfg: DigitsConfig | None = None, *, org: str
             status = "success"
             if cfg.stop_at_target:
                 break
+        if ckpt is not None and ckpt.due(epoch):
+            save(ckpt, model, opt, gen, epoch, steps)
     log.end("run_stop", metadata={"status": status, "epoch_num": epoch})
-    return {"seed": seed, "status": status, "epochs": epoch, "steps": steps, "eval_accuracy": accuracy,
-            "train_seconds": time.perf_counter() - t0}
+    figures = {"seed": seed, "status": status, "epochs": epoch, "steps": steps, "eval_accuracy": accuracy,
+               "train_seconds": time.perf_counter() - t0}
+    return {**figures, **(ckpt.report(resumed) if ckpt is not None else {})}

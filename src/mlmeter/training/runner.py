@@ -15,6 +15,7 @@ from typing import Any
 from mlmeter import __version__
 from mlmeter.system import describe_host
 from mlmeter.training import digits, dlrm, gpt
+from mlmeter.training.checkpoint import Checkpointer
 from mlmeter.training.mllog import MLLogger
 from mlmeter.training.scoring import BenchmarkScore, score_logs
 from mlmeter.training.timeline import rules_file
@@ -34,6 +35,7 @@ class TrainingWorkload:
     train: Callable[..., dict[str, Any]]
     config: Any
     lower_is_better: bool = False
+    checkpointing: bool = False
 
     def reached(self, value: float) -> bool:
         return value <= self.target if self.lower_is_better else value >= self.target
@@ -47,7 +49,7 @@ class TrainingWorkload:
 
 WORKLOADS = {
     "digits": TrainingWorkload("digits", digits.BENCHMARK, digits.RUNS, digits.TARGET, digits.train,
-                               digits.DigitsConfig()),
+                               digits.DigitsConfig(), checkpointing=True),
     "dlrm": TrainingWorkload("dlrm", dlrm.BENCHMARK, dlrm.RUNS, dlrm.TARGET, dlrm.train, dlrm.DlrmConfig()),
     "gpt": TrainingWorkload("gpt", gpt.BENCHMARK, gpt.RUNS, gpt.TARGET, gpt.train, gpt.GptConfig(),
                             lower_is_better=True),
@@ -86,25 +88,42 @@ def torchrun(w: TrainingWorkload, seed: int, log_path: Path, nproc: int, *, fixe
     return out
 
 
+def _finished(log_path: Path) -> bool:
+    return log_path.is_file() and '"key": "run_stop"' in log_path.read_text(encoding="latin-1")
+
+
 def run_workload(w: TrainingWorkload, runs: int, output: Path, *, seed: int = 1, nproc: int = 1,
+                 checkpoint_every: int = 0, resume: bool = False,
                  progress: Progress | None = None) -> BenchmarkScore:
     """Run ``runs`` times (seeds ``seed``, ``seed + 1``, …), in this process or as ``nproc`` torchrun workers,
-    and score the logs."""
+    and score the logs. With ``checkpoint_every``, runs save checkpoints; with ``resume``, finished runs are kept
+    and unfinished ones continue from their checkpoint."""
     if runs < 1 or nproc < 1:
         raise TrainingError("--runs and --nproc must be at least 1")
+    if (checkpoint_every or resume) and (not w.checkpointing or nproc > 1):
+        raise TrainingError(f"checkpoint/resume is available for single-process runs of: "
+                            f"{', '.join(n for n, x in WORKLOADS.items() if x.checkpointing)}")
     output.mkdir(parents=True, exist_ok=True)
     host = describe_host()
     paths = []
     for i in range(runs):
         log_path = output / f"result_{i}.txt"
-        log_path.unlink(missing_ok=True)
         rundir = output / f"run_{i}"
         rundir.mkdir(exist_ok=True)
+        ckpt = Checkpointer(rundir / "checkpoint.pt", checkpoint_every or 1) if checkpoint_every or resume else None
+        if resume and _finished(log_path):
+            paths.append(log_path)
+            continue
+        if not (resume and ckpt is not None and ckpt.path.is_file()):
+            log_path.unlink(missing_ok=True)
+            if ckpt is not None:
+                ckpt.path.unlink(missing_ok=True)
         if nproc > 1:
             figures = torchrun(w, seed + i, log_path, nproc)
         else:
             with MLLogger(log_path) as log:
-                figures = w.train(seed + i, log, w.config)
+                figures = (w.train(seed + i, log, w.config, ckpt=ckpt) if ckpt is not None
+                           else w.train(seed + i, log, w.config))
         write_text(rundir / "config.json", json.dumps(
             {"workload": w.name, "benchmark": w.benchmark, "seed": seed + i, "world_size": nproc,
              "config": dataclasses.asdict(w.config)}, indent=2) + "\n")
