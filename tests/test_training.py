@@ -341,3 +341,43 @@ def test_resume_keeps_finished_runs(tmp_path, capsys):
     assert (tmp_path / "result_0.txt").read_text() == before
     assert main(["train", "run", "gpt", "--runs", "1", "--resume", "--output", str(tmp_path / "g")]) == 2
     assert "checkpoint/resume is available for single-process runs of: digits" in capsys.readouterr().err
+
+
+@pytest.mark.oracle
+def test_rcp_statistics_equal_the_official_checker():
+    pytest.importorskip("scipy")
+    official = pytest.importorskip("mlperf_logging.rcp_checker.rcp_checker")
+    from mlmeter.training import rcp
+
+    for bench in ("llama2_70b_lora", "llama31_8b", "dlrm_dcnv2"):
+        c = official.RCP_Checker("training", "6.0.0", bench, verbose=False)
+        for name, v in c.rcp_data.items():
+            ours = rcp.record(bench, v["BS"], v.get("samples to converge", v.get("Epochs to converge")))
+            assert ours.mean == pytest.approx(v["RCP Mean"]) and ours.stdev == pytest.approx(v["RCP Stdev"]), name
+            assert ours.min_epochs == pytest.approx(v["Min Epochs"], abs=1e-3), name
+    llama = [rcp.record("llama2_70b_lora", v["BS"], v.get("samples to converge", v.get("Epochs to converge")))
+             for v in official.RCP_Checker("training", "6.0.0", "llama2_70b_lora", verbose=False).rcp_data.values()]
+    assert [r.batch_size for r in rcp.prune(llama)] == [8, 16, 128]  # BS 32 is slower than interpolated (spec)
+    fast = rcp.check("llama2_70b_lora", llama, 8, [3072] * 10)
+    assert fast.passed and fast.normalization == pytest.approx(3178.6666666666665 / 3072)
+    assert not rcp.check("llama2_70b_lora", llama, 8, [2500] * 10).passed
+    assert rcp.check("llama2_70b_lora", llama, 64, [8000] * 10).message.startswith("RCP Interpolation")
+    assert not rcp.check("llama2_70b_lora", llama, 4096, [8000] * 10).passed  # only lower RCPs: missing
+
+
+@pytest.mark.oracle
+def test_score_with_rcp_normalises(tmp_path, capsys):
+    pytest.importorskip("scipy")
+    mlperf_logging = pytest.importorskip("mlperf_logging")
+    from pathlib import Path
+
+    rcps = Path(mlperf_logging.__file__).parent / "rcp_checker" / "training_6.0.0" / "rcps_llama2_70b_lora.json"
+    for i in range(10):
+        recs = [("submission_benchmark", "llama2_70b_lora", {}, 0), ("global_batch_size", 8, {}, 0),
+                ("run_start", None, {}, 0), ("eval_accuracy", 0.92, {"samples_count": 3072}, 60000 * (20 + i)),
+                ("run_stop", None, {"status": "success", "samples_count": 3072}, 60000 * (20 + i) + 1)]
+        (tmp_path / f"result_{i}.txt").write_text("".join(
+            ":::MLLOG " + json.dumps({"time_ms": t, "key": k, "value": v, "metadata": m}) + "\n" for k, v, m, t in recs))
+    code = main(["train", "score", str(tmp_path), "--rcp", str(rcps)])
+    out = capsys.readouterr().out
+    assert code == 0 and "RCP: PASSED (RCP found" in out and "factor 1.0347" in out

@@ -30,6 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s = sub.add_parser("score", help="olympic score of the result_*.txt MLLOG files in a directory")
     s.add_argument("logdir", type=Path)
     s.add_argument("--workload", default=None, help="judge convergence against this workload's quality target")
+    s.add_argument("--rcp", type=Path, default=None, help="an rcps_<benchmark>.json: run the RCP check and normalise")
     s.set_defaults(func=cmd_score)
     ck = sub.add_parser("check", help="compliance-check MLLOG files against rules in the official YAML format")
     ck.add_argument("logs", nargs="+", type=Path, help="MLLOG files, or directories of result_*.txt")
@@ -97,7 +98,34 @@ def cmd_score(a: argparse.Namespace) -> int:
     s = score_logs(paths, w.reached if w else None)
     print(table(s))
     doc = score_document(s, w)
-    return 0 if doc["valid"] else 1
+    ok = doc["valid"]
+    if a.rcp is not None:
+        ok = _rcp(a.rcp, s, paths) and ok
+    return 0 if ok else 1
+
+
+def _rcp(path: Path, s: BenchmarkScore, paths: list[Path]) -> bool:
+    import json
+
+    from mlmeter.training import rcp
+    from mlmeter.training.logfile import read_log
+
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise TrainingError(f"{path}: cannot read the RCP file ({exc})") from exc
+    records = rcp.records_from_json(doc, s.benchmark)
+    sizes = {r.global_batch_size for r in s.runs}
+    if len(sizes) != 1 or None in sizes:
+        print("  RCP: FAILED (Could not detect one global_batch_size in the logs)")
+        return False
+    points = [rcp.convergence_point(read_log(p), s.benchmark) for p in paths]
+    verdict = rcp.check(s.benchmark, records, float(next(iter(sizes))), points)  # type: ignore[arg-type]
+    print(f"  RCP: {'PASSED' if verdict.passed else 'FAILED'} ({verdict.message})")
+    if verdict.passed and verdict.normalization > 1 and s.olympic_minutes is not None:
+        print(f"  normalised score: {s.olympic_minutes * verdict.normalization:.4f} min "
+              f"(factor {verdict.normalization:.4f})")
+    return verdict.passed
 
 
 def cmd_check(a: argparse.Namespace) -> int:
