@@ -16,7 +16,7 @@ import numpy as np
 from mlmeter.training import distributed
 from mlmeter.training.checkpoint import Checkpointer, resume, save
 from mlmeter.training.mllog import MLLogger
-from mlmeter.training.timeline import log_init
+from mlmeter.training.timeline import evaluate, log_init, optimize
 
 BENCHMARK = "mlmeter_digits"
 TARGET = 0.965
@@ -84,20 +84,12 @@ def train(seed: int, log: MLLogger, cfg: DigitsConfig | None = None, *, org: str
         order = torch.randperm(len(xtr), generator=gen)
         for k in range(0, len(order), cfg.batch_size):
             idx = distributed.shard(order[k : k + cfg.batch_size])
-            opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.cross_entropy(model(xtr[idx]), ytr[idx])
-            loss.backward()
-            opt.step()
+            optimize(opt, torch.nn.functional.cross_entropy(model(xtr[idx]), ytr[idx]))
             steps += 1
             if step_hook is not None:
                 step_hook(steps)
         log.end("epoch_stop", metadata={"epoch_num": epoch})
-        log.start("eval_start", metadata={"epoch_num": epoch})
-        model.eval()
-        with torch.inference_mode():
-            accuracy = float((model(xev).argmax(1) == yev).float().mean())
-        log.event("eval_accuracy", accuracy, metadata={"epoch_num": epoch})
-        log.end("eval_stop", metadata={"epoch_num": epoch})
+        accuracy = evaluate(log, model, epoch, lambda: float((model(xev).argmax(1) == yev).float().mean()))
         if accuracy >= TARGET:
             status = "success"
             if cfg.stop_at_target:

@@ -18,7 +18,7 @@ import numpy as np
 
 from mlmeter.training import distributed
 from mlmeter.training.mllog import MLLogger
-from mlmeter.training.timeline import log_init
+from mlmeter.training.timeline import evaluate, log_init, optimize
 
 BENCHMARK = "mlmeter_dlrm"
 TARGET = 0.895
@@ -124,22 +124,13 @@ def train(seed: int, log: MLLogger, cfg: DlrmConfig | None = None, *, org: str =
         model.train()
         for k in range(steps_per_epoch):
             idx = distributed.shard(order[k * cfg.batch_size : (k + 1) * cfg.batch_size])
-            opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(tc[idx], td[idx]), ty[idx])
-            loss.backward()
-            opt.step()
+            optimize(opt, torch.nn.functional.binary_cross_entropy_with_logits(model(tc[idx], td[idx]), ty[idx]))
             steps += 1
             if step_hook is not None:
                 step_hook(steps)
             if (k + 1) % eval_every == 0 or k + 1 == steps_per_epoch:
                 epoch_num = round(epoch - 1 + (k + 1) / steps_per_epoch, 3)  # fractional epochs, as DLRM logs
-                log.start("eval_start", metadata={"epoch_num": epoch_num})
-                model.eval()
-                with torch.inference_mode():
-                    value = auc(model(ec, ed).numpy(), ey)
-                model.train()
-                log.event("eval_accuracy", value, metadata={"epoch_num": epoch_num})
-                log.end("eval_stop", metadata={"epoch_num": epoch_num})
+                value = evaluate(log, model, epoch_num, lambda: auc(model(ec, ed).numpy(), ey))
                 if value >= TARGET:
                     status = "success"
                     if cfg.stop_at_target:

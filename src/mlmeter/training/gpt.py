@@ -20,7 +20,7 @@ import numpy as np
 
 from mlmeter.training import distributed
 from mlmeter.training.mllog import MLLogger
-from mlmeter.training.timeline import log_init
+from mlmeter.training.timeline import evaluate, log_init, optimize
 
 BENCHMARK = "mlmeter_gpt"
 TARGET = 1.8
@@ -129,22 +129,17 @@ def train(seed: int, log: MLLogger, cfg: GptConfig | None = None, *, org: str = 
             starts = distributed.shard(torch.randint(0, len(train_data) - cfg.context - 1, (cfg.batch_size,),
                                                      generator=gen))
             x, y = _batch(train_data, starts, cfg.context)
-            opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.cross_entropy(model(x).reshape(-1, 256), y.reshape(-1))
-            loss.backward()
-            opt.step()
+            optimize(opt, torch.nn.functional.cross_entropy(model(x).reshape(-1, 256), y.reshape(-1)))
             steps += 1
             if step_hook is not None:
                 step_hook(steps)
         log.end("epoch_stop", metadata={"epoch_num": epoch})
-        log.start("eval_start", metadata={"epoch_num": epoch})
-        model.eval()
-        with torch.inference_mode():
-            losses = [float(torch.nn.functional.cross_entropy(model(x).reshape(-1, 256), y.reshape(-1)))
-                      for x, y in (_batch(val_data, s, cfg.context) for s in eval_starts)]
-        value = float(np.mean(losses))
-        log.event("eval_accuracy", value, metadata={"epoch_num": epoch})
-        log.end("eval_stop", metadata={"epoch_num": epoch})
+
+        def val_loss() -> float:
+            return float(np.mean([float(torch.nn.functional.cross_entropy(model(x).reshape(-1, 256), y.reshape(-1)))
+                                  for x, y in (_batch(val_data, s, cfg.context) for s in eval_starts)]))
+
+        value = evaluate(log, model, epoch, val_loss)
         if value <= TARGET:
             status = "success"
             if cfg.stop_at_target:

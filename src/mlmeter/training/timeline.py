@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,28 @@ def workload_rules(benchmark: str, target: str) -> str:
     parts += [f"- KEY:\n    NAME:  {key}\n    REQ:   EXACTLY_ONE\n    CHECK: \" {check} \"\n"
               for key, check in _HYPERPARAMETERS]
     return "\n".join(parts)
+
+
+def optimize(opt: Any, loss: Any) -> None:
+    """One optimizer step on ``loss``."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def evaluate(log: MLLogger, model: Any, epoch_num: float, measure: Callable[[], float]) -> float:
+    """eval_start, the quality metric measured in inference mode, eval_accuracy, eval_stop; the model is put
+    back into training mode."""
+    import torch
+
+    log.start("eval_start", metadata={"epoch_num": epoch_num})
+    model.eval()
+    with torch.inference_mode():
+        value = float(measure())
+    model.train()
+    log.event("eval_accuracy", value, metadata={"epoch_num": epoch_num})
+    log.end("eval_stop", metadata={"epoch_num": epoch_num})
+    return value
 
 
 def rules_file(workload: str, benchmark: str, target: str) -> Path:
