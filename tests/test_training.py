@@ -381,3 +381,53 @@ def test_score_with_rcp_normalises(tmp_path, capsys):
     code = main(["train", "score", str(tmp_path), "--rcp", str(rcps)])
     out = capsys.readouterr().out
     assert code == 0 and "RCP: PASSED (RCP found" in out and "factor 1.0347" in out
+
+
+_SYSTEM_FIELDS = (
+    "submitter division status system_name number_of_nodes host_processors_per_node host_processor_model_name "
+    "host_processor_core_count host_processor_vcpu_count host_processor_frequency host_processor_caches "
+    "host_processor_interconnect host_memory_capacity host_storage_type host_storage_capacity host_networking "
+    "host_networking_topology host_memory_configuration accelerators_per_node accelerator_model_name "
+    "accelerator_host_interconnect accelerator_frequency accelerator_on-chip_memories "
+    "accelerator_memory_configuration accelerator_memory_capacity accelerator_interconnect "
+    "accelerator_interconnect_topology cooling hw_notes framework other_software_stack operating_system sw_notes"
+).split()
+
+
+def _package(root, minutes, miss=()):
+    """A submission package: 10 llama2_70b_lora logs of the given lengths (run i misses the target if in miss)."""
+    (root / "ACME" / "systems").mkdir(parents=True)
+    desc = dict.fromkeys(_SYSTEM_FIELDS, "x") | {"submitter": "ACME", "division": "closed", "system_name": "sysA",
+                                                 "status": "Available on-premise", "number_of_nodes": "1",
+                                                 "accelerators_per_node": "1", "host_processors_per_node": "1"}
+    (root / "ACME" / "systems" / "sysA.json").write_text(json.dumps(desc))
+    bench = root / "ACME" / "results" / "sysA" / "llama2_70b_lora"
+    bench.mkdir(parents=True)
+    for i, m in enumerate(minutes):
+        recs = []
+        for k, v, t in _MINIMAL:
+            v = 1000 + i if k == "seed" else (0.95 if k == "eval_accuracy" and i in miss else v)
+            t = t if t < 60002 else t - 920002 + 60001 + int(m * 60000)
+            recs.append((k, v, t))
+        _write(bench / f"result_{i}.txt", recs)
+    return bench
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("miss", [(), (9,)])
+def test_score_equals_the_official_result_summarizer(tmp_path, capsys, miss):
+    mlperf_logging = pytest.importorskip("mlperf_logging")
+    import csv
+    from pathlib import Path
+
+    minutes = [15.1, 14.8, 15.5, 16.0, 14.2, 15.0, 15.3, 14.9, 15.7, 18.0]
+    bench = _package(tmp_path, minutes, miss)
+    out = tmp_path / "summary.csv"
+    subprocess.run([sys.executable, "-m", "mlperf_logging.result_summarizer", str(tmp_path / "ACME"), "training",
+                    "6.1.0", "--csv", str(out)], capture_output=True, text=True, cwd=tmp_path)
+    with out.open() as f:
+        official = float(next(csv.DictReader(f))["llama2_70b_lora"])
+    rules = Path(mlperf_logging.__file__).parent / "compliance_checker" / "training_6.1.0" / "common.yaml"
+    assert main(["train", "score", str(bench), "--rules", str(rules)]) == 0
+    ours = float(capsys.readouterr().out.split("olympic score: ")[1].split()[0])
+    assert ours == pytest.approx(official, abs=1e-4) and official == pytest.approx(15.2875)

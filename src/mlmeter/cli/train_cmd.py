@@ -31,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("logdir", type=Path)
     s.add_argument("--workload", default=None, help="judge convergence against this workload's quality target")
     s.add_argument("--rcp", type=Path, default=None, help="an rcps_<benchmark>.json: run the RCP check and normalise")
+    s.add_argument("--rules", type=Path, default=None,
+                   help="count a run as converged only if it passes these compliance rules (as the summarizer does)")
     s.set_defaults(func=cmd_score)
     ck = sub.add_parser("check", help="compliance-check MLLOG files against rules in the official YAML format")
     ck.add_argument("logs", nargs="+", type=Path, help="MLLOG files, or directories of result_*.txt")
@@ -95,7 +97,10 @@ def cmd_score(a: argparse.Namespace) -> int:
     if not paths:
         raise FileNotFoundError(f"{a.logdir}: no result_*.txt MLLOG files")
     w = workload(a.workload) if a.workload else None
-    s = score_logs(paths, w.reached if w else None)
+    rules = a.rules or (w.rules if w else None)
+    if rules is not None and not rules.is_file():
+        raise FileNotFoundError(f"{rules}: rules file not found")
+    s = score_logs(paths, w.reached if w else None, rules=rules)
     print(table(s))
     doc = score_document(s, w)
     ok = doc["valid"]

@@ -74,6 +74,21 @@ class BenchmarkScore:
     """Not part of the MLPerf score: mean ± t(0.975, n−1)·s/√n over the converged runs."""
 
 
+def _scored(path: Path, target: Target | None, rules: Path | None) -> RunScore:
+    if not path.is_file():
+        return RunScore(path, "?", None, False, "no MLLOG file (the run failed before logging)", None)
+    run = score_run(read_log(path), target)
+    if rules is None or not run.converged:
+        return run
+    from mlmeter.training.compliance import check_file
+
+    checked = check_file(path, rules)
+    if checked.passed:
+        return run
+    return RunScore(path, run.benchmark, run.minutes, False, "compliance check failed: " + checked.errors[0][:200],
+                    run.global_batch_size)
+
+
 def olympic(minutes: Sequence[float], dropped: int, benchmark: str) -> tuple[float | None, tuple[float, ...]]:
     """The result summarizer's rule: remove ``max_dropped`` fastest runs and ``max_dropped − dropped`` slowest
     (non-converged runs count as the slowest); None when more runs failed than allowed."""
@@ -85,9 +100,11 @@ def olympic(minutes: Sequence[float], dropped: int, benchmark: str) -> tuple[flo
     return (statistics.fmean(kept) if kept else None), kept
 
 
-def score_logs(paths: Sequence[Path], target: Target | None = None, required: int | None = None) -> BenchmarkScore:
-    runs = tuple(score_run(read_log(p), target) if p.is_file() else
-                 RunScore(p, "?", None, False, "no MLLOG file (the run failed before logging)", None) for p in paths)
+def score_logs(paths: Sequence[Path], target: Target | None = None, required: int | None = None,
+               rules: Path | None = None) -> BenchmarkScore:
+    """Score a set of runs. With ``rules`` (a compliance rules file), a run converges only if it passes the
+    compliance check, as in the official result summarizer."""
+    runs = tuple(_scored(p, target, rules) for p in paths)
     problems: list[str] = []
     benches = {r.benchmark for r in runs}
     bench = sorted(benches)[0] if benches else "?"
