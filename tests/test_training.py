@@ -383,15 +383,7 @@ def test_score_with_rcp_normalises(tmp_path, capsys):
     assert code == 0 and "RCP: PASSED (RCP found" in out and "factor 1.0347" in out
 
 
-_SYSTEM_FIELDS = (
-    "submitter division status system_name number_of_nodes host_processors_per_node host_processor_model_name "
-    "host_processor_core_count host_processor_vcpu_count host_processor_frequency host_processor_caches "
-    "host_processor_interconnect host_memory_capacity host_storage_type host_storage_capacity host_networking "
-    "host_networking_topology host_memory_configuration accelerators_per_node accelerator_model_name "
-    "accelerator_host_interconnect accelerator_frequency accelerator_on-chip_memories "
-    "accelerator_memory_configuration accelerator_memory_capacity accelerator_interconnect "
-    "accelerator_interconnect_topology cooling hw_notes framework other_software_stack operating_system sw_notes"
-).split()
+_SYSTEM_FIELDS = ["submitter", "division", "status", "system_name", "number_of_nodes", "host_processors_per_node", "host_processor_model_name", "host_processor_core_count", "host_processor_vcpu_count", "host_processor_frequency", "host_processor_caches", "host_processor_interconnect", "host_memory_capacity", "host_storage_type", "host_storage_capacity", "host_networking", "host_networking_topology", "host_memory_configuration", "accelerators_per_node", "accelerator_model_name", "accelerator_host_interconnect", "accelerator_frequency", "accelerator_on-chip_memories", "accelerator_memory_configuration", "accelerator_memory_capacity", "accelerator_interconnect", "accelerator_interconnect_topology", "cooling", "hw_notes", "framework", "other_software_stack", "operating_system", "sw_notes"]
 
 
 def _package(root, minutes, miss=()):
