@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mlmeter.training import distributed
+from mlmeter.training.checkpoint import Checkpointer, resume, save
 from mlmeter.training.mllog import MLLogger
 from mlmeter.training.timeline import evaluate, log_init, optimize
 
@@ -95,7 +96,7 @@ def _model(cfg: DlrmConfig) -> Any:
 
 
 def train(seed: int, log: MLLogger, cfg: DlrmConfig | None = None, *, org: str = "mlmeter", platform: str = "cpu",
-          step_hook: Any = None) -> dict[str, Any]:
+          step_hook: Any = None, ckpt: Checkpointer | None = None) -> dict[str, Any]:
     import torch
 
     cfg = cfg or DlrmConfig()
@@ -107,18 +108,22 @@ def train(seed: int, log: MLLogger, cfg: DlrmConfig | None = None, *, org: str =
     ec, ed, ey = torch.from_numpy(cat[n:]), torch.from_numpy(dense[n:]), labels[n:]
     model = distributed.wrap(_model(cfg))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
-    log_init(log, BENCHMARK, seed, {"global_batch_size": cfg.batch_size, "opt_name": "adam",
-                                    "opt_base_learning_rate": cfg.learning_rate, "train_samples": n,
-                                    "eval_samples": cfg.eval_samples}, org=org, platform=platform)
-    log.end("init_stop")
-    log.start("run_start")
-    t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
+    status, value, epoch_num, steps, first = "aborted", 0.0, 0.0, 0, 1
+    resumed = resume(ckpt, model, opt, gen, log)
+    if resumed is None:
+        log_init(log, BENCHMARK, seed, {"global_batch_size": cfg.batch_size, "opt_name": "adam",
+                                        "opt_base_learning_rate": cfg.learning_rate, "train_samples": n,
+                                        "eval_samples": cfg.eval_samples}, org=org, platform=platform)
+        log.end("init_stop")
+        log.start("run_start")
+    else:
+        first, steps = resumed["epoch"] + 1, resumed["steps"]
+    t0 = time.perf_counter()
     steps_per_epoch = n // cfg.batch_size
     eval_every = max(1, steps_per_epoch // cfg.evals_per_epoch)
-    status, value, epoch_num, steps = "aborted", 0.0, 0.0, 0
     done = False
-    for epoch in range(1, cfg.max_epochs + 1):
+    for epoch in range(first, cfg.max_epochs + 1):
         log.start("epoch_start", metadata={"epoch_num": epoch})
         order = torch.randperm(n, generator=gen)
         model.train()
@@ -139,6 +144,9 @@ def train(seed: int, log: MLLogger, cfg: DlrmConfig | None = None, *, org: str =
         log.end("epoch_stop", metadata={"epoch_num": epoch})
         if done:
             break
+        if ckpt is not None and ckpt.due(epoch):
+            save(ckpt, model, opt, gen, epoch, steps)
     log.end("run_stop", metadata={"status": status, "epoch_num": epoch_num})
-    return {"seed": seed, "status": status, "epochs": epoch_num, "steps": steps, "eval_accuracy": value,
-            "train_seconds": time.perf_counter() - t0}
+    figures = {"seed": seed, "status": status, "epochs": epoch_num, "steps": steps, "eval_accuracy": value,
+               "train_seconds": time.perf_counter() - t0}
+    return {**figures, **(ckpt.report(resumed) if ckpt is not None else {})}

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from mlmeter.training import distributed
+from mlmeter.training.checkpoint import Checkpointer, resume, save
 from mlmeter.training.mllog import MLLogger
 from mlmeter.training.timeline import evaluate, log_init, optimize
 
@@ -100,7 +101,7 @@ def _batch(data: Any, starts: Any, context: int) -> tuple[Any, Any]:
 
 
 def train(seed: int, log: MLLogger, cfg: GptConfig | None = None, *, org: str = "mlmeter", platform: str = "cpu",
-          step_hook: Any = None) -> dict[str, Any]:
+          step_hook: Any = None, ckpt: Checkpointer | None = None) -> dict[str, Any]:
     import torch
 
     cfg = cfg or GptConfig()
@@ -110,19 +111,25 @@ def train(seed: int, log: MLLogger, cfg: GptConfig | None = None, *, org: str = 
     train_data, val_data = torch.from_numpy(tr.astype(np.int64)), torch.from_numpy(va.astype(np.int64))
     model = distributed.wrap(_model(cfg))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
-    log_init(log, BENCHMARK, seed, {"global_batch_size": cfg.batch_size, "opt_name": "adam",
-                                    "opt_base_learning_rate": cfg.learning_rate,
-                                    "train_samples": len(tr) // cfg.context,
-                                    "eval_samples": cfg.eval_batches * cfg.batch_size}, org=org, platform=platform)
-    log.end("init_stop")
-    log.start("run_start")
-    t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
+    status, value, steps, first = "aborted", float("inf"), 0, 1
+    resumed = resume(ckpt, model, opt, gen, log)
+    if resumed is None:
+        log_init(log, BENCHMARK, seed, {"global_batch_size": cfg.batch_size, "opt_name": "adam",
+                                        "opt_base_learning_rate": cfg.learning_rate,
+                                        "train_samples": len(tr) // cfg.context,
+                                        "eval_samples": cfg.eval_batches * cfg.batch_size}, org=org,
+                 platform=platform)
+        log.end("init_stop")
+        log.start("run_start")
+    else:
+        first, steps = resumed["epoch"] + 1, resumed["steps"]
+    t0 = time.perf_counter()
     eval_gen = torch.Generator().manual_seed(12345)  # the same validation windows for every run and epoch
     eval_starts = torch.randint(0, len(val_data) - cfg.context - 1, (cfg.eval_batches, cfg.batch_size),
                                 generator=eval_gen)
-    status, value, epoch, steps = "aborted", float("inf"), 0, 0
-    for epoch in range(1, cfg.max_epochs + 1):
+    epoch = first - 1
+    for epoch in range(first, cfg.max_epochs + 1):
         log.start("epoch_start", metadata={"epoch_num": epoch})
         model.train()
         for _ in range(cfg.steps_per_epoch):
@@ -144,6 +151,9 @@ def train(seed: int, log: MLLogger, cfg: GptConfig | None = None, *, org: str = 
             status = "success"
             if cfg.stop_at_target:
                 break
+        if ckpt is not None and ckpt.due(epoch):
+            save(ckpt, model, opt, gen, epoch, steps)
     log.end("run_stop", metadata={"status": status, "epoch_num": epoch})
-    return {"seed": seed, "status": status, "epochs": epoch, "steps": steps, "eval_accuracy": value,
-            "train_seconds": time.perf_counter() - t0, "python": sys.version.split()[0]}
+    figures = {"seed": seed, "status": status, "epochs": epoch, "steps": steps, "eval_accuracy": value,
+               "train_seconds": time.perf_counter() - t0, "python": sys.version.split()[0]}
+    return {**figures, **(ckpt.report(resumed) if ckpt is not None else {})}

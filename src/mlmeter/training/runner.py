@@ -50,9 +50,10 @@ class TrainingWorkload:
 WORKLOADS = {
     "digits": TrainingWorkload("digits", digits.BENCHMARK, digits.RUNS, digits.TARGET, digits.train,
                                digits.DigitsConfig(), checkpointing=True),
-    "dlrm": TrainingWorkload("dlrm", dlrm.BENCHMARK, dlrm.RUNS, dlrm.TARGET, dlrm.train, dlrm.DlrmConfig()),
+    "dlrm": TrainingWorkload("dlrm", dlrm.BENCHMARK, dlrm.RUNS, dlrm.TARGET, dlrm.train, dlrm.DlrmConfig(),
+                             checkpointing=True),
     "gpt": TrainingWorkload("gpt", gpt.BENCHMARK, gpt.RUNS, gpt.TARGET, gpt.train, gpt.GptConfig(),
-                            lower_is_better=True),
+                            lower_is_better=True, checkpointing=True),
 }
 
 
