@@ -231,7 +231,9 @@ def test_train_check_cli(digits_runs, capsys, tmp_path):
     bad = tmp_path / "result_0.txt"
     bad.write_text((out / "result_0.txt").read_text().replace('"key": "run_stop"', '"key": "run_stopp"'))
     assert main(["train", "check", str(bad), "--workload", "digits"]) == 1
-    assert "Required EXACTLY_ONE occurrence of 'run_stop' but found 0" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "Required EXACTLY_ONE occurrence of 'run_stop' but found 0" in text
+    assert "NOTE - keys no rule checks (allowed): run_stopp" in text
 
 
 def test_auc_matches_the_pairwise_definition():

@@ -37,6 +37,8 @@ class CheckResult:
     configs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Information that never fails a check, even with --werror."""
 
     @property
     def passed(self) -> bool:
@@ -45,6 +47,7 @@ class CheckResult:
     def text(self) -> str:
         parts = [f"Running compliance on file: {self.path}"]
         parts += [f" Compliance checks: {c}" for c in self.configs]
+        parts += [f"NOTE - {n}" for n in self.notes]
         parts += [f"WARNING - {w}" for w in self.warnings]
         parts += [f"ERROR - {e}" for e in self.errors]
         parts.append("SUCCESS" if self.passed else "FAILED")
@@ -85,13 +88,17 @@ def check_file(log_path: Path, rules: Path, *, werror: bool = False) -> CheckRes
     queue = [rules]
     keyed: dict[str, list[str]] = defaultdict(list)
     plain: list[str] = []
+    checked: set[str] = set()
     while queue:
         conf = queue.pop(0)
         result.configs.append(str(conf))
         if not conf.is_file():
             plain.append(f"Could not find config file: {conf}")
             continue
-        _run_config(conf, lines, keyed, plain, result.warnings, queue)
+        checked |= _run_config(conf, lines, keyed, plain, result.warnings, queue)
+    unknown = sorted({ll.key for ll in lines} - checked)
+    if unknown:  # allowed, as officially, but said: a misspelt key is otherwise silently ignored
+        result.notes.append(f"keys no rule checks (allowed): {', '.join(unknown)}")
     if log.errors:
         result.warnings += log.errors
         plain.append("Log lines had parsing errors.")
@@ -162,6 +169,7 @@ def _run_config(conf: Path, lines: list[LogLine], keyed: dict[str, list[str]], p
                 ok, expr = False, f"{expr} ({exc})"
             if not ok:
                 plain.append(f"failed test: {expr.strip()}\ncurrent context[s]={json.dumps(s, sort_keys=True, default=str)}")
+    return set(keys)
 
 
 def _exec(code: str | None, env: dict[str, Any], local: dict[str, Any], what: str, ll: LogLine | None,
