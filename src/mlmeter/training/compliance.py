@@ -109,7 +109,8 @@ def check_file(log_path: Path, rules: Path, *, werror: bool = False) -> CheckRes
 
 
 def _run_config(conf: Path, lines: list[LogLine], keyed: dict[str, list[str]], plain: list[str],
-                warnings: list[str], queue: list[Path]) -> None:
+                warnings: list[str], queue: list[Path]) -> set[str]:
+    """Apply one rule file; returns the keys it defines."""
     items = _load_rules(conf)
     s: dict[str, Any] = {}
 
