@@ -71,6 +71,34 @@ def cmd_run(a: argparse.Namespace) -> int:
     return EXIT_VALID if all(o.verdict == "VALID" for o in outcomes) else EXIT_INVALID
 
 
+def cmd_sysinfo(a: argparse.Namespace) -> int:
+    import json
+
+    from mlmeter.system import describe_host
+
+    d = describe_host(a.path)
+    if a.json:
+        print(json.dumps(d, indent=2))
+        return EXIT_VALID
+    cpu = d["cpu"]
+    print(f"host      {d['hostname']}  ({', '.join(d['virtualization']['hints']) or 'bare metal or undetected'})")
+    print(f"cpu       {cpu['model']}: {cpu['sockets']} socket(s), {cpu['physical_cores']} cores, "
+          f"{cpu['logical_cpus']} threads ({cpu['usable_cpus']} usable), {cpu['max_mhz'] or '?'} MHz")
+    print(f"          caches {', '.join(cpu['caches']) or '?'}; flags {' '.join(cpu['flags'])}")
+    print(f"memory    {(d['memory_bytes'] or 0) / 2**30:.1f} GiB")
+    print(f"os        {d['operating_system']['distribution'] or ''} (kernel {d['operating_system']['kernel']})")
+    accel = d["accelerators"]
+    print(f"accel     {', '.join(x['name'] for x in accel) if accel else 'none visible'}")
+    if "storage" in d:
+        st = d["storage"]
+        print(f"storage   {st['path']}: {st.get('filesystem')} on {st.get('device', st.get('source'))}"
+              f"{' (rotational)' if st.get('rotational') else ''}")
+    sw = d["software"]
+    print(f"software  mlmeter {sw['mlmeter']} ({(sw['mlmeter_git_commit'] or 'no git')[:12]}), {sw['python']}; "
+          + ", ".join(f"{k} {v}" for k, v in sw["packages"].items()))
+    return EXIT_VALID
+
+
 def cmd_fake_imagenet(a: argparse.Namespace) -> int:
     listed = make_fake_imagenet(a.directory, a.count, seed=a.seed)
     print(f"wrote {listed} images and val_map.txt to {a.directory}")
@@ -89,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     inf = sub.add_parser("infer", help="benchmark a model on a backend in MLPerf scenarios (run_local.sh)")
     infer_cmd.add_arguments(inf)
     inf.set_defaults(func=cmd_infer)
+    si = sub.add_parser("sysinfo", help="describe this machine (as recorded in every result.json)")
+    si.add_argument("--json", action="store_true", help="the full description, with the MLPerf system fields")
+    si.add_argument("--path", default=None, help="also describe the storage holding this path")
+    si.set_defaults(func=cmd_sysinfo)
     ds = sub.add_parser("dataset", help="make datasets")
     dsub = ds.add_subparsers(dest="dataset_command", required=True)
     fi = dsub.add_parser("fake-imagenet", help="an ImageNet-layout directory of generated JPEG images")

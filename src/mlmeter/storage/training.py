@@ -196,7 +196,9 @@ def finish(cfg: RunConfig, job: RankJob, outdir: Path, cat: str, issues: list[Is
         {"workload": dataclasses.asdict(w), "params": cfg.params, "data_folder": str(cfg.data_folder),
          "num_accelerators": cfg.num_accelerators, "memory_gib_per_host": cfg.memory_gib_per_host,
          "num_client_hosts": cfg.num_client_hosts, "hosts": list(cfg.hosts)}, indent=2) + "\n")
-    write_text(outdir / "system.json", json.dumps(describe_host(), indent=2) + "\n")
+    system = describe_host(cfg.data_folder)
+    doc["system"] = system
+    write_text(outdir / "system.json", json.dumps(system, indent=2) + "\n")
     write_text(outdir / "summary.json", json.dumps(dlio_summary(cfg, job, summary, caching, began), indent=2) + "\n")
     write_text(outdir / "result.json", json.dumps(doc, indent=2) + "\n")
     return RunResult(outdir, doc["category"], issues, summary, failures, doc)

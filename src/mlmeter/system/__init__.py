@@ -1,5 +1,5 @@
-"""Description of the machine a run happens on."""
+"""Description of the machine a run happens on (``mlmeter sysinfo``; the ``system`` key of every result)."""
 
-from mlmeter.system.host import describe_host
+from mlmeter.system.host import describe_host, describe_storage
 
-__all__ = ["describe_host"]
+__all__ = ["describe_host", "describe_storage"]

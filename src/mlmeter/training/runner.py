@@ -130,7 +130,8 @@ def run_workload(w: TrainingWorkload, runs: int, output: Path, *, seed: int = 1,
              "config": dataclasses.asdict(w.config)}, indent=2) + "\n")
         write_text(rundir / "system.json", json.dumps(host, indent=2) + "\n")
         write_text(rundir / "result.json", json.dumps(
-            {"schema": "mlmeter.training.run", "schema_version": 1, "log": str(log_path), **figures}, indent=2) + "\n")
+            {"schema": "mlmeter.training.run", "schema_version": 1, "log": str(log_path), **figures,
+             "system": host}, indent=2) + "\n")
         paths.append(log_path)
         if progress:
             progress(i, figures)
