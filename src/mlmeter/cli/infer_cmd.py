@@ -52,6 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--compile", action="store_true", help="pytorch: torch.compile the model")
     e.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
                    help="runtime-specific option (repeatable)")
+    p.add_argument("--power", default=None, metavar="SOURCES",
+                   help="sample power during performance runs: auto, rapl, nvml (comma-separated)")
     p.add_argument("--trace", action="store_true", help="write mlperf_log_trace.json")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -89,6 +91,7 @@ def build_config(a: argparse.Namespace) -> InferConfig:
         threads=a.threads, inter_op_threads=a.inter_op_threads, workers=a.workers, max_batchsize=a.max_batchsize,
         batch_timeout_ms=a.batch_timeout_ms, preprocess_threads=a.preprocess_threads, compile=a.compile,
         backend_options=_options(a.backend_option), trace=a.trace,
+        power=tuple(x.strip() for x in a.power.split(",") if x.strip()) if a.power else (),
     )
 
 

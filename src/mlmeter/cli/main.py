@@ -57,7 +57,8 @@ def cmd_run(a: argparse.Namespace) -> int:
     for model, scenarios in plan:
         # A 100 ms Server bound: the model takes microseconds, but a small VM's timer hiccups do not.
         cfg = InferConfig(backend="onnxruntime", model=model, scenarios=scenarios, duration_s=a.seconds,
-                          max_latency_s=0.1, auto_targets=True, output=base / model, max_batchsize=32)
+                          max_latency_s=0.1, auto_targets=True, output=base / model, max_batchsize=32,
+                          power=("auto",))
         p = prepare(cfg, progress)
         try:
             for sc in scenarios:

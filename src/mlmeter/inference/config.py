@@ -55,6 +55,8 @@ class InferConfig:
     compile: bool = False
     backend_options: dict[str, Any] = field(default_factory=dict)
     trace: bool = False
+    power: tuple[str, ...] = ()
+    """Power sources sampled during performance passes: ``auto``, ``rapl``, ``nvml`` (empty: none)."""
 
     def __post_init__(self) -> None:
         problems = []
