@@ -90,5 +90,6 @@ requires_official = pytest.mark.skipif(
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path, monkeypatch):
-    """Model downloads and caches go to the test's own directory, never to the user's."""
+    """Model downloads, caches and the run store go to the test's own directory, never to the user's."""
     monkeypatch.setenv("MLMETER_CACHE", str(tmp_path / "mlmeter-cache"))
+    monkeypatch.setenv("MLMETER_STORE", str(tmp_path / "mlmeter-store"))

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from mlmeter import __version__
 from mlmeter.backends import BackendError
-from mlmeter.cli import infer_cmd, loadgen_cmd, storage_cmd, train_cmd
+from mlmeter.cli import infer_cmd, loadgen_cmd, runs_cmd, storage_cmd, train_cmd
 from mlmeter.cli.progress import Progress
 from mlmeter.inference import InferConfig, InferConfigError, ScenarioOutcome, prepare, run_inference, run_scenario
 from mlmeter.loadgen import ConfigError, RunInterrupted, SettingsError, TestResult, TestScenario
+from mlmeter.results import StoreError, register
 from mlmeter.storage.datagen import DatagenError
 from mlmeter.storage.readers import ReadError
 from mlmeter.storage.workloads import StorageConfigError
@@ -38,9 +39,16 @@ def cmd_loadgen(a: argparse.Namespace) -> int:
     return _exit_code(r)
 
 
+def _register(dirs: list[Path]) -> None:
+    """Index finished run directories in the run store; a problem is one line on stderr, never a failure."""
+    for line in register(dirs):
+        print(f"mlmeter: {line}", file=sys.stderr)
+
+
 def cmd_infer(a: argparse.Namespace) -> int:
     cfg = infer_cmd.build_config(a)
     outcomes = run_inference(cfg, Progress(enabled=not a.quiet))
+    _register([o.outdir for o in outcomes])
     print(infer_cmd.table(outcomes))
     print(f"files: {outcomes[0].outdir.parent.parent}")
     return EXIT_VALID if all(o.verdict == "VALID" for o in outcomes) else EXIT_INVALID
@@ -67,6 +75,7 @@ def cmd_run(a: argparse.Namespace) -> int:
             outcomes.append(run_scenario(p, TestScenario.Offline, progress))
         finally:
             p.close()
+    _register([o.outdir for o in outcomes])
     print(infer_cmd.table(outcomes))
     print(f"files: {base}")
     return EXIT_VALID if all(o.verdict == "VALID" for o in outcomes) else EXIT_INVALID
@@ -118,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     inf = sub.add_parser("infer", help="benchmark a model on a backend in MLPerf scenarios (run_local.sh)")
     infer_cmd.add_arguments(inf)
     inf.set_defaults(func=cmd_infer)
+    rn = sub.add_parser("runs", help="the local index of run directories (list, show, rm, add, rebuild)")
+    runs_cmd.add_arguments(rn)
     si = sub.add_parser("sysinfo", help="describe this machine (as recorded in every result.json)")
     si.add_argument("--json", action="store_true", help="the full description, with the MLPerf system fields")
     si.add_argument("--path", default=None, help="also describe the storage holding this path")
@@ -144,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(a.func(a))
     except (SettingsError, ConfigError, InferConfigError, BackendError, WorkloadError, StorageConfigError,
-            DatagenError, ReadError, FileNotFoundError, TrainingError) as exc:
+            DatagenError, ReadError, FileNotFoundError, TrainingError, StoreError) as exc:
         print(f"mlmeter: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except RunInterrupted as exc:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlmeter.results import register
 from mlmeter.storage import launch
 from mlmeter.storage.checkpointing import LLAMA3, checkpointing_mpi, checkpointing_run, llm_checkpoint
 from mlmeter.storage.comm import under_mpirun
@@ -167,6 +168,11 @@ def _datagen_mpi(w: Any, folder: Path, fsync: bool) -> int:
     return 0
 
 
+def _note(lines: list[str]) -> None:
+    for line in lines:
+        print(f"mlmeter: {line}", file=sys.stderr)
+
+
 def _run_config(a: argparse.Namespace) -> RunConfig:
     params = parse_params(a.param)
     if a.checkpoint_folder is not None:
@@ -198,6 +204,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         if a.drop_caches:
             launch.drop_caches()
         r = training_run(cfg, None if a.quiet else _progress())
+        _note(register([r.outdir]))
         print(describe(r.document, r.outdir) + (f"\n  (loop {loop + 1} of {a.loops})" if a.loops > 1 else ""))
         worst = max(worst, _exit(r.document))
     return worst
@@ -260,6 +267,7 @@ def cmd_ckpt_run(a: argparse.Namespace) -> int:
         doc = mpi_doc
     else:
         doc = checkpointing_run(c, a.num_processes, a.checkpoint_folder, a.results_dir)
+        _note(register([Path(doc["outdir"])]))
     print(f"storage checkpointing {c.model} x {a.num_processes}: {doc['category']}, "
           f"{doc['checkpoint_size_GiB']:.3f} GiB per checkpoint")
     for kind in ("save", "load"):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
+from mlmeter.results import register
 from mlmeter.training.runner import WORKLOADS, TrainingError, run_workload, scaling, score_document, workload
 from mlmeter.training.scoring import BenchmarkScore, score_logs
 
@@ -65,6 +67,8 @@ def cmd_run(a: argparse.Namespace) -> int:
     out = a.output or Path("mlmeter-train") / w.name
     s = run_workload(w, a.runs or w.runs, out, seed=a.seed, nproc=a.nproc, checkpoint_every=a.checkpoint_every,
                      resume=a.resume, progress=_show_run)
+    for line in register([out]):
+        print(f"mlmeter: {line}", file=sys.stderr)
     print(table(s))
     print(f"files: {out} (result_<i>.txt are the MLLOG files; check them with python -m "
           f"mlperf_logging.compliance_checker --config {w.rules} <file>)")

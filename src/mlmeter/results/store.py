@@ -1,0 +1,175 @@
+"""The run store: every run directory registered in a local SQLite index, listed, shown and removed by id.
+
+Run directories are the truth; the index only points at them and can be rebuilt from them (``rebuild``). A run
+is immutable once registered: its ``result.json`` hash is recorded and ``show`` says when the file changed.
+Default location ``$MLMETER_STORE`` or ``~/.local/share/mlmeter`` (``--store DIR`` to choose).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+_SCHEMAS = {  # result schema -> kind of run
+    "mlmeter.inference.result": "inference", "mlmeter.loadgen.result": "loadgen",
+    "mlmeter.storage.result": "storage", "mlmeter.storage.checkpoint_result": "checkpointing",
+    "mlmeter.training.result": "training",
+}
+SUPPORTED_VERSION = 1
+
+
+class StoreError(RuntimeError):
+    """An unusable store or run directory; the message says which and why."""
+
+
+def default_store() -> Path:
+    if os.environ.get("MLMETER_STORE"):
+        return Path(os.environ["MLMETER_STORE"])
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "mlmeter"
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    path: str
+    kind: str
+    benchmark: str
+    scenario: str
+    verdict: str
+    headline: str
+    registered: str
+    sha256: str
+
+
+def register(paths: list[Path], store: Path | None = None) -> list[str]:
+    """Register finished run directories; returns one line per problem (a read-only store does not fail a run)."""
+    problems = []
+    try:
+        rs = RunStore(store)
+    except StoreError as exc:
+        return [f"runs not registered: {exc}"]
+    try:
+        for p in paths:
+            try:
+                rs.add(p)
+            except StoreError as exc:
+                problems.append(f"run not registered: {exc}")
+    finally:
+        rs.close()
+    return problems
+
+
+def read_result(run_dir: Path) -> dict[str, Any]:
+    """The run's ``result.json``, checked: present, JSON, a known schema of a supported version."""
+    f = run_dir / "result.json"
+    if not f.is_file():
+        raise StoreError(f"{run_dir}: no result.json (an incomplete run directory?)")
+    try:
+        doc: dict[str, Any] = json.loads(f.read_text())
+    except ValueError as exc:
+        raise StoreError(f"{f}: not valid JSON ({exc})") from exc
+    schema, version = doc.get("schema"), doc.get("schema_version")
+    if schema not in _SCHEMAS:
+        raise StoreError(f"{f}: unknown result schema {schema!r}")
+    if not isinstance(version, int) or version > SUPPORTED_VERSION:
+        raise StoreError(f"{f}: schema {schema} version {version} is newer than this mlmeter reads "
+                         f"({SUPPORTED_VERSION}); upgrade mlmeter")
+    return doc
+
+
+def _summary(doc: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    kind = _SCHEMAS[doc["schema"]]
+    if kind == "inference":
+        return (kind, doc.get("benchmark", ""), doc.get("scenario", ""), doc.get("result_validity", ""),
+                f"{doc.get('scenario_key')}={doc.get('scenario_value')}")
+    if kind == "loadgen":
+        return kind, doc.get("sut_name", ""), doc.get("scenario", ""), doc.get("verdict", ""), ""
+    if kind == "storage":
+        return (kind, doc.get("model", ""), doc.get("accelerator", ""), doc.get("category", ""),
+                f"au={doc.get('au')} samples/s={doc.get('samples_per_second')}")
+    if kind == "checkpointing":
+        return kind, doc.get("model", ""), "", doc.get("category", ""), f"size_GiB={doc.get('checkpoint_size_GiB')}"
+    return (kind, doc.get("benchmark", ""), "", "VALID" if doc.get("valid") else "INVALID",
+            f"olympic_minutes={doc.get('olympic_minutes')}")
+
+
+class RunStore:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or default_store()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.root / "runs.sqlite")
+            self.db.execute("create table if not exists runs (id integer primary key, path text unique, kind text, "
+                            "benchmark text, scenario text, verdict text, headline text, registered text, "
+                            "sha256 text)")
+            self.db.commit()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"{self.root}: cannot use the run store here ({exc}); choose one with --store") from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    def add(self, run_dir: Path) -> Run:
+        run_dir = run_dir.resolve()
+        doc = read_result(run_dir)
+        digest = hashlib.sha256((run_dir / "result.json").read_bytes()).hexdigest()
+        kind, bench, scenario, verdict, headline = _summary(doc)
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        try:
+            with self.db:
+                self.db.execute("insert or ignore into runs (path, kind, benchmark, scenario, verdict, headline, "
+                                "registered, sha256) values (?,?,?,?,?,?,?,?)",
+                                (str(run_dir), kind, bench, scenario, verdict, headline, now, digest))
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.root}: cannot write the run store ({exc})") from exc
+        return self.get_path(run_dir)
+
+    def get_path(self, run_dir: Path) -> Run:
+        row = self.db.execute("select * from runs where path = ?", (str(run_dir.resolve()),)).fetchone()
+        if row is None:
+            raise StoreError(f"{run_dir}: not in the run store")
+        return Run(*row)
+
+    def get(self, run_id: int) -> Run:
+        row = self.db.execute("select * from runs where id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no run with id {run_id} in {self.root}")
+        return Run(*row)
+
+    def runs(self, kind: str | None = None) -> list[Run]:
+        q, args = "select * from runs", ()
+        args_t: tuple[str, ...] = args
+        if kind:
+            q, args_t = q + " where kind = ?", (kind,)
+        return [Run(*r) for r in self.db.execute(q + " order by id", args_t)]
+
+    def changed(self, run: Run) -> bool:
+        """True when the run's result.json is no longer what was registered (runs are immutable)."""
+        f = Path(run.path) / "result.json"
+        return not f.is_file() or hashlib.sha256(f.read_bytes()).hexdigest() != run.sha256
+
+    def remove(self, run_id: int) -> Run:
+        run = self.get(run_id)
+        with self.db:
+            self.db.execute("delete from runs where id = ?", (run_id,))
+        return run
+
+    def rebuild(self, roots: list[Path]) -> tuple[int, list[str]]:
+        """Forget the index and register every run directory found under ``roots``; returns (count, problems)."""
+        with self.db:
+            self.db.execute("delete from runs")
+        count, problems = 0, []
+        for root in roots:
+            for f in sorted(root.rglob("result.json")):
+                try:
+                    self.add(f.parent)
+                    count += 1
+                except StoreError as exc:
+                    problems.append(str(exc))
+        return count, problems
