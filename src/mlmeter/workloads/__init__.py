@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 
 from mlmeter.workloads.base import (
     AccuracyMetric,
@@ -14,50 +14,14 @@ from mlmeter.workloads.base import (
     WorkloadError,
 )
 
-
-def _digits() -> Workload:
-    from mlmeter.workloads.digits import Digits
-
-    return Digits()
-
-
-def _digits_int8() -> Workload:
-    from mlmeter.workloads.digits import DigitsInt8
-
-    return DigitsInt8()
-
-
-def _resnet50() -> Workload:
-    from mlmeter.workloads.imagenet import ResNet50
-
-    return ResNet50()
-
-
-def _mobilenet() -> Workload:
-    from mlmeter.workloads.imagenet import MobileNetV1
-
-    return MobileNetV1()
-
-
-def _minilm() -> Workload:
-    from mlmeter.workloads.minilm import MiniLM
-
-    return MiniLM()
-
-
-def _minilm_int8() -> Workload:
-    from mlmeter.workloads.minilm import MiniLMInt8
-
-    return MiniLMInt8()
-
-
-_REGISTRY: dict[str, Callable[[], Workload]] = {
-    "digits": _digits,
-    "digits-int8": _digits_int8,
-    "resnet50": _resnet50,
-    "mobilenet": _mobilenet,
-    "minilm": _minilm,
-    "minilm-int8": _minilm_int8,
+# model name -> (module, class); modules are imported only when their workload is asked for
+_REGISTRY = {
+    "digits": ("mlmeter.workloads.digits", "Digits"),
+    "digits-int8": ("mlmeter.workloads.digits", "DigitsInt8"),
+    "resnet50": ("mlmeter.workloads.imagenet", "ResNet50"),
+    "mobilenet": ("mlmeter.workloads.imagenet", "MobileNetV1"),
+    "minilm": ("mlmeter.workloads.minilm", "MiniLM"),
+    "minilm-int8": ("mlmeter.workloads.minilm", "MiniLMInt8"),
 }
 WORKLOAD_NAMES = tuple(_REGISTRY)
 
@@ -65,7 +29,9 @@ WORKLOAD_NAMES = tuple(_REGISTRY)
 def create_workload(name: str) -> Workload:
     if name not in _REGISTRY:
         raise WorkloadError(f"unknown model {name!r}; valid models: {', '.join(WORKLOAD_NAMES)}")
-    return _REGISTRY[name]()
+    module, cls = _REGISTRY[name]
+    workload: Workload = getattr(importlib.import_module(module), cls)()
+    return workload
 
 
 __all__ = [
