@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from mlmeter.training import distributed
-from mlmeter.training.checkpoint import Checkpointer, resume, save
+from mlmeter.training.checkpoint import Checkpointer, save
 from mlmeter.training.mllog import MLLogger
-from mlmeter.training.timeline import evaluate, log_init, optimize
+from mlmeter.training.timeline import TrainConfig, begin_run, end_run, evaluate, optimize
 
 BENCHMARK = "mlmeter_digits"
 TARGET = 0.965
@@ -24,14 +24,10 @@ RUNS = 5
 
 
 @dataclass(frozen=True)
-class DigitsConfig:
-    batch_size: int = 32
+class DigitsConfig(TrainConfig):
     learning_rate: float = 0.002
-    hidden: int = 128
     max_epochs: int = 60
-    threads: int = 1
-    stop_at_target: bool = True
-    """False: run all ``max_epochs`` (fixed work, for throughput measurements)."""
+    hidden: int = 128
 
 
 def load_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -65,16 +61,9 @@ def train(seed: int, log: MLLogger, cfg: DigitsConfig | None = None, *, org: str
         torch.nn.Sequential(torch.nn.Linear(64, cfg.hidden), torch.nn.ReLU(), torch.nn.Linear(cfg.hidden, 10)))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     gen = torch.Generator().manual_seed(seed)
-    accuracy, first, steps = 0.0, 1, 0
-    resumed = resume(ckpt, model, opt, gen, log)
-    if resumed is None:
-        log_init(log, BENCHMARK, seed, {"global_batch_size": cfg.batch_size, "opt_name": "adam",
-                                        "opt_base_learning_rate": cfg.learning_rate, "train_samples": len(xtr),
-                                        "eval_samples": len(xev)}, org=org, platform=platform)
-        log.end("init_stop")
-        log.start("run_start")
-    else:
-        first, steps = resumed["epoch"] + 1, resumed["steps"]
+    first, steps, resumed = begin_run(log, ckpt, (model, opt, gen), benchmark=BENCHMARK, seed=seed, cfg=cfg,
+                                      train_samples=len(xtr), eval_samples=len(xev), org=org, platform=platform)
+    accuracy = 0.0
     t0 = time.perf_counter()
     epoch = first - 1
     status = "aborted"
@@ -96,7 +85,6 @@ def train(seed: int, log: MLLogger, cfg: DigitsConfig | None = None, *, org: str
                 break
         if ckpt is not None and ckpt.due(epoch):
             save(ckpt, model, opt, gen, epoch, steps)
-    log.end("run_stop", metadata={"status": status, "epoch_num": epoch})
-    figures = {"seed": seed, "status": status, "epochs": epoch, "steps": steps, "eval_accuracy": accuracy,
-               "train_seconds": time.perf_counter() - t0}
-    return {**figures, **(ckpt.report(resumed) if ckpt is not None else {})}
+    return end_run(log, ckpt, resumed, status, epoch, {
+        "seed": seed, "status": status, "epochs": epoch, "steps": steps, "eval_accuracy": accuracy,
+        "train_seconds": time.perf_counter() - t0})

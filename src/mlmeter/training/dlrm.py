@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from mlmeter.training import distributed
-from mlmeter.training.checkpoint import Checkpointer, resume, save
+from mlmeter.training.checkpoint import Checkpointer, save
 from mlmeter.training.mllog import MLLogger
-from mlmeter.training.timeline import evaluate, log_init, optimize
+from mlmeter.training.timeline import TrainConfig, begin_run, end_run, evaluate, optimize
 
 BENCHMARK = "mlmeter_dlrm"
 TARGET = 0.895
@@ -28,16 +28,13 @@ CATEGORICAL, VOCAB, DENSE = 8, 1000, 4
 
 
 @dataclass(frozen=True)
-class DlrmConfig:
+class DlrmConfig(TrainConfig):
+    batch_size: int = 1024
+    learning_rate: float = 0.01
     train_samples: int = 200_000
     eval_samples: int = 40_000
-    batch_size: int = 1024
     embedding_dim: int = 16
-    learning_rate: float = 0.01
-    max_epochs: int = 10
     evals_per_epoch: int = 4
-    threads: int = 1
-    stop_at_target: bool = True
 
 
 def make_data(n: int, seed: int = 2026) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -109,16 +106,9 @@ def train(seed: int, log: MLLogger, cfg: DlrmConfig | None = None, *, org: str =
     model = distributed.wrap(_model(cfg))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     gen = torch.Generator().manual_seed(seed)
-    status, value, epoch_num, steps, first = "aborted", 0.0, 0.0, 0, 1
-    resumed = resume(ckpt, model, opt, gen, log)
-    if resumed is None:
-        log_init(log, BENCHMARK, seed, {"global_batch_size": cfg.batch_size, "opt_name": "adam",
-                                        "opt_base_learning_rate": cfg.learning_rate, "train_samples": n,
-                                        "eval_samples": cfg.eval_samples}, org=org, platform=platform)
-        log.end("init_stop")
-        log.start("run_start")
-    else:
-        first, steps = resumed["epoch"] + 1, resumed["steps"]
+    first, steps, resumed = begin_run(log, ckpt, (model, opt, gen), benchmark=BENCHMARK, seed=seed, cfg=cfg,
+                                      train_samples=n, eval_samples=cfg.eval_samples, org=org, platform=platform)
+    status, value, epoch_num = "aborted", 0.0, 0.0
     t0 = time.perf_counter()
     steps_per_epoch = n // cfg.batch_size
     eval_every = max(1, steps_per_epoch // cfg.evals_per_epoch)
@@ -146,7 +136,6 @@ def train(seed: int, log: MLLogger, cfg: DlrmConfig | None = None, *, org: str =
             break
         if ckpt is not None and ckpt.due(epoch):
             save(ckpt, model, opt, gen, epoch, steps)
-    log.end("run_stop", metadata={"status": status, "epoch_num": epoch_num})
-    figures = {"seed": seed, "status": status, "epochs": epoch_num, "steps": steps, "eval_accuracy": value,
-               "train_seconds": time.perf_counter() - t0}
-    return {**figures, **(ckpt.report(resumed) if ckpt is not None else {})}
+    return end_run(log, ckpt, resumed, status, epoch_num, {
+        "seed": seed, "status": status, "epochs": epoch_num, "steps": steps, "eval_accuracy": value,
+        "train_seconds": time.perf_counter() - t0})

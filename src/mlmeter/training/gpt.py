@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from mlmeter.training import distributed
-from mlmeter.training.checkpoint import Checkpointer, resume, save
+from mlmeter.training.checkpoint import Checkpointer, save
 from mlmeter.training.mllog import MLLogger
-from mlmeter.training.timeline import evaluate, log_init, optimize
+from mlmeter.training.timeline import TrainConfig, begin_run, end_run, evaluate, optimize
 
 BENCHMARK = "mlmeter_gpt"
 TARGET = 1.8
@@ -33,18 +33,15 @@ _MODULES = ("argparse", "ast", "calendar", "collections", "configparser", "csv",
 
 
 @dataclass(frozen=True)
-class GptConfig:
+class GptConfig(TrainConfig):
+    learning_rate: float = 0.003
+    max_epochs: int = 30
     context: int = 64
     width: int = 96
     layers: int = 2
     heads: int = 4
-    batch_size: int = 32
-    learning_rate: float = 0.003
     steps_per_epoch: int = 100
     eval_batches: int = 20
-    max_epochs: int = 30
-    threads: int = 1
-    stop_at_target: bool = True
 
 
 def corpus() -> tuple[np.ndarray, np.ndarray]:
@@ -112,18 +109,10 @@ def train(seed: int, log: MLLogger, cfg: GptConfig | None = None, *, org: str = 
     model = distributed.wrap(_model(cfg))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     gen = torch.Generator().manual_seed(seed)
-    status, value, steps, first = "aborted", float("inf"), 0, 1
-    resumed = resume(ckpt, model, opt, gen, log)
-    if resumed is None:
-        log_init(log, BENCHMARK, seed, {"global_batch_size": cfg.batch_size, "opt_name": "adam",
-                                        "opt_base_learning_rate": cfg.learning_rate,
-                                        "train_samples": len(tr) // cfg.context,
-                                        "eval_samples": cfg.eval_batches * cfg.batch_size}, org=org,
-                 platform=platform)
-        log.end("init_stop")
-        log.start("run_start")
-    else:
-        first, steps = resumed["epoch"] + 1, resumed["steps"]
+    first, steps, resumed = begin_run(log, ckpt, (model, opt, gen), benchmark=BENCHMARK, seed=seed, cfg=cfg,
+                                      train_samples=len(tr) // cfg.context,
+                                      eval_samples=cfg.eval_batches * cfg.batch_size, org=org, platform=platform)
+    status, value = "aborted", float("inf")
     t0 = time.perf_counter()
     eval_gen = torch.Generator().manual_seed(12345)  # the same validation windows for every run and epoch
     eval_starts = torch.randint(0, len(val_data) - cfg.context - 1, (cfg.eval_batches, cfg.batch_size),
@@ -153,7 +142,6 @@ def train(seed: int, log: MLLogger, cfg: GptConfig | None = None, *, org: str = 
                 break
         if ckpt is not None and ckpt.due(epoch):
             save(ckpt, model, opt, gen, epoch, steps)
-    log.end("run_stop", metadata={"status": status, "epoch_num": epoch})
-    figures = {"seed": seed, "status": status, "epochs": epoch, "steps": steps, "eval_accuracy": value,
-               "train_seconds": time.perf_counter() - t0, "python": sys.version.split()[0]}
-    return {**figures, **(ckpt.report(resumed) if ckpt is not None else {})}
+    return end_run(log, ckpt, resumed, status, epoch, {
+        "seed": seed, "status": status, "epochs": epoch, "steps": steps, "eval_accuracy": value,
+        "train_seconds": time.perf_counter() - t0, "python": sys.version.split()[0]})

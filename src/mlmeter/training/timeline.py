@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlmeter.training.checkpoint import Checkpointer, resume
 from mlmeter.training.mllog import MLLogger
 from mlmeter.util.atomic import write_text
 from mlmeter.util.cache import default_cache_dir
@@ -46,6 +48,41 @@ def workload_rules(benchmark: str, target: str) -> str:
     parts += [f"- KEY:\n    NAME:  {key}\n    REQ:   EXACTLY_ONE\n    CHECK: \" {check} \"\n"
               for key, check in _HYPERPARAMETERS]
     return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What every reference workload's configuration has; each workload adds its own fields and defaults."""
+
+    batch_size: int = 32
+    learning_rate: float = 0.001
+    max_epochs: int = 10
+    threads: int = 1
+    stop_at_target: bool = True
+    """False: run all ``max_epochs`` (fixed work, for throughput measurements)."""
+
+
+def begin_run(log: MLLogger, ckpt: Checkpointer | None, state: tuple[Any, Any, Any], *, benchmark: str,
+              seed: int, cfg: TrainConfig, train_samples: int, eval_samples: int, org: str,
+              platform: str) -> tuple[int, int, dict[str, Any] | None]:
+    """Continue from the checkpoint (``state`` = model, optimizer, data-order generator), or log the preamble,
+    ``init_stop`` and ``run_start``. Returns (first epoch, steps done, what was resumed or None)."""
+    resumed = resume(ckpt, *state, log)
+    if resumed is not None:
+        return resumed["epoch"] + 1, resumed["steps"], resumed
+    log_init(log, benchmark, seed, {"global_batch_size": cfg.batch_size, "opt_name": "adam",
+                                    "opt_base_learning_rate": cfg.learning_rate, "train_samples": train_samples,
+                                    "eval_samples": eval_samples}, org=org, platform=platform)
+    log.end("init_stop")
+    log.start("run_start")
+    return 1, 0, None
+
+
+def end_run(log: MLLogger, ckpt: Checkpointer | None, resumed: dict[str, Any] | None, status: str,
+            epoch_num: float, figures: dict[str, Any]) -> dict[str, Any]:
+    """``run_stop`` with the status; the run's figures plus the checkpoint report."""
+    log.end("run_stop", metadata={"status": status, "epoch_num": epoch_num})
+    return {**figures, **(ckpt.report(resumed) if ckpt is not None else {})}
 
 
 def optimize(opt: Any, loss: Any) -> None:
