@@ -9,10 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from mlmeter.util.cache import default_cache_dir
 from mlmeter.workloads.base import ModelSource, WorkloadError
-
-__all__ = ["default_cache_dir", "fetch", "md5_of"]
 
 
 def md5_of(path: Path) -> str:

@@ -17,7 +17,7 @@ from mlmeter import __version__
 from mlmeter.backends import Backend, BackendError, BackendOptions, LoadedModel, create_backend
 from mlmeter.inference.accuracy import read_accuracy_log
 from mlmeter.inference.config import InferConfig
-from mlmeter.inference.download import default_cache_dir, fetch
+from mlmeter.inference.download import fetch
 from mlmeter.inference.qsl import PreprocessedQSL, SampleCache
 from mlmeter.inference.sut import BatchingPolicy, BatchRunner, InferenceSUT, ServiceTime, measure_service
 from mlmeter.loadgen import LogSettings, PassInfo, RunInterrupted, TestResult, TestScenario, TestSettings, run_test
@@ -26,6 +26,7 @@ from mlmeter.loadgen.result_json import result_dict
 from mlmeter.power import PowerSampler, PowerSource, PowerTrace, open_sources, power_metrics
 from mlmeter.system import describe_host
 from mlmeter.util.atomic import write_text
+from mlmeter.util.cache import default_cache_dir
 from mlmeter.workloads import AccuracyReport, Dataset, ModelSource, Workload, WorkloadError, create_workload
 
 SCHEMA = "mlmeter.inference.result"
@@ -96,10 +97,10 @@ def resolve_model(cfg: InferConfig, workload: Workload) -> Path:
     if src is None:
         raise WorkloadError(f"no default {cfg.model} model for backend {cfg.backend}; pass --model-path")
     if isinstance(src, ModelSource):
-        cached = (cfg.cache_dir or default_cache_dir()) / "models" / src.filename
-        if not cfg.download and not cached.is_file():
-            raise WorkloadError(f"{cached} not found and downloads are off; pass --model-path")
-        return fetch(src, cfg.cache_dir or default_cache_dir())
+        cache = cfg.cache_dir or default_cache_dir()
+        if not cfg.download and not (cache / "models" / src.filename).is_file():
+            raise WorkloadError(f"{cache / 'models' / src.filename} not found and downloads are off; pass --model-path")
+        return fetch(src, cache)
     return src
 
 
