@@ -210,7 +210,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     return worst
 
 
-def _exit(doc: dict) -> int:  # type: ignore[type-arg]
+def _exit(doc: dict[str, Any]) -> int:
     """0: every rank finished, AU passed and the configuration is CLOSED or OPEN; 1 otherwise."""
     return 0 if doc["complete"] and doc["au_pass"] and doc["category"] != "INVALID" else 1
 
@@ -228,7 +228,7 @@ def _progress() -> Callable[[str, Any], None]:
     return show
 
 
-def describe(doc: dict, outdir: Path) -> str:  # type: ignore[type-arg]
+def describe(doc: dict[str, Any], outdir: Path) -> str:
     lines = [f"storage training {doc['model']} ({doc['accelerator']}) x {doc['num_accelerators']}: "
              f"{doc['category']}" + ("" if doc["complete"] else " (a rank failed)")]
     if doc["au"] is not None:

@@ -124,12 +124,12 @@ def _rcp(path: Path, s: BenchmarkScore, paths: list[Path]) -> bool:
     except (OSError, ValueError) as exc:
         raise TrainingError(f"{path}: cannot read the RCP file ({exc})") from exc
     records = rcp.records_from_json(doc, s.benchmark)
-    sizes = {r.global_batch_size for r in s.runs}
-    if len(sizes) != 1 or None in sizes:
+    sizes = {r.global_batch_size for r in s.runs if r.global_batch_size is not None}
+    if len(sizes) != 1 or any(r.global_batch_size is None for r in s.runs):
         print("  RCP: FAILED (Could not detect one global_batch_size in the logs)")
         return False
     points = [rcp.convergence_point(read_log(p), s.benchmark) for p in paths]
-    verdict = rcp.check(s.benchmark, records, float(next(iter(sizes))), points)  # type: ignore[arg-type]
+    verdict = rcp.check(s.benchmark, records, sizes.pop(), points)
     print(f"  RCP: {'PASSED' if verdict.passed else 'FAILED'} ({verdict.message})")
     if verdict.passed and verdict.normalization > 1 and s.olympic_minutes is not None:
         print(f"  normalised score: {s.olympic_minutes * verdict.normalization:.4f} min "

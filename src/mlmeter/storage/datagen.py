@@ -4,7 +4,6 @@ atomically (a file exists whole or not at all) and resumably (complete files are
 from __future__ import annotations
 
 import errno
-import io
 import math
 import os
 import shutil
@@ -13,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -79,11 +79,11 @@ def plan(w: TrainingWorkload, folder: Path) -> list[FilePlan]:
     return out
 
 
-def _atomic_write(path: Path, write: Callable[[io.BufferedWriter], None], fsync: bool) -> int:
+def _atomic_write(path: Path, write: Callable[[BinaryIO], None], fsync: bool) -> int:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         with open(tmp, "wb") as f:
-            write(f)  # type: ignore[arg-type]
+            write(f)
             f.flush()
             if fsync:
                 os.fsync(f.fileno())
@@ -128,7 +128,7 @@ def write_file(p: FilePlan, fmt: str, index_dir: Path | None, fsync: bool) -> in
     size = p.dim1 * p.dim2
     lengths: list[int] = []
 
-    def records(f: io.BufferedWriter) -> None:
+    def records(f: BinaryIO) -> None:
         for _ in range(p.samples):
             rec = tfrecord.example(rng.bytes(size), p.dimension)
             lengths.append(len(rec))
