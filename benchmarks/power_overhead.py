@@ -13,9 +13,10 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from mlmeter.inference import InferConfig, harness, prepare, run_scenario
+from mlmeter.inference import InferConfig, prepare, run_scenario
 from mlmeter.loadgen import TestScenario
 from mlmeter.power import RaplSource
+from mlmeter.power import meter as power_meter
 
 
 def fake_rapl(root: Path) -> Path:
@@ -35,7 +36,7 @@ def main() -> None:
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp())
     root = fake_rapl(work / "powercap")
-    harness.open_sources = lambda names: ([RaplSource(root)], [])  # type: ignore[assignment]
+    power_meter.open_sources = lambda names: ([RaplSource(root)], [])  # type: ignore[assignment]
     qps: dict[bool, list[float]] = {False: [], True: []}
     preps = {}
     for power in (False, True):

@@ -85,10 +85,11 @@ def test_mlperf_power_formulas():
 
 def test_inference_result_carries_power(tmp_path, monkeypatch):
     pytest.importorskip("onnxruntime")
-    from mlmeter.inference import InferConfig, harness, run_inference
+    from mlmeter.inference import InferConfig, run_inference
     from mlmeter.loadgen import TestScenario
+    from mlmeter.power import meter
 
-    monkeypatch.setattr(harness, "open_sources", lambda names: ([_Linear(25.0)], ["rapl: not here"]))
+    monkeypatch.setattr(meter, "open_sources", lambda names: ([_Linear(25.0)], ["rapl: not here"]))
     cfg = InferConfig(backend="onnxruntime", model="digits", scenarios=(TestScenario.Offline,), duration_s=0.5,
                       auto_targets=True, output=tmp_path, power=("auto",))
     (o,) = run_inference(cfg)
@@ -96,3 +97,99 @@ def test_inference_result_carries_power(tmp_path, monkeypatch):
     assert pw["sources"] == ["fake"] and pw["measured"] == "metered" and pw["unavailable"] == ["rapl: not here"]
     assert pw["average_watts"] == pytest.approx(25.0, rel=0.1) and pw["power_unit"] == "Watts"
     assert pw["samples_per_joule"] > 0 and len(pw["trace"]["watts"]) >= 1
+
+
+# --- the PTDaemon power-server client, against the loopback fake server ---
+
+
+@pytest.fixture
+def power_server():
+    from tests.ptd_server import FakePowerServer
+
+    servers = []
+
+    def make(**kw):
+        servers.append(FakePowerServer(**kw))
+        return servers[-1]
+
+    yield make
+    for s in servers:
+        s.close()
+
+
+def _loadgen_with_power(tmp_path, address, name="run"):
+    from mlmeter.cli.main import main
+
+    out = tmp_path / name
+    code = main(["loadgen", "--scenario", "Offline", "--sut", "fixed", "--latency-ms", "0.2", "--qps", "6000",
+                 "--min-duration-ms", "400",
+                 "--quiet", "--power", address, "--output", str(out)])
+    return code, json.loads((out / "result.json").read_text())["power"], out
+
+
+def test_power_server_ranging_then_testing_gives_mlperf_average_power(tmp_path, power_server):
+    srv = power_server()
+    code, pw, out = _loadgen_with_power(tmp_path, srv.address)
+    assert code in (0, 1) and pw["sources"] == ["ptd"] and pw["measured"] == "metered" and not pw["unavailable"]
+    assert pw["average_watts"] == pytest.approx(120.0)  # the testing samples only, not ranging's 90 W
+    assert pw["power_unit"] == "Watts" and pw["samples_per_joule"] > 0
+    assert len(pw["trace"]["watts"]) >= 5 and all(0 < t < pw["duration_s"] for t in pw["trace"]["t_s"])
+    kinds = [c.split(",")[0] if not c.startswith("session") else ",".join(c.split(",")[2:]) for c in srv.commands]
+    assert kinds == ["mlcommons/power client v3", "time", "new", "start,ranging", "stop,ranging", "start,testing",
+                     "stop,testing", "download", "done", "cleanup"]
+    assert (out / "ranging" / "mlperf_log_summary.txt").is_file()  # the ranging pass is kept apart
+    assert pw["power_server"]["session"].endswith("_mlmeter")
+
+
+def test_single_stream_energy_per_query_from_the_server(tmp_path, power_server):
+    from mlmeter.cli.main import main
+
+    srv = power_server(watts={"ranging": 50.0, "testing": 60.0})
+    out = tmp_path / "ss"
+    assert main(["loadgen", "--scenario", "SingleStream", "--sut", "fixed", "--latency-ms", "0.5",
+                 "--min-duration-ms", "400", "--quiet", "--power", srv.address, "--output", str(out)]) in (0, 1)
+    doc = json.loads((out / "result.json").read_text())
+    pw = doc["power"]
+    assert pw["power_unit"] == "millijoules per query"
+    assert pw["power_metric"] == pytest.approx(60.0 * pw["duration_s"] * 1000 / doc["query_count"])
+
+
+@pytest.mark.parametrize("fault, message", [
+    ({"magic": "HTTP/1.1 400 Bad Request"}, "not an MLPerf power server"),
+    ({"clock_offset_s": 2.0}, "synchronise both with NTP"),
+    ({"refuse": "new"}, "power server refused 'new,mlmeter,"),
+    ({"refuse": "session"}, "power server lost mid-run: power server refused"),
+    ({"drop_at": "download"}, "power server lost mid-run"),
+])
+def test_power_server_faults_are_one_line_and_the_run_carries_on(tmp_path, power_server, fault, message):
+    srv = power_server(**fault)
+    code, pw, out = _loadgen_with_power(tmp_path, srv.address)
+    assert code in (0, 1), "a power problem is not a usage error"
+    assert any(message in p for p in pw["unavailable"]), pw["unavailable"]
+    assert pw.get("average_watts") is None
+    assert (out / "mlperf_log_summary.txt").is_file()
+
+
+def test_unreachable_power_server_and_a_mixed_request(tmp_path):
+    import socket
+
+    from mlmeter.power import Meter
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    m = Meter([f"ptd://127.0.0.1:{port}", "rapl"])
+    assert any("cannot connect" in p for p in m.problems) and any("rapl ignored" in p for p in m.problems)
+    assert m.section()["sources"] == []
+
+
+def test_spl_parsing_follows_the_official_format():
+    from mlmeter.power.ptd import parse_address, parse_spl
+
+    text = ("Time,11-22-2026 10:00:00.250,Watts,101.5,Volts,230.1,Amps,0.44,PF,0.99,Mark,x_testing\n"
+            "Time,11-22-2026 10:00:01.250,Watts,-1,Volts,-1,Amps,-1,PF,-1,Mark,x_testing,Ch1,Watts,50\n"
+            "garbage line\n")
+    (a, wa), (b, wb) = parse_spl(text)
+    assert (wa, wb) == (101.5, -1.0) and b - a == pytest.approx(1.0)
+    assert parse_address("ptd://director") == ("director", 4950)
+    assert parse_address("ptd://10.0.0.2:8888") == ("10.0.0.2", 8888)

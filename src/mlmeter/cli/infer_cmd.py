@@ -10,6 +10,7 @@ from mlmeter.backends import BACKEND_NAMES
 from mlmeter.inference import InferConfig, InferConfigError, ScenarioOutcome
 from mlmeter.inference.config import MODES
 from mlmeter.loadgen import TestScenario
+from mlmeter.power import source_names
 from mlmeter.workloads import WORKLOAD_NAMES
 
 
@@ -53,7 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
                    help="runtime-specific option (repeatable)")
     p.add_argument("--power", default=None, metavar="SOURCES",
-                   help="sample power during performance runs: auto, rapl, nvml (comma-separated)")
+                   help="sample power during performance runs: auto, rapl, nvml (comma-separated), or "
+                        "ptd://HOST[:PORT] (a PTDaemon power server: a ranging pass, then the measured pass)")
     p.add_argument("--trace", action="store_true", help="write mlperf_log_trace.json")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -91,7 +93,7 @@ def build_config(a: argparse.Namespace) -> InferConfig:
         threads=a.threads, inter_op_threads=a.inter_op_threads, workers=a.workers, max_batchsize=a.max_batchsize,
         batch_timeout_ms=a.batch_timeout_ms, preprocess_threads=a.preprocess_threads, compile=a.compile,
         backend_options=_options(a.backend_option), trace=a.trace,
-        power=tuple(x.strip() for x in a.power.split(",") if x.strip()) if a.power else (),
+        power=source_names(a.power),
     )
 
 

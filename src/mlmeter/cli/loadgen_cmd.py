@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
 
 from mlmeter.cli.progress import Progress
-from mlmeter.loadgen import LogSettings, TestMode, TestResult, TestScenario, TestSettings, load_settings, run_test
+from mlmeter.loadgen import (
+    LogSettings,
+    RunInterrupted,
+    TestMode,
+    TestResult,
+    TestScenario,
+    TestSettings,
+    load_settings,
+    run_test,
+)
 from mlmeter.loadgen.config import read_file
+from mlmeter.loadgen.result_json import result_dict
 from mlmeter.loadgen.simulated import LatencyModel, LatencySUT, MemoryQSL, NullSUT
+from mlmeter.power import Meter, MeteredPasses, power_metrics, source_names
+from mlmeter.system import describe_host
+from mlmeter.util.atomic import write_text
 
 MODES = {"performance": TestMode.PerformanceOnly, "accuracy": TestMode.AccuracyOnly,
          "submission": TestMode.SubmissionRun, "find-peak": TestMode.FindPeakPerformance}
@@ -45,6 +59,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--accuracy-log-probability", type=float)
     s.add_argument("--completion-timeout-s", type=float, help="end INVALID after this long without a completion")
     p.add_argument("--trace", action="store_true", help="write mlperf_log_trace.json")
+    p.add_argument("--power", default=None, metavar="SOURCES",
+                   help="sample power during performance passes: auto, rapl, nvml (comma-separated), or "
+                        "ptd://HOST[:PORT] (a PTDaemon power server: a ranging pass, then the measured pass)")
     p.add_argument("--output", default=None, help="run directory (default mlmeter-runs/loadgen-<scenario>-<time>)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
 
@@ -105,17 +122,54 @@ def default_outdir(kind: str) -> Path:
     return Path("mlmeter-runs") / f"{kind}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
 
 
-def run(a: argparse.Namespace) -> TestResult:
+def run(a: argparse.Namespace) -> tuple[TestResult, Path]:
+    """Run the test, then write ``result.json`` with the host description and the power section."""
     settings = build_settings(a)
     outdir = Path(a.output) if a.output else default_outdir(f"loadgen-{a.scenario}-{a.mode}")
-    sut = make_sut(a)
+    meter = Meter(source_names(a.power))
+    progress = Progress(enabled=not a.quiet)
+    for line in meter.problems:
+        progress.on_stage(f"power: {line}")
     qsl = MemoryQSL(a.total_samples, a.perf_samples)
+    interrupted: RunInterrupted | None = None
     try:
-        return run_test(sut, qsl, settings, LogSettings(outdir=str(outdir), enable_trace=a.trace),
-                        observer=Progress(enabled=not a.quiet))
+        if meter.two_pass:  # the power analyzer's ranging pass: the same test once, not reported
+            meter.mode = "ranging"
+            _run_once(a, qsl, settings, outdir / "ranging", MeteredPasses(progress, meter), False)
+            meter.mode = "testing"
+        r = _run_once(a, qsl, settings, outdir, MeteredPasses(progress, meter), a.trace)
+    except RunInterrupted as exc:
+        interrupted, r = exc, exc.result
+    finally:
+        meter.close()
+    write_result(r, outdir, meter)
+    if interrupted is not None:
+        raise interrupted
+    return r, outdir
+
+
+def _run_once(a: argparse.Namespace, qsl: MemoryQSL, settings: TestSettings, outdir: Path, observer: MeteredPasses,
+              trace: bool) -> TestResult:
+    sut = make_sut(a)
+    try:
+        return run_test(sut, qsl, settings, LogSettings(outdir=str(outdir), enable_trace=trace,
+                                                        write_result_json=False), observer=observer)
     finally:
         if isinstance(sut, LatencySUT):
             sut.close()
+
+
+def write_result(r: TestResult, outdir: Path, meter: Meter) -> None:
+    doc = result_dict(r)
+    doc["system"] = describe_host()
+    p = r.performance
+    figures = None
+    if meter.trace is not None and p is not None:
+        throughput = p.metrics.get("samples_per_second") or p.metrics.get("scheduled_samples_per_sec")
+        figures = power_metrics(r.scenario.name, meter.trace, throughput, p.query_count, r.settings.samples_per_query)
+    doc["power"] = meter.section(figures)
+    doc["files"]["result"] = str(outdir / "result.json")
+    write_text(outdir / "result.json", json.dumps(doc, indent=2) + "\n")
 
 
 def describe(r: TestResult) -> str:

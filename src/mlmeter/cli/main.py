@@ -14,15 +14,17 @@ from pathlib import Path
 
 from mlmeter import __version__
 from mlmeter.backends import BackendError
-from mlmeter.cli import infer_cmd, loadgen_cmd, runs_cmd, storage_cmd, train_cmd
+from mlmeter.cli import infer_cmd, loadgen_cmd, repeat, report_cmd, runs_cmd, storage_cmd, train_cmd
 from mlmeter.cli.progress import Progress
 from mlmeter.inference import InferConfig, InferConfigError, ScenarioOutcome, prepare, run_inference, run_scenario
 from mlmeter.loadgen import ConfigError, RunInterrupted, SettingsError, TestResult, TestScenario
+from mlmeter.report import NotComparable, load_runs, render
 from mlmeter.results import StoreError, register
 from mlmeter.storage.datagen import DatagenError
 from mlmeter.storage.readers import ReadError
 from mlmeter.storage.workloads import StorageConfigError
 from mlmeter.training.runner import TrainingError
+from mlmeter.util.atomic import write_text
 from mlmeter.workloads import WorkloadError
 from mlmeter.workloads.fake_imagenet import make_fake_imagenet
 
@@ -33,25 +35,57 @@ def _exit_code(r: TestResult) -> int:
     return EXIT_VALID if r.valid in (True, None) else EXIT_INVALID
 
 
-def cmd_loadgen(a: argparse.Namespace) -> int:
-    r = loadgen_cmd.run(a)
-    print(loadgen_cmd.describe(r))
-    return _exit_code(r)
-
-
 def _register(dirs: list[Path]) -> None:
     """Index finished run directories in the run store; a problem is one line on stderr, never a failure."""
     for line in register(dirs):
         print(f"mlmeter: {line}", file=sys.stderr)
 
 
+def cmd_loadgen(a: argparse.Namespace) -> int:
+    if a.repeat == 1:
+        r, outdir = loadgen_cmd.run(a)
+        _register([outdir])
+        print(loadgen_cmd.describe(r))
+        return _exit_code(r)
+    base = Path(a.output) if a.output else loadgen_cmd.default_outdir(f"loadgen-{a.scenario}-{a.mode}")
+    members, worst = [], EXIT_VALID
+    for i in range(a.repeat):
+        r, outdir = loadgen_cmd.run(argparse.Namespace(**{**vars(a), "output": base / f"repeat-{i + 1}"}))
+        members.append(outdir)
+        print(loadgen_cmd.describe(r))
+        worst = max(worst, _exit_code(r))
+    print("\n".join(repeat.summarize({base: members})))
+    return worst
+
+
 def cmd_infer(a: argparse.Namespace) -> int:
     cfg = infer_cmd.build_config(a)
-    outcomes = run_inference(cfg, Progress(enabled=not a.quiet))
-    _register([o.outdir for o in outcomes])
+    progress = Progress(enabled=not a.quiet)
+    if a.repeat == 1:
+        outcomes = run_inference(cfg, progress)
+        _register([o.outdir for o in outcomes])
+    else:
+        outcomes = _repeat_inference(cfg, a.repeat, progress)
     print(infer_cmd.table(outcomes))
     print(f"files: {outcomes[0].outdir.parent.parent}")
     return EXIT_VALID if all(o.verdict == "VALID" for o in outcomes) else EXIT_INVALID
+
+
+def _repeat_inference(cfg: InferConfig, n: int, progress: Progress) -> list[ScenarioOutcome]:
+    """Load and pre-process once, then run every scenario ``n`` times; one summary per scenario."""
+    base = cfg.output or Path("output") / f"{cfg.backend}-{cfg.device}" / cfg.model
+    p = prepare(cfg, progress)
+    outcomes: list[ScenarioOutcome] = []
+    try:
+        for i in range(n):
+            p.cfg = dataclasses.replace(cfg, output=base / f"repeat-{i + 1}")
+            outcomes += [run_scenario(p, sc, progress) for sc in cfg.scenarios]
+    finally:
+        p.close()
+    groups = {base / "repeat" / sc.name / cfg.mode: [o.outdir for o in outcomes if o.scenario == sc]
+              for sc in cfg.scenarios}
+    print("\n".join(repeat.summarize(groups)))
+    return outcomes
 
 
 def cmd_run(a: argparse.Namespace) -> int:
@@ -77,7 +111,9 @@ def cmd_run(a: argparse.Namespace) -> int:
             p.close()
     _register([o.outdir for o in outcomes])
     print(infer_cmd.table(outcomes))
-    print(f"files: {base}")
+    page = base / "report.html"
+    write_text(page, render(load_runs([o.outdir for o in outcomes])))
+    print(f"files: {base}\nreport: {page} (open it in a browser)")
     return EXIT_VALID if all(o.verdict == "VALID" for o in outcomes) else EXIT_INVALID
 
 
@@ -126,9 +162,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
     inf = sub.add_parser("infer", help="benchmark a model on a backend in MLPerf scenarios (run_local.sh)")
     infer_cmd.add_arguments(inf)
+    repeat.add_argument(inf)
     inf.set_defaults(func=cmd_infer)
     rn = sub.add_parser("runs", help="the local index of run directories (list, show, rm, add, rebuild)")
     runs_cmd.add_arguments(rn)
+    rp = sub.add_parser("report", help="a self-contained HTML report (or JSON/CSV/Markdown) of run directories")
+    report_cmd.add_report_arguments(rp)
+    rp.set_defaults(func=report_cmd.cmd_report)
+    cp = sub.add_parser("compare", help="two runs side by side: differences, 95%% intervals, what differs")
+    report_cmd.add_compare_arguments(cp)
+    cp.set_defaults(func=report_cmd.cmd_compare)
     si = sub.add_parser("sysinfo", help="describe this machine (as recorded in every result.json)")
     si.add_argument("--json", action="store_true", help="the full description, with the MLPerf system fields")
     si.add_argument("--path", default=None, help="also describe the storage holding this path")
@@ -146,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     storage_cmd.add_arguments(st)
     lg = sub.add_parser("loadgen", help="run the LoadGen against a simulated SUT and explain the verdict")
     loadgen_cmd.add_arguments(lg)
+    repeat.add_argument(lg)
     lg.set_defaults(func=cmd_loadgen)
     return p
 
@@ -155,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(a.func(a))
     except (SettingsError, ConfigError, InferConfigError, BackendError, WorkloadError, StorageConfigError,
-            DatagenError, ReadError, FileNotFoundError, TrainingError, StoreError) as exc:
+            DatagenError, ReadError, FileNotFoundError, TrainingError, StoreError, NotComparable) as exc:
         print(f"mlmeter: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except RunInterrupted as exc:

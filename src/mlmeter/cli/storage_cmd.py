@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlmeter.cli import repeat
+from mlmeter.power import Meter, source_names
 from mlmeter.results import register
 from mlmeter.storage import launch
 from mlmeter.storage.checkpointing import LLAMA3, checkpointing_mpi, checkpointing_run, llm_checkpoint
@@ -80,7 +82,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     grp.add_argument("--open", action="store_true", help="allow OPEN overrides; refuse INVALID configurations")
     rn.add_argument("--allow-invalid-params", "-aip", action="store_true")
     rn.add_argument("--drop-caches", action="store_true", help="drop the page cache before the run (root)")
-    rn.add_argument("--loops", type=int, default=1, help="run N times (a result is a warm-up + 5 runs)")
+    repeat.add_argument(rn, "--loops")  # --loops: the name of DLIO's and the MLPerf Storage tool's option
+    rn.add_argument("--power", default=None, metavar="SOURCES",
+                    help="measure the run's energy: auto, rapl, nvml (comma-separated; local runs)")
     rn.add_argument("--quiet", action="store_true")
     _hosts(rn)
     _mpi(rn)
@@ -200,13 +204,22 @@ def cmd_run(a: argparse.Namespace) -> int:
         print("mlmeter: " + " ".join(cmd), file=sys.stderr)
         return launch.run_mpirun(cmd)
     worst = 0
-    for loop in range(a.loops):
+    meter = Meter(source_names(a.power)) if a.power else None
+    for line in meter.problems if meter else []:
+        print(f"mlmeter: power: {line}", file=sys.stderr)
+    members = []
+    for loop in range(a.repeat):
         if a.drop_caches:
             launch.drop_caches()
-        r = training_run(cfg, None if a.quiet else _progress())
-        _note(register([r.outdir]))
-        print(describe(r.document, r.outdir) + (f"\n  (loop {loop + 1} of {a.loops})" if a.loops > 1 else ""))
+        r = training_run(cfg, None if a.quiet else _progress(), meter)
+        members.append(r.outdir)
+        print(describe(r.document, r.outdir) + (f"\n  (run {loop + 1} of {a.repeat})" if a.repeat > 1 else ""))
         worst = max(worst, _exit(r.document))
+    if a.repeat == 1:
+        _note(register(members))
+    else:
+        group = members[0].parent / f"repeat-{members[0].name}"
+        print("\n".join(repeat.summarize({group: members})))
     return worst
 
 

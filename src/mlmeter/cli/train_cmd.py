@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mlmeter.cli import repeat
+from mlmeter.power import Meter, source_names
 from mlmeter.results import register
 from mlmeter.training.runner import WORKLOADS, TrainingError, run_workload, scaling, score_document, workload
 from mlmeter.training.scoring import BenchmarkScore, score_logs
@@ -22,6 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--nproc", type=int, default=1, help="data-parallel torchrun workers per run (gloo on CPU)")
     r.add_argument("--checkpoint-every", type=int, default=0, metavar="EPOCHS", help="save a checkpoint every N epochs")
     r.add_argument("--resume", action="store_true", help="keep finished runs; continue unfinished ones from checkpoints")
+    r.add_argument("--power", default=None, metavar="SOURCES",
+                   help="measure each run's energy: auto, rapl, nvml (comma-separated)")
+    repeat.add_argument(r)
     r.set_defaults(func=cmd_run)
     sc = sub.add_parser("scaling", help="throughput with 1, 2, … torchrun workers, and the scaling efficiency")
     sc.add_argument("workload")
@@ -65,14 +70,25 @@ def table(s: BenchmarkScore) -> str:
 def cmd_run(a: argparse.Namespace) -> int:
     w = workload(a.workload)
     out = a.output or Path("mlmeter-train") / w.name
-    s = run_workload(w, a.runs or w.runs, out, seed=a.seed, nproc=a.nproc, checkpoint_every=a.checkpoint_every,
-                     resume=a.resume, progress=_show_run)
-    for line in register([out]):
-        print(f"mlmeter: {line}", file=sys.stderr)
-    print(table(s))
-    print(f"files: {out} (result_<i>.txt are the MLLOG files; check them with python -m "
-          f"mlperf_logging.compliance_checker --config {w.rules} <file>)")
-    return 0 if s.olympic_minutes is not None and not s.problems else 1
+    meter = Meter(source_names(a.power)) if a.power else None
+    for line in meter.problems if meter else []:
+        print(f"mlmeter: power: {line}", file=sys.stderr)
+    members, worst = [], 0
+    for i in range(a.repeat):
+        rdir = out if a.repeat == 1 else out / f"repeat-{i + 1}"
+        s = run_workload(w, a.runs or w.runs, rdir, seed=a.seed, nproc=a.nproc, checkpoint_every=a.checkpoint_every,
+                         resume=a.resume, progress=_show_run, meter=meter)
+        members.append(rdir)
+        print(table(s))
+        print(f"files: {rdir} (result_<i>.txt are the MLLOG files; check them with python -m "
+              f"mlperf_logging.compliance_checker --config {w.rules} <file>)")
+        worst = max(worst, 0 if s.olympic_minutes is not None and not s.problems else 1)
+    if a.repeat == 1:
+        for line in register(members):
+            print(f"mlmeter: {line}", file=sys.stderr)
+    else:
+        print("\n".join(repeat.summarize({out: members})))
+    return worst
 
 
 def _show_run(i: int, f: dict[str, Any]) -> None:

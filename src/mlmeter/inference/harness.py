@@ -23,7 +23,7 @@ from mlmeter.inference.sut import BatchingPolicy, BatchRunner, InferenceSUT, Ser
 from mlmeter.loadgen import LogSettings, PassInfo, RunInterrupted, TestResult, TestScenario, TestSettings, run_test
 from mlmeter.loadgen import config as conf
 from mlmeter.loadgen.result_json import result_dict
-from mlmeter.power import PowerSampler, PowerSource, PowerTrace, open_sources, power_metrics
+from mlmeter.power import Meter, MeteredPasses, power_metrics
 from mlmeter.system import describe_host
 from mlmeter.util.atomic import write_text
 from mlmeter.util.cache import default_cache_dir
@@ -65,12 +65,12 @@ class Prepared:
     run: BatchRunner
     service: ServiceTime
     host: dict[str, Any] = field(default_factory=describe_host)
-    power_sources: list[PowerSource] = field(default_factory=list)
-    power_problems: list[str] = field(default_factory=list)
+    meter: Meter = field(default_factory=lambda: Meter(()))
 
     def close(self) -> None:
         self.qsl.release()
         self.backend.close()
+        self.meter.close()
 
 
 @dataclass
@@ -135,11 +135,11 @@ def prepare(cfg: InferConfig, observer: HarnessObserver | None = None) -> Prepar
         raise
     except Exception as exc:  # noqa: BLE001 - the runtime's own error types; reported with the cause
         raise BackendError(f"warm-up inference on {backend.name} failed: {type(exc).__name__}: {exc}") from exc
-    sources, problems = open_sources(list(cfg.power)) if cfg.power else ([], [])
-    for line in problems:
+    meter = Meter(cfg.power)
+    for line in meter.problems:
         obs.on_stage(f"power: {line}")
     return Prepared(cfg, workload, backend, model, dataset, qsl, run, service,
-                    host=describe_host(cfg.dataset_path), power_sources=sources, power_problems=problems)
+                    host=describe_host(cfg.dataset_path), meter=meter)
 
 
 def _auto_targets(s: TestSettings, p: Prepared) -> None:
@@ -296,57 +296,41 @@ def _jsonable(v: Any) -> Any:
     return json.loads(json.dumps(v, default=str))
 
 
-class _Metered:
-    """Passes the LoadGen events on, and samples power during performance passes."""
-
-    def __init__(self, inner: HarnessObserver, sources: list[PowerSource]) -> None:
-        self.inner, self.sources = inner, sources
-        self.sampler: PowerSampler | None = None
-        self.trace: PowerTrace | None = None
-
-    def on_stage(self, message: str) -> None:
-        self.inner.on_stage(message)
-
-    def on_pass_start(self, info: PassInfo) -> None:
-        if self.sources and info.kind != "accuracy":
-            self.sampler = PowerSampler(self.sources)
-            self.sampler.start()
-        self.inner.on_pass_start(info)
-
-    def on_pass_end(self, info: PassInfo) -> None:
-        if self.sampler is not None:
-            self.trace = self.sampler.stop()
-            self.sampler = None
-        self.inner.on_pass_end(info)
+def power_section(p: Prepared, r: TestResult) -> dict[str, Any] | None:
+    trace, perf = p.meter.trace, r.performance
+    if trace is None or perf is None:
+        return p.meter.section()
+    key, value = _SCENARIO_KEYS[r.scenario](perf)
+    throughput = None if key.endswith("_ns") else value
+    return p.meter.section(power_metrics(r.scenario.name, trace, throughput, perf.query_count,
+                                         r.settings.samples_per_query))
 
 
-def power_section(p: Prepared, r: TestResult, trace: PowerTrace | None) -> dict[str, Any] | None:
-    if not p.cfg.power:
-        return None
-    out: dict[str, Any] = {"sources": [s.name for s in p.power_sources],
-                           "boundary": " + ".join(s.boundary for s in p.power_sources) or None,
-                           "measured": "software-estimated" if not any(s.metered for s in p.power_sources) else
-                           "metered", "unavailable": p.power_problems}
-    if trace is not None and r.performance is not None:
-        perf = r.performance
-        key, value = _SCENARIO_KEYS[r.scenario](perf)
-        throughput = None if key.endswith("_ns") else value
-        out.update(power_metrics(r.scenario.name, trace, throughput, perf.query_count, r.settings.samples_per_query))
-        step = max(1, len(trace.watts) // 500)  # a summary for plots, never the raw stream
-        out["trace"] = {"t_s": trace.times[::step], "watts": trace.watts[::step]}
-        out["errors"] = trace.errors
-    return out
+def _ranging_pass(p: Prepared, settings: TestSettings, scenario: TestScenario, outdir: Path,
+                  obs: MeteredPasses) -> None:
+    """The power analyzer's ranging pass: the same test once, its figures kept apart and not reported."""
+    obs.on_stage(f"{scenario.name}: ranging pass for the power analyzer -> {outdir}")
+    p.meter.mode = "ranging"
+    sut = make_sut(p, settings, scenario)
+    try:
+        run_test(sut, p.qsl, settings, LogSettings(outdir=str(outdir), write_result_json=False), observer=obs)
+    finally:
+        sut.close()
+        p.meter.mode = "testing"
 
 
 def run_scenario(p: Prepared, scenario: TestScenario, observer: HarnessObserver | None = None) -> ScenarioOutcome:
     """One LoadGen test; then the accuracy evaluation (accuracy/submission modes) and ``result.json``."""
-    obs = _Metered(observer or _Silent(), p.power_sources)
+    p.meter.trace = None
+    obs = MeteredPasses(observer or _Silent(), p.meter)
     cfg = p.cfg
     settings = build_settings(p, scenario)
     resident = settings.performance_sample_count_override or p.qsl.performance_sample_count
     p.qsl.check_memory(min(resident, p.qsl.total_sample_count))
     outdir = output_dir(cfg, scenario)
     outdir.mkdir(parents=True, exist_ok=True)
+    if p.meter.two_pass and cfg.mode != "accuracy":
+        _ranging_pass(p, settings, scenario, outdir / "ranging", obs)
     sut = make_sut(p, settings, scenario)
     obs.on_stage(f"{scenario.name} {cfg.mode} -> {outdir}")
     interrupted: RunInterrupted | None = None
@@ -369,7 +353,7 @@ def run_scenario(p: Prepared, scenario: TestScenario, observer: HarnessObserver 
         except WorkloadError as exc:
             acc_error = f"accuracy evaluation failed: {exc}"
     doc = document(p, r, sut, acc, acc_error)
-    doc["power"] = power_section(p, r, obs.trace)
+    doc["power"] = power_section(p, r)
     write_text(outdir / "result.json", json.dumps(doc, indent=2) + "\n")
     if interrupted is not None:
         raise interrupted

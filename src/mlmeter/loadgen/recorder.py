@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlmeter.loadgen.logs.trace import TracePass
+from mlmeter.loadgen.timeline import Timeline
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class PassTiming:
     ttft: np.ndarray | None = None
     tpot: np.ndarray | None = None
     token_count: int = 0
+    timeline: Timeline | None = None
 
 
 class PassRecorder:
@@ -40,10 +42,12 @@ class PassRecorder:
         self.token_count = 0
         self.queries = 0
         self.final: tuple[int, int, int] | None = None
+        self.timeline = Timeline()
         self._raw: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def add(
         self,
+        start_ns: int,
         scheduled: np.ndarray,
         issued: np.ndarray,
         done: np.ndarray,
@@ -79,6 +83,7 @@ class PassRecorder:
             self._tpot.append(np.where(n_tokens > 1, np.sign(diff) * (np.abs(diff) // denom), 0))
             self.token_count += int(n_tokens.sum())
         self.queries += nq
+        self.timeline.add(start_ns, issued, spq, done)
         self.final = (int(scheduled[-1]), int(issued[-1]), int(done[(nq - 1) * spq : nq * spq].max()))
         if self.trace:
             self._raw.append((sched_s.copy(), np.repeat(issued, spq), done.copy(), qsl_idx.copy()))
@@ -100,6 +105,7 @@ class PassRecorder:
             ttft=(np.zeros(0, np.int64) if offline else _join(self._ttft)) if tokens else None,
             tpot=(np.zeros(0, np.int64) if offline else _join(self._tpot)) if tokens else None,
             token_count=self.token_count,
+            timeline=self.timeline,
         )
 
     def trace_pass(self, seq0: int, server: bool) -> TracePass:

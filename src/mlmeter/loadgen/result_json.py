@@ -12,7 +12,11 @@ Schema ``mlmeter.loadgen.result`` version 1 (keys are stable; new keys may be ad
 - ``timing_s``: the official result-formula inputs (final query scheduled/issued/all-done time, max latency)
 - ``early_stopping``: the estimate or overlatency figures, and the official text
 - ``settings``: {requested: every TestSettings field, effective: every effective field}
-- ``find_peak_qps``, ``accuracy_samples_logged``, ``errors``, ``warnings``, ``files``
+- ``latency_histogram``: {edges_ns, counts}, log-spaced (query latencies for MultiStream)
+- ``timeline``: {bucket_s, issued, completed}: samples per time bucket of the performance pass
+- ``find_peak_qps``, ``find_peak_trials``: [{target_qps, achieved_qps, p99_latency_ns, passed}]
+- ``accuracy_samples_logged``, ``errors``, ``warnings``, ``files``
+- ``system``: the host description (``mlmeter.system``), when the caller adds it
 """
 
 from __future__ import annotations
@@ -90,7 +94,10 @@ def result_dict(r: TestResult) -> dict[str, Any]:
             "requested": _plain(dataclasses.asdict(r.requested)) if r.requested else None,
             "effective": _plain(dataclasses.asdict(r.settings)),
         },
+        "latency_histogram": p.histogram if p else None,
+        "timeline": p.timeline if p else None,
         "find_peak_qps": r.find_peak_qps,
+        "find_peak_trials": [dataclasses.asdict(t) for t in r.find_peak_trials],
         "accuracy_samples_logged": r.accuracy_logged,
         "errors": list(r.errors),
         "warnings": list(r.warnings),

@@ -21,6 +21,7 @@ from mlmeter.loadgen.early_stopping import (
 )
 from mlmeter.loadgen.recorder import PassTiming
 from mlmeter.loadgen.settings import EffectiveSettings, TestScenario
+from mlmeter.loadgen.timeline import latency_histogram
 
 PERCENTILES = (0.50, 0.90, 0.95, 0.97, 0.99, 0.999)
 
@@ -96,6 +97,10 @@ class PerformanceResult:
     token_early_stopping: tuple[Any, Any] | None  # (TTFT, TPOT) estimates or overlatency checks
     token_early_stopping_99: tuple[Any, Any] | None  # SingleStream: the extra 99th-percentile estimates
     tokens: TokenStats | None
+    histogram: dict[str, list[int]] = field(default_factory=dict)
+    """Log-spaced histogram of the sample latencies (query latencies for MultiStream)."""
+    timeline: dict[str, Any] = field(default_factory=dict)
+    """Issued and completed samples per time bucket (``Timeline.summary``)."""
 
     @property
     def valid(self) -> bool:
@@ -172,6 +177,8 @@ def compute(es: EffectiveSettings, t: PassTiming) -> PerformanceResult:
         token_early_stopping=tok_es,
         token_early_stopping_99=tok_99,
         tokens=tokens,
+        histogram=latency_histogram(qlat if qlat is not None else lat),
+        timeline=t.timeline.summary() if t.timeline is not None else {},
     )
 
 

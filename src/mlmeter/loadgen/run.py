@@ -100,9 +100,20 @@ class TestResult:
     accuracy_logged: int
     files: dict[str, str] = field(default_factory=dict)
     requested: TestSettings | None = None
+    find_peak_trials: tuple[PeakTrial, ...] = ()
     sut_name: str = ""
     qsl_name: str = ""
     started_at: str = ""
+
+
+@dataclass(frozen=True)
+class PeakTrial:
+    """One find-peak pass: the target QPS tried, what was achieved, the tail latency and the verdict."""
+
+    target_qps: float
+    achieved_qps: float | None
+    p99_latency_ns: int | None
+    passed: bool
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -135,6 +146,7 @@ class _Test:
         self.sut, self.qsl, self.es, self.detail, self.observer = sut, qsl, es, detail, observer
         self.completer = Completer()
         self.seq = 0
+        self.peak_trials: list[PeakTrial] = []
         self.acc_rng = MT19937(5489)
         self.acc_pos = 0
         self.log: list[LogEntry] = []
@@ -226,6 +238,7 @@ class _Test:
                 return
             n = len(scheduled) * spq
             recorder.add(
+                ctx.start_ns,
                 scheduled,
                 issued,
                 comp.done[:n].copy(),
@@ -668,6 +681,7 @@ def run_test(
         warnings=tuple(detail.warnings),
         interrupted=interrupted,
         find_peak_qps=peak,
+        find_peak_trials=tuple(test.peak_trials),
         accuracy_logged=len(test.log),
         files=files,
         requested=requested,
@@ -731,9 +745,14 @@ def _find_peak(test: _Test, es: EffectiveSettings, total: int) -> tuple[_PassOut
         if not test.load(s):
             return None
         try:
-            return test.run_pass(es.with_target_qps(qps), s, accuracy=False, kind="find-peak")
+            o = test.run_pass(es.with_target_qps(qps), s, accuracy=False, kind="find-peak")
         finally:
             test.unload(s)
+        r = o.result
+        test.peak_trials.append(PeakTrial(
+            qps, r.metrics.get("completed_samples_per_sec") if r else None,
+            r.latency.percentiles[0.99] if r else None, _constraint_ok(o)))
+        return o
 
     d.add("generic_message", "FindPeakPerformance: Check validity of the base settings")
     lower = es.target_qps

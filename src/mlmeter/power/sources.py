@@ -105,10 +105,15 @@ def open_sources(names: list[str]) -> tuple[list[PowerSource], list[str]]:
     problems: list[str] = []
     for n in wanted:
         if n not in kinds:
-            problems.append(f"unknown power source {n!r} (valid: auto, {', '.join(kinds)})")
+            problems.append(f"unknown power source {n!r} (valid: auto, {', '.join(kinds)}, ptd://HOST[:PORT])")
             continue
         try:
             sources.append(kinds[n]())
         except PowerUnavailable as exc:
             problems.append(str(exc))
     return sources, problems
+
+
+def source_names(spec: str | None) -> tuple[str, ...]:
+    """``--power rapl,nvml`` as a tuple of source names (empty: power was not asked for)."""
+    return tuple(x.strip() for x in spec.split(",") if x.strip()) if spec else ()

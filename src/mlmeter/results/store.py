@@ -16,11 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-_SCHEMAS = {  # result schema -> kind of run
-    "mlmeter.inference.result": "inference", "mlmeter.loadgen.result": "loadgen",
-    "mlmeter.storage.result": "storage", "mlmeter.storage.checkpoint_result": "checkpointing",
-    "mlmeter.training.result": "training",
-}
+from mlmeter.results.headline import SCHEMAS, kind, metrics, verdict
+
 SUPPORTED_VERSION = 1
 
 
@@ -75,7 +72,7 @@ def read_result(run_dir: Path) -> dict[str, Any]:
     except ValueError as exc:
         raise StoreError(f"{f}: not valid JSON ({exc})") from exc
     schema, version = doc.get("schema"), doc.get("schema_version")
-    if schema not in _SCHEMAS:
+    if schema not in SCHEMAS:
         raise StoreError(f"{f}: unknown result schema {schema!r}")
     if not isinstance(version, int) or version > SUPPORTED_VERSION:
         raise StoreError(f"{f}: schema {schema} version {version} is newer than this mlmeter reads "
@@ -84,19 +81,12 @@ def read_result(run_dir: Path) -> dict[str, Any]:
 
 
 def _summary(doc: dict[str, Any]) -> tuple[str, str, str, str, str]:
-    kind = _SCHEMAS[doc["schema"]]
-    if kind == "inference":
-        return (kind, doc.get("benchmark", ""), doc.get("scenario", ""), doc.get("result_validity", ""),
-                f"{doc.get('scenario_key')}={doc.get('scenario_value')}")
-    if kind == "loadgen":
-        return kind, doc.get("sut_name", ""), doc.get("scenario", ""), doc.get("verdict", ""), ""
-    if kind == "storage":
-        return (kind, doc.get("model", ""), doc.get("accelerator", ""), doc.get("category", ""),
-                f"au={doc.get('au')} samples/s={doc.get('samples_per_second')}")
-    if kind == "checkpointing":
-        return kind, doc.get("model", ""), "", doc.get("category", ""), f"size_GiB={doc.get('checkpoint_size_GiB')}"
-    return (kind, doc.get("benchmark", ""), "", "VALID" if doc.get("valid") else "INVALID",
-            f"olympic_minutes={doc.get('olympic_minutes')}")
+    k = kind(doc)
+    bench = doc.get("benchmark") or doc.get("model") or doc.get("sut_name") or ""
+    scenario = doc.get("scenario") or doc.get("accelerator") or ""
+    head = metrics(doc)
+    text = f"{head[0].name} {head[0].value:.6g} {head[0].unit}".strip() if head and head[0].value is not None else ""
+    return k, str(bench), str(scenario), verdict(doc), text
 
 
 class RunStore:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmeter import __version__
+from mlmeter.power import Meter
 from mlmeter.storage.comm import BarrierComm, MpiComm, RankFailed, run_local_ranks
 from mlmeter.storage.emulate import RankJob, list_files, run_rank, steps_per_epoch
 from mlmeter.storage.metrics import EpochRecord, Summary, summarize
@@ -167,18 +168,26 @@ def potential_caching(cfg: RunConfig, per_host_ranks: int) -> bool:
     return data_per_host <= _measured_memory_gib()
 
 
-def training_run(cfg: RunConfig, progress: Progress | None = None) -> RunResult:
-    """Verify, run every rank on this host, and write the run directory (see ``document``)."""
+def training_run(cfg: RunConfig, progress: Progress | None = None, meter: Meter | None = None) -> RunResult:
+    """Verify, run every rank on this host, and write the run directory (see ``document``); a ``meter``
+    measures the energy of the whole run (every epoch of every rank)."""
     cat, issues = verify(cfg)
     job = prepare_job(cfg)
     outdir = run_directory(cfg.results_dir, cfg.workload.model)
     began = datetime.now().astimezone()
-    records, failures = run_local(job, cfg.barrier_timeout_s, progress)
-    return finish(cfg, job, outdir, cat, issues, records, failures, began)
+    if meter is not None:
+        meter.start()
+    try:
+        records, failures = run_local(job, cfg.barrier_timeout_s, progress)
+    finally:
+        if meter is not None:
+            meter.stop()
+    return finish(cfg, job, outdir, cat, issues, records, failures, began, meter)
 
 
 def finish(cfg: RunConfig, job: RankJob, outdir: Path, cat: str, issues: list[Issue],
-           records: list[list[EpochRecord]], failures: list[str], began: datetime) -> RunResult:
+           records: list[list[EpochRecord]], failures: list[str], began: datetime,
+           meter: Meter | None = None) -> RunResult:
     w = cfg.workload
     summary = summarize(records, job.steps, w.reader.batch_size, w.dataset.record_length_bytes,
                         w.metric.exclude_start_steps, w.metric.exclude_end_steps) if records else None
@@ -198,6 +207,10 @@ def finish(cfg: RunConfig, job: RankJob, outdir: Path, cat: str, issues: list[Is
          "num_client_hosts": cfg.num_client_hosts, "hosts": list(cfg.hosts)}, indent=2) + "\n")
     system = describe_host(cfg.data_folder)
     doc["system"] = system
+    if meter is not None:
+        avg = meter.trace.average_watts if meter.trace is not None else None
+        doc["power"] = meter.section({"samples_per_joule": summary.throughput_mean / avg if avg and summary else None,
+                                      "window": "the whole run: every epoch of every rank"})
     write_text(outdir / "system.json", json.dumps(system, indent=2) + "\n")
     write_text(outdir / "summary.json", json.dumps(dlio_summary(cfg, job, summary, caching, began), indent=2) + "\n")
     write_text(outdir / "result.json", json.dumps(doc, indent=2) + "\n")

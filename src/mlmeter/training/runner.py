@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmeter import __version__
+from mlmeter.power import Meter
 from mlmeter.system import describe_host
 from mlmeter.training import digits, dlrm, gpt
 from mlmeter.training.checkpoint import Checkpointer
@@ -95,10 +96,10 @@ def _finished(log_path: Path) -> bool:
 
 def run_workload(w: TrainingWorkload, runs: int, output: Path, *, seed: int = 1, nproc: int = 1,
                  checkpoint_every: int = 0, resume: bool = False,
-                 progress: Progress | None = None) -> BenchmarkScore:
+                 progress: Progress | None = None, meter: Meter | None = None) -> BenchmarkScore:
     """Run ``runs`` times (seeds ``seed``, ``seed + 1``, …), in this process or as ``nproc`` torchrun workers,
     and score the logs. With ``checkpoint_every``, runs save checkpoints; with ``resume``, finished runs are kept
-    and unfinished ones continue from their checkpoint."""
+    and unfinished ones continue from their checkpoint. A ``meter`` measures the energy of each run."""
     if runs < 1 or nproc < 1:
         raise TrainingError("--runs and --nproc must be at least 1")
     if (checkpoint_every or resume) and (not w.checkpointing or nproc > 1):
@@ -107,6 +108,7 @@ def run_workload(w: TrainingWorkload, runs: int, output: Path, *, seed: int = 1,
     output.mkdir(parents=True, exist_ok=True)
     host = describe_host()
     paths = []
+    energies: dict[int, float] = {}
     for i in range(runs):
         log_path = output / f"result_{i}.txt"
         rundir = output / f"run_{i}"
@@ -119,12 +121,19 @@ def run_workload(w: TrainingWorkload, runs: int, output: Path, *, seed: int = 1,
             log_path.unlink(missing_ok=True)
             if ckpt is not None:
                 ckpt.path.unlink(missing_ok=True)
+        if meter is not None:
+            meter.start()
         if nproc > 1:
             figures = torchrun(w, seed + i, log_path, nproc)
         else:
             with MLLogger(log_path) as log:
                 figures = (w.train(seed + i, log, w.config, ckpt=ckpt) if ckpt is not None
                            else w.train(seed + i, log, w.config))
+        if meter is not None:
+            meter.stop()
+            figures["power"] = meter.section()
+            if meter.trace is not None:
+                energies[i] = meter.trace.energy_j
         write_text(rundir / "config.json", json.dumps(
             {"workload": w.name, "benchmark": w.benchmark, "seed": seed + i, "world_size": nproc,
              "config": dataclasses.asdict(w.config)}, indent=2) + "\n")
@@ -136,8 +145,32 @@ def run_workload(w: TrainingWorkload, runs: int, output: Path, *, seed: int = 1,
         if progress:
             progress(i, figures)
     score = score_logs(paths, w.reached, required=w.runs)
-    write_text(output / "result.json", json.dumps(score_document(score, w), indent=2) + "\n")
+    doc = score_document(score, w)
+    doc["system"] = host
+    if meter is not None:
+        doc["power"] = energy_section(meter, score, paths, energies)
+    write_text(output / "result.json", json.dumps(doc, indent=2) + "\n")
     return score
+
+
+def energy_section(meter: Meter, score: BenchmarkScore, paths: list[Path], energies: dict[int, float]) -> dict[str, Any]:
+    """Energy per run and, as MLPerf scores training energy, its mean over the runs the time score keeps.
+
+    The window is the whole run (process start to end, not run_start to run_stop): a software estimate."""
+    out = meter.section() or {}
+    out.pop("trace", None)
+    per_run = [energies.get(i) for i in range(len(paths))]
+    minutes = {str(r.path): r.minutes for r in score.runs}
+    kept, chosen = list(score.kept), []
+    for i, p in enumerate(paths):
+        m, e = minutes.get(str(p)), per_run[i]
+        if m is not None and m in kept and e is not None:
+            kept.remove(m)
+            chosen.append(e)
+    out.update({"energy_j_per_run": per_run,
+                "olympic_energy_j": sum(chosen) / len(chosen) if chosen and score.olympic_minutes else None,
+                "window": "each whole run, process start to end"})
+    return out
 
 
 def scaling(w: TrainingWorkload, workers: list[int], output: Path, *, epochs: int = 3,

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlmeter.results.stats import t_quantile
 from mlmeter.training.logfile import LogFile, read_log
 
 # benchmark_meta's required result-file counts (spec §3.3); mlmeter's own workloads add theirs
@@ -17,15 +18,6 @@ RUN_COUNTS = {
     "gnn": 10, "rgat": 10, "llama2_70b_lora": 10, "llama31_405b": 3, "llama31_8b": 10, "flux1": 10,
     "gpt_oss_20b": 10, "deepseekv3_671b": 3, "qwen35_397b_grpo": 3, "dlrmv4": 10,
 }
-
-# two-sided 95 % Student t quantiles t(0.975, df) for df = 1..30
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-
-
-def t975(df: int) -> float:
-    return _T975[df - 1] if df <= 30 else 1.960 + 2.4 / df  # close to the exact value beyond 30
-
 
 @dataclass(frozen=True)
 class RunScore:
@@ -126,7 +118,7 @@ def score_logs(paths: Sequence[Path], target: Target | None = None, required: in
     mean = statistics.fmean(ok) if ok else None
     ci = None
     if len(ok) >= 2:
-        half = t975(len(ok) - 1) * statistics.stdev(ok) / math.sqrt(len(ok))
+        half = t_quantile(0.975, len(ok) - 1) * statistics.stdev(ok) / math.sqrt(len(ok))
         ci = (statistics.fmean(ok) - half, statistics.fmean(ok) + half)
     return BenchmarkScore(bench, runs, need, None if problems and len(benches) > 1 else score, kept,
                           tuple(problems), mean, ci)

@@ -1,0 +1,214 @@
+"""--repeat statistics, ``mlmeter report`` (HTML, JSON, CSV, Markdown; rendered in headless Chromium) and
+``mlmeter compare`` on runs of every kind, and their errors on bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from mlmeter.cli.main import main
+from mlmeter.results import RunStore
+
+LOADGEN = ["loadgen", "--sut", "lognormal", "--latency-ms", "0.3", "--min-duration-ms", "300", "--quiet"]
+
+
+class _Charts(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.charts: list[str] = []
+        self.external: list[str] = []
+        self.titles = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "figure" and a.get("class") == "chart":
+            self.charts.append(a.get("data-chart", ""))
+        for k in ("src", "href"):
+            if a.get(k) and not a[k].startswith("#"):
+                self.external.append(a[k])
+        if tag == "link":
+            self.external.append(str(a))
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+
+
+def _charts(html: str) -> _Charts:
+    p = _Charts()
+    p.feed(html)
+    return p
+
+
+def _loadgen(tmp_path, name, *extra):
+    out = tmp_path / name
+    code = main([*LOADGEN, "--output", str(out), *extra])
+    assert code in (0, 1)
+    return out
+
+
+def test_repeat_summarises_and_registers(tmp_path, capsys):
+    group = _loadgen(tmp_path, "ss", "--scenario", "SingleStream", "--repeat", "3")
+    out = capsys.readouterr().out
+    assert "repeat of 3 loadgen runs" in out and "95% CI" in out
+    doc = json.loads((group / "result.json").read_text())
+    assert doc["schema"] == "mlmeter.repeat.result" and doc["kind"] == "loadgen" and len(doc["runs"]) == 3
+    p90 = next(m for m in doc["metrics"] if m["name"] == "p90 latency")
+    members = [json.loads((Path(r) / "result.json").read_text()) for r in doc["runs"]]
+    assert p90["values"] == [m["metrics"]["percentile_latency_ns"] / 1e6 for m in members]
+    s = p90["summary"]
+    assert s["ci_method"] == "bootstrap" and s["ci95"][0] <= s["mean"] <= s["ci95"][1]
+    kinds = sorted(r.kind for r in RunStore().runs())
+    assert kinds == ["loadgen", "loadgen", "loadgen", "repeat"]
+    with pytest.raises(SystemExit):
+        main([*LOADGEN, "--repeat", "0"])
+
+
+def test_loadgen_result_carries_system_and_summaries(tmp_path):
+    run = _loadgen(tmp_path, "srv", "--scenario", "Server", "--power", "auto")
+    doc = json.loads((run / "result.json").read_text())
+    assert doc["system"]["cpu"]["logical_cpus"] >= 1
+    assert sum(doc["latency_histogram"]["counts"]) == doc["sample_count"]
+    assert sum(doc["timeline"]["completed"]) == doc["sample_count"]
+    assert doc["power"]["sources"] or doc["power"]["unavailable"]  # measured, or said why not
+    assert [r.kind for r in RunStore().runs()] == ["loadgen"]
+
+
+def test_html_report_for_loadgen_runs(tmp_path, capsys):
+    peak = _loadgen(tmp_path, "peak", "--scenario", "Server", "--mode", "find-peak", "--target-latency-ms", "5",
+                    "--workers", "2")
+    ms = _loadgen(tmp_path, "ms", "--scenario", "MultiStream")
+    out = tmp_path / "report.html"
+    assert main(["report", str(peak), str(ms), "--output", str(out)]) == 0
+    html = out.read_text()
+    p = _charts(html)
+    assert p.external == [], "the report must not load anything"
+    assert p.charts.count("histogram") == 2 and "xy" in p.charts
+    assert "Server latency vs load (find-peak)" in html and "query latency distribution" in html
+    assert html.count('<section class="run"') == 3  # the overview and the two runs
+    doc = json.loads((peak / "result.json").read_text())
+    assert f"{len(doc['find_peak_trials'])}" and all(f"{t['target_qps']:.3f} QPS" in html
+                                                     for t in doc["find_peak_trials"])
+
+
+def test_formats_agree_with_the_results(tmp_path, capsys):
+    run = _loadgen(tmp_path, "off", "--scenario", "Offline")
+    sps = json.loads((run / "result.json").read_text())["metrics"]["samples_per_second"]
+    capsys.readouterr()
+    assert main(["report", str(run), "--format", "json", "--output", "-"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (r,) = doc["runs"]
+    head = r["metrics"][0]
+    assert head["headline"] and head["name"] == "samples/s" and head["value"] == sps
+    assert main(["report", str(run), "--output", str(tmp_path / "r.csv")]) == 0
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "r.csv").read_text())))
+    assert float(next(x for x in rows if x["metric"] == "samples/s")["value"]) == pytest.approx(sps)
+    assert main(["report", str(run), "--format", "md", "--output", str(tmp_path / "r.md")]) == 0
+    assert "| samples/s (headline) |" in (tmp_path / "r.md").read_text()
+
+
+def test_report_and_compare_storage_and_training_runs(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from tests.test_storage import _small_unet3d
+
+    _w, params, folder = _small_unet3d(tmp_path)
+    argv = ["storage", "training", "run", "--model", "unet3d", "--accelerator-type", "h100", "--num-accelerators",
+            "1", "--client-host-memory-in-gb", "1", "--data-dir", str(folder), "--results-dir", str(tmp_path / "s"),
+            "--quiet", "--param", *[f"{k}={v}" for k, v in params.items()]]
+    main(argv)
+    (storage,) = [p.parent for p in (tmp_path / "s").rglob("result.json")]
+    assert main(["train", "run", "digits", "--runs", "5", "--output", str(tmp_path / "t")]) == 0
+    out = tmp_path / "both.html"
+    assert main(["report", str(storage), str(tmp_path / "t"), "--output", str(out)]) == 0
+    html = out.read_text()
+    assert "accelerator utilization per epoch" in html and "quality vs time" in html
+    assert "target 0.965" in html and html.count("<path") >= 3  # one quality curve per run
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "t"), str(tmp_path / "t")]) == 0
+    text = capsys.readouterr().out
+    assert "time to train (olympic)" in text and "no (p=1)" in text
+    assert main(["compare", str(storage), str(tmp_path / "t")]) == 2
+    assert "storage run" in capsys.readouterr().err
+
+
+def test_compare_decides_significance_and_refuses_other_settings(tmp_path, capsys):
+    slow = _loadgen(tmp_path, "slow", "--scenario", "SingleStream", "--repeat", "3", "--latency-ms", "2")
+    fast = _loadgen(tmp_path, "fast", "--scenario", "SingleStream", "--repeat", "3", "--latency-ms", "0.3")
+    capsys.readouterr()
+    assert main(["compare", str(slow), str(fast), "--json"]) == 0
+    c = json.loads(capsys.readouterr().out)
+    p90 = next(r for r in c["rows"] if r["name"] == "p90 latency")
+    assert p90["significant"] and p90["better"] == "B" and p90["ci_high"] < 0
+    server = _loadgen(tmp_path, "server", "--scenario", "Server")
+    capsys.readouterr()
+    assert main(["compare", str(slow / "repeat-1"), str(server)]) == 2
+    err = capsys.readouterr().err
+    assert "measured different things" in err and "scenario: 'SingleStream' vs 'Server'" in err
+    assert main(["compare", str(slow / "repeat-1"), str(server), "--force"]) == 0
+    assert "forced" in capsys.readouterr().out
+
+
+def test_bad_run_directories_are_named_and_nothing_is_written(tmp_path, capsys):
+    good = _loadgen(tmp_path, "good", "--scenario", "Offline")
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "r.html"
+    assert main(["report", str(good), str(tmp_path / "empty"), "--output", str(out)]) == 2
+    assert "no result.json (an incomplete run directory?)" in capsys.readouterr().err and not out.exists()
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    doc = json.loads((good / "result.json").read_text())
+    (newer / "result.json").write_text(json.dumps({**doc, "schema_version": 99}))
+    assert main(["report", str(newer), "--output", str(out)]) == 2
+    assert "version 99 is newer" in capsys.readouterr().err and not out.exists()
+    assert main(["report", "12345", "--output", str(out)]) == 2
+    assert "no run with id 12345" in capsys.readouterr().err
+
+
+def _chromium() -> str | None:
+    return next((c for c in ("chromium", "chromium-browser", "google-chrome") if shutil.which(c)), None)
+
+
+@pytest.mark.skipif(_chromium() is None and not os.environ.get("MLMETER_REQUIRE_BROWSER"),
+                    reason="no Chromium on this machine (CI installs Debian's chromium and requires this test)")
+def test_report_renders_in_headless_chromium(tmp_path):
+    assert _chromium() is not None, "MLMETER_REQUIRE_BROWSER is set but no Chromium is installed"
+    peak = _loadgen(tmp_path, "peak", "--scenario", "Server", "--mode", "find-peak", "--target-latency-ms", "5")
+    group = _loadgen(tmp_path, "ss", "--scenario", "SingleStream", "--repeat", "2")
+    page = tmp_path / "report.html"
+    assert main(["report", str(peak), str(group), "--output", str(page)]) == 0
+    expected = len(_charts(page.read_text()).charts)
+    browser = [str(_chromium()), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+               f"--user-data-dir={tmp_path / 'profile'}"]
+    done = subprocess.run([*browser, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert f'data-charts-rendered="{expected}"' in done.stdout, done.stderr[-2000:]
+    assert "Uncaught" not in done.stderr and expected >= 8
+    # the detector works: a page with a script error is caught
+    bad = tmp_path / "bad.html"
+    bad.write_text("<html><body><script>missing();</script></body></html>")
+    err = subprocess.run([*browser, "--dump-dom", bad.as_uri()], capture_output=True, text=True, timeout=120)
+    assert "Uncaught ReferenceError" in err.stderr
+    shot = tmp_path / "shot.png"
+    subprocess.run([*browser, "--hide-scrollbars", "--window-size=1280,2000", f"--screenshot={shot}", page.as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_infer_repeat_loads_once_and_summarises_each_scenario(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "inf"
+    assert main(["infer", "--backend", "onnxruntime", "--model", "digits", "--scenario", "Offline,SingleStream",
+                 "--duration", "0.3", "--auto-targets", "--output", str(out), "--quiet", "--repeat", "2"]) in (0, 1)
+    text = capsys.readouterr().out
+    assert text.count("repeat of 2 inference runs") == 2
+    for sc, head in (("Offline", "samples/s"), ("SingleStream", "p90 latency")):
+        doc = json.loads((out / "repeat" / sc / "performance" / "result.json").read_text())
+        assert doc["identity"]["scenario"] == sc and doc["metrics"][0]["name"] == head
+        assert [Path(r) for r in doc["runs"]] == [(out / f"repeat-{i}" / sc / "performance").resolve()
+                                                  for i in (1, 2)]
