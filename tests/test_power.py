@@ -193,3 +193,42 @@ def test_spl_parsing_follows_the_official_format():
     assert (wa, wb) == (101.5, -1.0) and b - a == pytest.approx(1.0)
     assert parse_address("ptd://director") == ("director", 4950)
     assert parse_address("ptd://10.0.0.2:8888") == ("10.0.0.2", 8888)
+
+
+def test_inference_with_a_power_server_runs_ranging_then_testing(tmp_path, power_server):
+    pytest.importorskip("onnxruntime")
+    from mlmeter.inference import InferConfig, run_inference
+    from mlmeter.loadgen import TestScenario
+
+    srv = power_server(watts={"ranging": 70.0, "testing": 75.0})
+    cfg = InferConfig(backend="onnxruntime", model="digits", scenarios=(TestScenario.Offline,), duration_s=0.5,
+                      auto_targets=True, output=tmp_path, power=(srv.address,))
+    (o,) = run_inference(cfg)
+    pw = json.loads((o.outdir / "result.json").read_text())["power"]
+    assert pw["measured"] == "metered" and pw["average_watts"] == pytest.approx(75.0)
+    assert (o.outdir / "ranging" / "mlperf_log_detail.txt").is_file()
+    assert [c for c in srv.commands if c.startswith("session")][-1].endswith(",done")
+
+
+def test_training_and_storage_results_carry_energy(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from mlmeter.cli.main import main
+    from mlmeter.power import meter
+    from tests.test_storage import _small_unet3d
+
+    monkeypatch.setattr(meter, "open_sources", lambda names: ([_Linear(30.0)], []))
+    assert main(["train", "run", "digits", "--runs", "5", "--power", "auto", "--output", str(tmp_path / "t")]) == 0
+    doc = json.loads((tmp_path / "t" / "result.json").read_text())
+    pw, kept = doc["power"], doc["kept_minutes"]
+    assert len(pw["energy_j_per_run"]) == 5 and all(e > 0 for e in pw["energy_j_per_run"])
+    minutes = [r["minutes"] for r in doc["runs"]]
+    chosen = [e for e, m in zip(pw["energy_j_per_run"], minutes, strict=True) if m in kept]
+    assert len(chosen) == 3 and pw["olympic_energy_j"] == pytest.approx(sum(chosen) / 3)  # the time score's runs
+    assert doc["system"]["cpu"]["logical_cpus"] >= 1
+    _w, params, folder = _small_unet3d(tmp_path)
+    main(["storage", "training", "run", "--model", "unet3d", "--accelerator-type", "h100", "--num-accelerators", "1",
+          "--client-host-memory-in-gb", "1", "--data-dir", str(folder), "--results-dir", str(tmp_path / "s"),
+          "--quiet", "--power", "auto", "--param", *[f"{k}={v}" for k, v in params.items()]])
+    (res,) = (tmp_path / "s").rglob("result.json")
+    spw = json.loads(res.read_text())["power"]
+    assert spw["average_watts"] == pytest.approx(30.0, rel=0.1) and spw["samples_per_joule"] > 0

@@ -212,3 +212,18 @@ def test_infer_repeat_loads_once_and_summarises_each_scenario(tmp_path, capsys):
         assert doc["identity"]["scenario"] == sc and doc["metrics"][0]["name"] == head
         assert [Path(r) for r in doc["runs"]] == [(out / f"repeat-{i}" / sc / "performance").resolve()
                                                   for i in (1, 2)]
+
+
+def test_report_of_a_checkpointing_run(tmp_path):
+    from mlmeter.storage.checkpointing import checkpointing_run, llm_checkpoint
+
+    params = {"num_layers": "1", "hidden_size": "128", "ffn_hidden_size": "256", "num_attention_heads": "4",
+              "num_kv_heads": "2", "vocab_size": "500", "time_between_checkpoints": "0",
+              "num_checkpoints_write": "3", "num_checkpoints_read": "2"}
+    doc = checkpointing_run(llm_checkpoint("llama3-8b", params), 1, tmp_path / "ckpt", tmp_path / "results")
+    run = Path(doc["outdir"])
+    out = tmp_path / "c.html"
+    assert main(["report", str(run), "--output", str(out)]) == 0
+    html = out.read_text()
+    assert "save: slowest rank per checkpoint" in html and "load: slowest rank per checkpoint" in html
+    assert html.count('class="bar"') >= 5 and "save GiB/s" in html

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mlmeter.backends import BACKEND_NAMES
+from mlmeter.cli import options
 from mlmeter.inference import InferConfig, InferConfigError, ScenarioOutcome
 from mlmeter.inference.config import MODES
 from mlmeter.loadgen import TestScenario
@@ -53,9 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--compile", action="store_true", help="pytorch: torch.compile the model")
     e.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
                    help="runtime-specific option (repeatable)")
-    p.add_argument("--power", default=None, metavar="SOURCES",
-                   help="sample power during performance runs: auto, rapl, nvml (comma-separated), or "
-                        "ptd://HOST[:PORT] (a PTDaemon power server: a ranging pass, then the measured pass)")
+    options.add_power(p, "performance runs", server=True)
+    options.add_repeat(p)
     p.add_argument("--trace", action="store_true", help="write mlperf_log_trace.json")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 

@@ -8,6 +8,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from mlmeter.cli import options
 from mlmeter.cli.progress import Progress
 from mlmeter.loadgen import (
     LogSettings,
@@ -59,9 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--accuracy-log-probability", type=float)
     s.add_argument("--completion-timeout-s", type=float, help="end INVALID after this long without a completion")
     p.add_argument("--trace", action="store_true", help="write mlperf_log_trace.json")
-    p.add_argument("--power", default=None, metavar="SOURCES",
-                   help="sample power during performance passes: auto, rapl, nvml (comma-separated), or "
-                        "ptd://HOST[:PORT] (a PTDaemon power server: a ranging pass, then the measured pass)")
+    options.add_power(p, "performance passes", server=True)
+    options.add_repeat(p)
     p.add_argument("--output", default=None, help="run directory (default mlmeter-runs/loadgen-<scenario>-<time>)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
 

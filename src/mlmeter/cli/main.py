@@ -162,7 +162,6 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
     inf = sub.add_parser("infer", help="benchmark a model on a backend in MLPerf scenarios (run_local.sh)")
     infer_cmd.add_arguments(inf)
-    repeat.add_argument(inf)
     inf.set_defaults(func=cmd_infer)
     rn = sub.add_parser("runs", help="the local index of run directories (list, show, rm, add, rebuild)")
     runs_cmd.add_arguments(rn)
@@ -189,7 +188,6 @@ def build_parser() -> argparse.ArgumentParser:
     storage_cmd.add_arguments(st)
     lg = sub.add_parser("loadgen", help="run the LoadGen against a simulated SUT and explain the verdict")
     loadgen_cmd.add_arguments(lg)
-    repeat.add_argument(lg)
     lg.set_defaults(func=cmd_loadgen)
     return p
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlmeter.cli import repeat
-from mlmeter.power import Meter, source_names
+from mlmeter.cli import options, repeat
+from mlmeter.cli.options import open_meter
 from mlmeter.results import register
 from mlmeter.storage import launch
 from mlmeter.storage.checkpointing import LLAMA3, checkpointing_mpi, checkpointing_run, llm_checkpoint
@@ -82,9 +82,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     grp.add_argument("--open", action="store_true", help="allow OPEN overrides; refuse INVALID configurations")
     rn.add_argument("--allow-invalid-params", "-aip", action="store_true")
     rn.add_argument("--drop-caches", action="store_true", help="drop the page cache before the run (root)")
-    repeat.add_argument(rn, "--loops")  # --loops: the name of DLIO's and the MLPerf Storage tool's option
-    rn.add_argument("--power", default=None, metavar="SOURCES",
-                    help="measure the run's energy: auto, rapl, nvml (comma-separated; local runs)")
+    options.add_repeat(rn, "--loops")  # --loops: the name of DLIO's and the MLPerf Storage tool's option
+    options.add_power(rn, "the whole run (local runs)")
     rn.add_argument("--quiet", action="store_true")
     _hosts(rn)
     _mpi(rn)
@@ -101,6 +100,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         c.add_argument("--num-checkpoints-read", "-ncr", type=int, default=10)
         c.add_argument("--num-checkpoints-write", "-ncw", type=int, default=10)
         c.add_argument("--checkpoint-folder", "-cf", type=Path, required=name == "run")
+        if name == "run":
+            options.add_power(c, "the checkpoint writes and reads (local runs)")
         _hosts(c)
         _common(c)
         c.set_defaults(func=func)
@@ -204,9 +205,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         print("mlmeter: " + " ".join(cmd), file=sys.stderr)
         return launch.run_mpirun(cmd)
     worst = 0
-    meter = Meter(source_names(a.power)) if a.power else None
-    for line in meter.problems if meter else []:
-        print(f"mlmeter: power: {line}", file=sys.stderr)
+    meter = open_meter(a.power)
     members = []
     for loop in range(a.repeat):
         if a.drop_caches:
@@ -279,7 +278,8 @@ def cmd_ckpt_run(a: argparse.Namespace) -> int:
             return 0
         doc = mpi_doc
     else:
-        doc = checkpointing_run(c, a.num_processes, a.checkpoint_folder, a.results_dir)
+        meter = open_meter(a.power)
+        doc = checkpointing_run(c, a.num_processes, a.checkpoint_folder, a.results_dir, meter)
         _note(register([Path(doc["outdir"])]))
     print(f"storage checkpointing {c.model} x {a.num_processes}: {doc['category']}, "
           f"{doc['checkpoint_size_GiB']:.3f} GiB per checkpoint")

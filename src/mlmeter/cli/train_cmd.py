@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlmeter.cli import repeat
-from mlmeter.power import Meter, source_names
+from mlmeter.cli import options, repeat
+from mlmeter.cli.options import open_meter
 from mlmeter.results import register
 from mlmeter.training.runner import WORKLOADS, TrainingError, run_workload, scaling, score_document, workload
 from mlmeter.training.scoring import BenchmarkScore, score_logs
@@ -24,9 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--nproc", type=int, default=1, help="data-parallel torchrun workers per run (gloo on CPU)")
     r.add_argument("--checkpoint-every", type=int, default=0, metavar="EPOCHS", help="save a checkpoint every N epochs")
     r.add_argument("--resume", action="store_true", help="keep finished runs; continue unfinished ones from checkpoints")
-    r.add_argument("--power", default=None, metavar="SOURCES",
-                   help="measure each run's energy: auto, rapl, nvml (comma-separated)")
-    repeat.add_argument(r)
+    options.add_power(r, "each run")
+    options.add_repeat(r)
     r.set_defaults(func=cmd_run)
     sc = sub.add_parser("scaling", help="throughput with 1, 2, … torchrun workers, and the scaling efficiency")
     sc.add_argument("workload")
@@ -70,9 +69,7 @@ def table(s: BenchmarkScore) -> str:
 def cmd_run(a: argparse.Namespace) -> int:
     w = workload(a.workload)
     out = a.output or Path("mlmeter-train") / w.name
-    meter = Meter(source_names(a.power)) if a.power else None
-    for line in meter.problems if meter else []:
-        print(f"mlmeter: power: {line}", file=sys.stderr)
+    meter = open_meter(a.power)
     members, worst = [], 0
     for i in range(a.repeat):
         rdir = out if a.repeat == 1 else out / f"repeat-{i + 1}"

@@ -25,11 +25,11 @@ class Meter:
     the caller runs it once with ``mode = "ranging"`` and again with ``mode = "testing"`` (``two_pass``).
     """
 
-    def __init__(self, names: list[str] | tuple[str, ...], sources: list[PowerSource] | None = None) -> None:
-        self.enabled = bool(names) or sources is not None
+    def __init__(self, names: list[str] | tuple[str, ...]) -> None:
+        self.enabled = bool(names)
         self.problems: list[str] = []
         self.wall: PtdSource | None = None
-        self.sources: list[PowerSource] = list(sources or [])
+        self.sources: list[PowerSource] = []
         walls = [n for n in names if n.startswith("ptd://")]
         others = [n for n in names if not n.startswith("ptd://")]
         if walls:
@@ -40,7 +40,7 @@ class Meter:
                 self.wall = PtdSource(walls[0])
             except PtdError as exc:
                 self.problems.append(str(exc))
-        elif sources is None and names:
+        elif names:
             self.sources, self.problems = open_sources(others)
         self.mode = "testing"
         self._closed = False

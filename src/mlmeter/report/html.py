@@ -68,7 +68,7 @@ def _table(rows: list[tuple[Any, ...]], head: tuple[str, ...] | None = None) -> 
 
 def _flat(d: Any, prefix: str = "") -> list[tuple[str, str]]:
     if isinstance(d, dict):
-        return [x for k, v in d.items() for x in _flat(v, f"{prefix}{k}." if prefix or k else "")]
+        return [x for k, v in d.items() for x in _flat(v, f"{prefix}{k}.")]
     return [(prefix.rstrip("."), json.dumps(d) if isinstance(d, (list, dict)) else str(d))]
 
 
@@ -86,7 +86,7 @@ def _cards(v: RunView) -> str:
 def _why(v: RunView) -> str:
     d = v.doc
     reasons = list(d.get("reasons") or []) + list(d.get("problems") or [])
-    if v.kind == "loadgen" or v.kind == "inference":
+    if v.kind in ("loadgen", "inference"):
         lg = v.loadgen or {}
         failed = [c for c in lg.get("checks") or [] if not c.get("passed")]
         reasons += [f"{c['name']}: required {c['expected']}, measured {c['actual']}. {c.get('advice', '')}"

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlmeter.results.headline import SCHEMAS, kind, metrics, verdict
+from mlmeter.results.headline import SCHEMAS, identity, kind, metrics, verdict
 
 SUPPORTED_VERSION = 1
 
@@ -81,9 +81,9 @@ def read_result(run_dir: Path) -> dict[str, Any]:
 
 
 def _summary(doc: dict[str, Any]) -> tuple[str, str, str, str, str]:
-    k = kind(doc)
-    bench = doc.get("benchmark") or doc.get("model") or doc.get("sut_name") or ""
-    scenario = doc.get("scenario") or doc.get("accelerator") or ""
+    k, ident = kind(doc), identity(doc)
+    bench = ident.get("benchmark") or ident.get("model") or doc.get("sut_name") or ""
+    scenario = ident.get("scenario") or ident.get("accelerator") or ""
     head = metrics(doc)
     text = f"{head[0].name} {head[0].value:.6g} {head[0].unit}".strip() if head and head[0].value is not None else ""
     return k, str(bench), str(scenario), verdict(doc), text

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from mlmeter import __version__
+from mlmeter.power import Meter
 from mlmeter.storage.comm import BarrierComm, Comm, RankFailed, run_local_ranks
 from mlmeter.storage.workloads import StorageConfigError
 from mlmeter.system import describe_host
@@ -188,16 +189,25 @@ def _stats(per_rank: list[dict[str, list[float]]], kind: str, size_gib: float) -
     }
 
 
-def checkpointing_run(c: LlmCheckpoint, ranks: int, folder: Path, results_dir: Path) -> dict[str, Any]:
-    """Run ``ranks`` local processes (a subset of the full world writes its share); write the run directory."""
+def checkpointing_run(c: LlmCheckpoint, ranks: int, folder: Path, results_dir: Path,
+                      meter: Meter | None = None) -> dict[str, Any]:
+    """Run ``ranks`` local processes (a subset of the full world writes its share); write the run directory.
+    A ``meter`` measures the energy of all the writes and reads."""
     if ranks < 1 or ranks > c.world:
         raise StorageConfigError(f"--num-processes must be between 1 and {c.world} for {c.model}")
     folder = folder / c.model
     folder.mkdir(parents=True, exist_ok=True)
     outdir = _outdir(c, results_dir)
-    got, failures, _ = run_local_ranks(_rank_main, (c, folder, ranks), ranks)
+    if meter is not None:
+        meter.start()
+    try:
+        got, failures, _ = run_local_ranks(_rank_main, (c, folder, ranks), ranks)
+    finally:
+        if meter is not None:
+            meter.stop()
     per_rank = [got[r] for r in range(ranks)] if len(got) == ranks else []
-    return _write(c, ranks, per_rank, failures, outdir)
+    power = meter.section({"window": "every checkpoint write and read of every rank"}) if meter else None
+    return _write(c, ranks, per_rank, failures, outdir, power)
 
 
 def _outdir(c: LlmCheckpoint, results_dir: Path) -> Path:
@@ -207,7 +217,7 @@ def _outdir(c: LlmCheckpoint, results_dir: Path) -> Path:
 
 
 def _write(c: LlmCheckpoint, ranks: int, per_rank: list[dict[str, list[float]]], failures: list[str],
-           outdir: Path) -> dict[str, Any]:
+           outdir: Path, power: dict[str, Any] | None = None) -> dict[str, Any]:
     size_gib = c.total_bytes(ranks) / GIB
     doc: dict[str, Any] = {
         "schema": "mlmeter.storage.checkpoint_result", "schema_version": 1,
@@ -218,7 +228,7 @@ def _write(c: LlmCheckpoint, ranks: int, per_rank: list[dict[str, list[float]]],
         "save": _stats(per_rank, "save", size_gib), "load": _stats(per_rank, "load", size_gib),
         "per_rank": per_rank, "complete": not failures, "failures": failures,
         "category": "INVALID" if failures else "CLOSED" if ranks == c.world else "OPEN",
-        "settings": dataclasses.asdict(c), "system": describe_host(),
+        "settings": dataclasses.asdict(c), "system": describe_host(), "power": power,
     }
     write_text(outdir / "result.json", json.dumps(doc, indent=2) + "\n")
     doc["outdir"] = str(outdir)
