@@ -222,8 +222,19 @@ def test_training_and_storage_results_carry_energy(tmp_path, monkeypatch):
     pw, kept = doc["power"], doc["kept_minutes"]
     assert len(pw["energy_j_per_run"]) == 5 and all(e > 0 for e in pw["energy_j_per_run"])
     minutes = [r["minutes"] for r in doc["runs"]]
-    chosen = [e for e, m in zip(pw["energy_j_per_run"], minutes, strict=True) if m in kept]
+    chosen = [e for e, m in zip(pw["energy_to_train_j_per_run"], minutes, strict=True) if m in kept]
     assert len(chosen) == 3 and pw["olympic_energy_j"] == pytest.approx(sum(chosen) / 3)  # the time score's runs
+    # the MLLOG power files give what the official result summarizer computes from them
+    rs = pytest.importorskip("mlperf_logging.result_summarizer.result_summarizer")
+    from mlmeter.training.logfile import read_log
+    from mlmeter.training.power_log import time_to_train_ms
+
+    for i, node in enumerate(pw["node_logs"]):
+        ttt = time_to_train_ms(read_log(tmp_path / "t" / f"result_{i}.txt"))
+        loglines, _ = rs.parse_file(node, "6.1.0")
+        assert pw["energy_to_train_j_per_run"][i] == pytest.approx(rs._compute_power_node(loglines, ttt), rel=1e-12)
+        # 30 W over the time to train (the window is rescaled to it)
+        assert pw["energy_to_train_j_per_run"][i] == pytest.approx(30.0 * ttt / 1000, rel=0.1)
     assert doc["system"]["cpu"]["logical_cpus"] >= 1
     _w, params, folder = _small_unet3d(tmp_path)
     main(["storage", "training", "run", "--model", "unet3d", "--accelerator-type", "h100", "--num-accelerators", "1",

@@ -227,3 +227,18 @@ def test_report_of_a_checkpointing_run(tmp_path):
     html = out.read_text()
     assert "save: slowest rank per checkpoint" in html and "load: slowest rank per checkpoint" in html
     assert html.count('class="bar"') >= 5 and "save GiB/s" in html
+
+
+def test_single_runs_compare_throughput_by_batch_means(tmp_path, capsys):
+    from mlmeter.results.headline import batch_means
+
+    assert batch_means({"bucket_s": 0.5, "completed": [10] * 40 + [3]}) == (20.0,) * 10  # last bucket partial
+    assert batch_means({"bucket_s": 0.5, "completed": [10] * 5}) == ()  # too short to split
+    common = ["--scenario", "Offline", "--sut", "fixed", "--qps", "6000", "--min-duration-ms", "600"]
+    a = _loadgen(tmp_path, "a", *common, "--latency-ms", "0.2")
+    b = _loadgen(tmp_path, "b", *common, "--latency-ms", "0.3")
+    capsys.readouterr()
+    assert main(["compare", str(a), str(b), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    assert row["name"] == "samples/s" and row["method"] == "welch, batch means"
+    assert row["significant"] and row["better"] == "A" and row["ci_high"] < 0

@@ -155,7 +155,8 @@ class MeteredPasses:
 
 def _wall_trace(samples: list[tuple[float, float]], t0: float, duration: float) -> PowerTrace:
     """MLPerf's average power: the mean of the analyzer's samples inside the window (spec §5.2)."""
-    t = PowerTrace(times=[x - t0 for x, _ in samples], watts=[w for _, w in samples], duration_s=duration)
+    t = PowerTrace(times=[x - t0 for x, _ in samples], watts=[w for _, w in samples], duration_s=duration,
+                   wall_start=t0)
     if samples:
         t.energy_j = sum(t.watts) / len(t.watts) * duration
     else:

@@ -17,6 +17,8 @@ class PowerTrace:
     watts: list[float] = field(default_factory=list)
     energy_j: float = 0.0
     duration_s: float = 0.0
+    wall_start: float = 0.0
+    """UTC epoch seconds at which the window began (``times`` are relative to it)."""
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -45,6 +47,7 @@ class PowerSampler:
         return total
 
     def start(self) -> None:
+        self.trace.wall_start = time.time()
         self._t0 = time.perf_counter()
         self._e0 = self._last_e = self._read()
         self._last_t = self._t0

@@ -1,5 +1,6 @@
 """``mlmeter compare A B``: the metrics of two runs side by side, B − A with a 95 % interval where the runs have
-replicates (repeats, training runs, storage epochs), and what differs between them.
+replicates (repeats, training runs, storage epochs, batch means of a LoadGen pass's throughput), and what differs
+between them.
 
 Runs of different kinds are refused; runs that measured different things (another scenario, model, settings)
 are refused unless forced; runs on different systems or software are compared with a warning naming what
@@ -78,8 +79,11 @@ def compare(a: RunView, b: RunView, force: bool = False) -> Comparison:
             continue
         ra, rb = ma.replicates or (ma.value,), m2.replicates or (m2.value,)
         diff = m2.value - ma.value
-        d = replace(compare_samples(ra, rb, ma.percentile), diff=diff,
-                    relative=diff / abs(ma.value) if ma.value else None)
+        d = compare_samples(ra, rb, ma.percentile)
+        by = " over ".join(dict.fromkeys(x for x in (ma.replicated_by if ma.replicates else "",
+                                                     m2.replicated_by if m2.replicates else "") if x))
+        d = replace(d, diff=diff, relative=diff / abs(ma.value) if ma.value else None,
+                    method=f"{d.method}, {by}" if d.method and by else d.method)
         better = ""
         if d.significant:
             better = "B" if (diff > 0) == ma.higher_is_better else "A"

@@ -22,7 +22,9 @@ class Metric:
     percentile: bool = False
     """A tail-latency percentile: intervals come from the bootstrap, not the t distribution."""
     replicates: tuple[float, ...] = field(default=())
-    """Independent values inside one run (training runs, storage epochs), when the run has them."""
+    """Values inside one run whose spread estimates the metric's noise, when the run has them."""
+    replicated_by: str = ""
+    """What the replicates are: "runs", "epochs", "checkpoints" or "batch means" (of a LoadGen timeline)."""
 
 
 def kind(doc: dict[str, Any]) -> str:
@@ -46,10 +48,29 @@ def _loadgen_headline(lg: dict[str, Any]) -> Metric | None:
         pct = (lg.get("settings") or {}).get("effective", {}).get("target_latency_percentile", 0.9)
         return Metric(f"p{pct * 100:g} latency", m["percentile_latency_ns"] / 1e6, "ms", False, True)
     if scenario == "Server" and m.get("scheduled_samples_per_sec") is not None:
-        return Metric("scheduled samples/s", m["scheduled_samples_per_sec"], "samples/s", True)
+        return Metric("scheduled samples/s", m["scheduled_samples_per_sec"], "samples/s", True,
+                      replicates=batch_means(lg.get("timeline")), replicated_by="batch means")
     if scenario == "Offline" and m.get("samples_per_second") is not None:
-        return Metric("samples/s", m["samples_per_second"], "samples/s", True)
+        return Metric("samples/s", m["samples_per_second"], "samples/s", True,
+                      replicates=batch_means(lg.get("timeline")), replicated_by="batch means")
     return None
+
+
+def batch_means(timeline: dict[str, Any] | None, batches: int = 10) -> tuple[float, ...]:
+    """Completed samples/s in ``batches`` consecutive stretches of a pass (the method of batch means: the
+    spread of these rates estimates the noise of the run's throughput). The last, partial bucket is left out."""
+    if not timeline or not timeline.get("completed"):
+        return ()
+    counts, width = timeline["completed"][:-1], float(timeline["bucket_s"])
+    if len(counts) < 2 * batches:
+        return ()
+    size, extra = divmod(len(counts), batches)
+    out, at = [], 0
+    for i in range(batches):
+        n = size + (1 if i < extra else 0)
+        out.append(sum(counts[at:at + n]) / (n * width))
+        at += n
+    return tuple(out)
 
 
 def _power_metrics(doc: dict[str, Any]) -> list[Metric]:
@@ -75,8 +96,9 @@ def metrics(doc: dict[str, Any]) -> list[Metric]:
     elif k == "storage":
         per = doc.get("per_epoch") or {}
         out = [Metric("samples/s", doc.get("samples_per_second"), "samples/s", True,
-                      replicates=tuple(per.get("samples_per_second") or ())),
-               Metric("accelerator utilization", doc.get("au"), "%", True, replicates=tuple(per.get("au") or ())),
+                      replicates=tuple(per.get("samples_per_second") or ()), replicated_by="epochs"),
+               Metric("accelerator utilization", doc.get("au"), "%", True, replicates=tuple(per.get("au") or ()),
+                      replicated_by="epochs"),
                Metric("MiB/s", doc.get("mb_per_second"), "MiB/s", True)]
     elif k == "checkpointing":
         for phase in ("save", "load"):
@@ -84,17 +106,18 @@ def metrics(doc: dict[str, Any]) -> list[Metric]:
             per = st.get("duration_per_checkpoint_max_over_ranks_s") or []
             size = doc.get("checkpoint_size_GiB") or 0
             out.append(Metric(f"{phase} GiB/s", st.get("throughput_mean_GiB_per_s"), "GiB/s", True,
-                              replicates=tuple(size / d for d in per if d)))
+                              replicates=tuple(size / d for d in per if d), replicated_by="checkpoints"))
     elif k == "training":
         runs = [r["minutes"] for r in doc.get("runs") or [] if r.get("converged") and r.get("minutes") is not None]
-        out = [Metric("time to train (olympic)", doc.get("olympic_minutes"), "min", False, replicates=tuple(runs))]
+        out = [Metric("time to train (olympic)", doc.get("olympic_minutes"), "min", False, replicates=tuple(runs),
+                      replicated_by="runs")]
         pw = doc.get("power") or {}
         if pw.get("olympic_energy_j") is not None:
             out.append(Metric("energy to train (olympic)", pw["olympic_energy_j"], "J", False))
         return out
     elif k == "repeat":
         return [Metric(m["name"], m["summary"]["mean"], m["unit"], m["higher_is_better"], m["percentile"],
-                       tuple(m["values"])) for m in doc.get("metrics") or []]
+                       tuple(m["values"]), "runs") for m in doc.get("metrics") or []]
     return [m for m in out if m.value is not None] + _power_metrics(doc)
 
 

@@ -18,6 +18,7 @@ from mlmeter.system import describe_host
 from mlmeter.training import digits, dlrm, gpt
 from mlmeter.training.checkpoint import Checkpointer
 from mlmeter.training.mllog import MLLogger
+from mlmeter.training.power_log import energy_to_train_j, node_log_path, write_node_log
 from mlmeter.training.scoring import BenchmarkScore, score_logs
 from mlmeter.training.timeline import rules_file
 from mlmeter.util.atomic import write_text
@@ -130,10 +131,11 @@ def run_workload(w: TrainingWorkload, runs: int, output: Path, *, seed: int = 1,
                 figures = (w.train(seed + i, log, w.config, ckpt=ckpt) if ckpt is not None
                            else w.train(seed + i, log, w.config))
         if meter is not None:
-            meter.stop()
+            trace = meter.stop()
             figures["power"] = meter.section()
-            if meter.trace is not None:
-                energies[i] = meter.trace.energy_j
+            if trace is not None:
+                energies[i] = trace.energy_j
+                write_node_log(node_log_path(output, i), trace)
         write_text(rundir / "config.json", json.dumps(
             {"workload": w.name, "benchmark": w.benchmark, "seed": seed + i, "world_size": nproc,
              "config": dataclasses.asdict(w.config)}, indent=2) + "\n")
@@ -148,28 +150,31 @@ def run_workload(w: TrainingWorkload, runs: int, output: Path, *, seed: int = 1,
     doc = score_document(score, w)
     doc["system"] = host
     if meter is not None:
-        doc["power"] = energy_section(meter, score, paths, energies)
+        doc["power"] = energy_section(meter, score, output, paths, energies)
     write_text(output / "result.json", json.dumps(doc, indent=2) + "\n")
     return score
 
 
-def energy_section(meter: Meter, score: BenchmarkScore, paths: list[Path], energies: dict[int, float]) -> dict[str, Any]:
-    """Energy per run and, as MLPerf scores training energy, its mean over the runs the time score keeps.
-
-    The window is the whole run (process start to end, not run_start to run_stop): a software estimate."""
+def energy_section(meter: Meter, score: BenchmarkScore, output: Path, paths: list[Path],
+                   energies: dict[int, float]) -> dict[str, Any]:
+    """Energy per run as measured (the whole run's window) and as MLPerf's summarizer computes it from the
+    MLLOG power files (rescaled to the time to train); the energy score is the mean of the latter over the runs
+    the olympic time score keeps."""
     out = meter.section() or {}
     out.pop("trace", None)
-    per_run = [energies.get(i) for i in range(len(paths))]
+    to_train = [energy_to_train_j(output, i, p) for i, p in enumerate(paths)]
     minutes = {str(r.path): r.minutes for r in score.runs}
     kept, chosen = list(score.kept), []
     for i, p in enumerate(paths):
-        m, e = minutes.get(str(p)), per_run[i]
+        m, e = minutes.get(str(p)), to_train[i]
         if m is not None and m in kept and e is not None:
             kept.remove(m)
             chosen.append(e)
-    out.update({"energy_j_per_run": per_run,
+    out.update({"energy_j_per_run": [energies.get(i) for i in range(len(paths))],
+                "energy_to_train_j_per_run": to_train,
                 "olympic_energy_j": sum(chosen) / len(chosen) if chosen and score.olympic_minutes else None,
-                "window": "each whole run, process start to end"})
+                "window": "each whole run, process start to end; rescaled to run_start..run_stop for the score",
+                "node_logs": [str(node_log_path(output, i)) for i in range(len(paths))]})
     return out
 
 
