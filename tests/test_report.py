@@ -242,3 +242,18 @@ def test_single_runs_compare_throughput_by_batch_means(tmp_path, capsys):
     row = json.loads(capsys.readouterr().out)["rows"][0]
     assert row["name"] == "samples/s" and row["method"] == "welch, batch means"
     assert row["significant"] and row["better"] == "A" and row["ci_high"] < 0
+
+
+def test_checkpointing_repeat_keeps_each_run_apart(tmp_path, capsys):
+    argv = ["storage", "checkpointing", "run", "--model", "llama3-8b", "--num-processes", "1", "--checkpoint-folder",
+            str(tmp_path / "c"), "--results-dir", str(tmp_path / "r"), "--num-checkpoints-write", "2",
+            "--num-checkpoints-read", "1", "--repeat", "2", "--param", "num_layers=1", "hidden_size=128",
+            "ffn_hidden_size=256", "num_attention_heads=4", "num_kv_heads=2", "vocab_size=500",
+            "time_between_checkpoints=0"]
+    assert main(argv) == 0
+    assert "repeat of 2 checkpointing runs" in capsys.readouterr().out
+    (group,) = (tmp_path / "r" / "checkpointing" / "llama3-8b").glob("repeat-*")
+    doc = json.loads((group / "result.json").read_text())
+    assert len(set(doc["runs"])) == 2  # two runs in the same second still get two directories
+    save = next(m for m in doc["metrics"] if m["name"] == "save GiB/s")
+    assert len(save["values"]) == 2 and save["summary"]["ci_method"] == "t"

@@ -102,6 +102,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         c.add_argument("--checkpoint-folder", "-cf", type=Path, required=name == "run")
         if name == "run":
             options.add_power(c, "the checkpoint writes and reads (local runs)")
+            options.add_repeat(c)
         _hosts(c)
         _common(c)
         c.set_defaults(func=func)
@@ -276,12 +277,24 @@ def cmd_ckpt_run(a: argparse.Namespace) -> int:
         mpi_doc = checkpointing_mpi(c, a.checkpoint_folder, a.results_dir)
         if mpi_doc is None:
             return 0
-        doc = mpi_doc
-    else:
-        meter = open_meter(a.power)
+        _describe_checkpointing(mpi_doc, a.num_processes)
+        return 0 if mpi_doc["complete"] else 1
+    meter = open_meter(a.power)
+    members, worst = [], 0
+    for _ in range(a.repeat):
         doc = checkpointing_run(c, a.num_processes, a.checkpoint_folder, a.results_dir, meter)
-        _note(register([Path(doc["outdir"])]))
-    print(f"storage checkpointing {c.model} x {a.num_processes}: {doc['category']}, "
+        members.append(Path(doc["outdir"]))
+        _describe_checkpointing(doc, a.num_processes)
+        worst = max(worst, 0 if doc["complete"] else 1)
+    if a.repeat == 1:
+        _note(register(members))
+    else:
+        print("\n".join(repeat.summarize({members[0].parent / f"repeat-{members[0].name}": members})))
+    return worst
+
+
+def _describe_checkpointing(doc: dict[str, Any], processes: int) -> None:
+    print(f"storage checkpointing {doc['model']} x {processes}: {doc['category']}, "
           f"{doc['checkpoint_size_GiB']:.3f} GiB per checkpoint")
     for kind in ("save", "load"):
         s = doc[kind]
@@ -290,7 +303,6 @@ def cmd_ckpt_run(a: argparse.Namespace) -> int:
     for f in doc["failures"]:
         print(f"  - {f}")
     print(f"  files: {doc['outdir']}")
-    return 0 if doc["complete"] else 1
 
 
 def cmd_report(a: argparse.Namespace) -> int:

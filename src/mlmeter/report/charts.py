@@ -144,8 +144,13 @@ def xy_chart(title: str, series: Sequence[Series], x_label: str, y_label: str, *
         return _frame(title, x_label, y_label, [f'<text x="{W / 2}" y="{H / 2}" class="ct">no data</text>'], "empty")
     xs = [p[0] for p in pts] + [m.value for m in marks if m.vertical]
     ys = [p[1] for p in pts] + [m.value for m in marks if not m.vertical]
-    ylo = min(ys) if log_y or not y_zero else min(0.0, min(ys))
-    yhi = max(ys) * (1.0 if log_y else 1.08)
+    if log_y:
+        ylo, yhi = min(ys), max(ys)
+    elif y_zero:
+        ylo, yhi = min(0.0, min(ys)), max(ys) * 1.08
+    else:  # room above and below the data, so nothing sits on the frame
+        pad = 0.15 * (max(ys) - min(ys)) or 0.05 * abs(max(ys)) or 1.0
+        ylo, yhi = min(ys) - pad, max(ys) + pad
     xa = _Axis(min(xs), max(xs), LEFT, W - RIGHT, log_x, integer_x)
     ya = _Axis(ylo, yhi, H - BOTTOM, TOP, log_y)
     body = _axes(xa, ya)

@@ -9,7 +9,6 @@ import os
 import statistics
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from mlmeter.storage.comm import BarrierComm, Comm, RankFailed, run_local_ranks
 from mlmeter.storage.workloads import StorageConfigError
 from mlmeter.system import describe_host
 from mlmeter.util.atomic import write_text
+from mlmeter.util.rundir import run_directory
 
 GIB = 1024**3
 
@@ -197,7 +197,7 @@ def checkpointing_run(c: LlmCheckpoint, ranks: int, folder: Path, results_dir: P
         raise StorageConfigError(f"--num-processes must be between 1 and {c.world} for {c.model}")
     folder = folder / c.model
     folder.mkdir(parents=True, exist_ok=True)
-    outdir = _outdir(c, results_dir)
+    outdir = run_directory(results_dir / "checkpointing" / c.model)
     if meter is not None:
         meter.start()
     try:
@@ -208,12 +208,6 @@ def checkpointing_run(c: LlmCheckpoint, ranks: int, folder: Path, results_dir: P
     per_rank = [got[r] for r in range(ranks)] if len(got) == ranks else []
     power = meter.section({"window": "every checkpoint write and read of every rank"}) if meter else None
     return _write(c, ranks, per_rank, failures, outdir, power)
-
-
-def _outdir(c: LlmCheckpoint, results_dir: Path) -> Path:
-    outdir = results_dir / "checkpointing" / c.model / datetime.now().strftime("%Y%m%d_%H%M%S")
-    outdir.mkdir(parents=True, exist_ok=True)
-    return outdir
 
 
 def _write(c: LlmCheckpoint, ranks: int, per_rank: list[dict[str, list[float]]], failures: list[str],
@@ -252,6 +246,6 @@ def checkpointing_mpi(c: LlmCheckpoint, folder: Path, results_dir: Path) -> dict
     gathered = comm.gather(mine)
     if gathered is None:
         return None
-    doc = _write(c, comm.size, gathered, [], _outdir(c, results_dir))
+    doc = _write(c, comm.size, gathered, [], run_directory(results_dir / "checkpointing" / c.model))
     return doc
 

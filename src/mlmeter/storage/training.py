@@ -25,6 +25,7 @@ from mlmeter.storage.rules import Issue, category, check, memory_basis_gib
 from mlmeter.storage.workloads import StorageConfigError, TrainingWorkload
 from mlmeter.system import describe_host
 from mlmeter.util.atomic import write_text
+from mlmeter.util.rundir import run_directory
 
 SCHEMA = "mlmeter.storage.result"
 SCHEMA_VERSION = 1
@@ -149,17 +150,6 @@ def prepare_job(cfg: RunConfig) -> RankJob:
     return RankJob(cfg.workload, tuple(files), cfg.num_accelerators, steps, folder if due else None)
 
 
-def run_directory(results_dir: Path, model: str, kind: str = "run") -> Path:
-    stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
-    out = results_dir / "training" / model / kind / stamp
-    k = 1
-    while out.exists():
-        out = results_dir / "training" / model / kind / f"{stamp}_{k}"
-        k += 1
-    out.mkdir(parents=True)
-    return out
-
-
 def potential_caching(cfg: RunConfig, per_host_ranks: int) -> bool:
     """DLIO's heuristic: the data a host reads fits in its memory, so later epochs may come from the page cache."""
     w = cfg.workload
@@ -173,7 +163,7 @@ def training_run(cfg: RunConfig, progress: Progress | None = None, meter: Meter 
     measures the energy of the whole run (every epoch of every rank)."""
     cat, issues = verify(cfg)
     job = prepare_job(cfg)
-    outdir = run_directory(cfg.results_dir, cfg.workload.model)
+    outdir = run_directory(cfg.results_dir / "training" / cfg.workload.model / "run")
     began = datetime.now().astimezone()
     if meter is not None:
         meter.start()
@@ -320,5 +310,5 @@ def mpi_rank_main(cfg: RunConfig) -> RunResult | None:
     gathered = comm.gather(mine)
     if comm.rank != 0 or gathered is None:
         return None
-    outdir = run_directory(cfg.results_dir, cfg.workload.model)
+    outdir = run_directory(cfg.results_dir / "training" / cfg.workload.model / "run")
     return finish(cfg, job, outdir, cat, issues, [g[1] for g in gathered], [], began)
