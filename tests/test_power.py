@@ -202,11 +202,14 @@ def test_inference_with_a_power_server_runs_ranging_then_testing(tmp_path, power
 
     srv = power_server(watts={"ranging": 70.0, "testing": 75.0})
     cfg = InferConfig(backend="onnxruntime", model="digits", scenarios=(TestScenario.Offline,), duration_s=0.5,
-                      auto_targets=True, output=tmp_path, power=(srv.address,))
+                      auto_targets=True, output=tmp_path, power=(srv.address,), mode="submission")
     (o,) = run_inference(cfg)
-    pw = json.loads((o.outdir / "result.json").read_text())["power"]
+    doc = json.loads((o.outdir / "result.json").read_text())
+    pw = doc["power"]
     assert pw["measured"] == "metered" and pw["average_watts"] == pytest.approx(75.0)
-    assert (o.outdir / "ranging" / "mlperf_log_detail.txt").is_file()
+    assert doc["accuracy"][0]["pass"]  # the submission run's accuracy pass ran once, in the measured run
+    ranging = (o.outdir / "ranging" / "mlperf_log_summary.txt").read_text()
+    assert "Mode     : PerformanceOnly" in ranging and (o.outdir / "ranging" / "mlperf_log_accuracy.json").stat().st_size < 10
     assert [c for c in srv.commands if c.startswith("session")][-1].endswith(",done")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,7 +20,16 @@ from mlmeter.inference.config import InferConfig
 from mlmeter.inference.download import fetch
 from mlmeter.inference.qsl import PreprocessedQSL, SampleCache
 from mlmeter.inference.sut import BatchingPolicy, BatchRunner, InferenceSUT, ServiceTime, measure_service
-from mlmeter.loadgen import LogSettings, PassInfo, RunInterrupted, TestResult, TestScenario, TestSettings, run_test
+from mlmeter.loadgen import (
+    LogSettings,
+    PassInfo,
+    RunInterrupted,
+    TestMode,
+    TestResult,
+    TestScenario,
+    TestSettings,
+    run_test,
+)
 from mlmeter.loadgen import config as conf
 from mlmeter.loadgen.result_json import result_dict
 from mlmeter.power import Meter, MeteredPasses, power_metrics
@@ -308,12 +317,15 @@ def power_section(p: Prepared, r: TestResult) -> dict[str, Any] | None:
 
 def _ranging_pass(p: Prepared, settings: TestSettings, scenario: TestScenario, outdir: Path,
                   obs: MeteredPasses) -> None:
-    """The power analyzer's ranging pass: the same test once, its figures kept apart and not reported."""
+    """The power analyzer's ranging pass: the same performance test once, its figures kept apart and not
+    reported (a submission run's accuracy pass is not repeated)."""
     obs.on_stage(f"{scenario.name}: ranging pass for the power analyzer -> {outdir}")
     p.meter.mode = "ranging"
-    sut = make_sut(p, settings, scenario)
+    ranging = replace(settings, mode=TestMode.PerformanceOnly) \
+        if settings.mode == TestMode.SubmissionRun else settings
+    sut = make_sut(p, ranging, scenario)
     try:
-        run_test(sut, p.qsl, settings, LogSettings(outdir=str(outdir), write_result_json=False), observer=obs)
+        run_test(sut, p.qsl, ranging, LogSettings(outdir=str(outdir), write_result_json=False), observer=obs)
     finally:
         sut.close()
         p.meter.mode = "testing"
