@@ -85,6 +85,5 @@ def train(seed: int, log: MLLogger, cfg: DigitsConfig | None = None, *, org: str
                 break
         if ckpt is not None and ckpt.due(epoch):
             save(ckpt, model, opt, gen, epoch, steps)
-    return end_run(log, ckpt, resumed, status, epoch, {
-        "seed": seed, "status": status, "epochs": epoch, "steps": steps, "eval_accuracy": accuracy,
-        "train_seconds": time.perf_counter() - t0})
+    return end_run(log, ckpt, resumed, seed=seed, status=status, epoch_num=epoch, steps=steps, value=accuracy,
+                   started=t0)

@@ -136,6 +136,5 @@ def train(seed: int, log: MLLogger, cfg: DlrmConfig | None = None, *, org: str =
             break
         if ckpt is not None and ckpt.due(epoch):
             save(ckpt, model, opt, gen, epoch, steps)
-    return end_run(log, ckpt, resumed, status, epoch_num, {
-        "seed": seed, "status": status, "epochs": epoch_num, "steps": steps, "eval_accuracy": value,
-        "train_seconds": time.perf_counter() - t0})
+    return end_run(log, ckpt, resumed, seed=seed, status=status, epoch_num=epoch_num, steps=steps, value=value,
+                   started=t0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,9 +79,12 @@ def begin_run(log: MLLogger, ckpt: Checkpointer | None, state: tuple[Any, Any, A
     return 1, 0, None
 
 
-def end_run(log: MLLogger, ckpt: Checkpointer | None, resumed: dict[str, Any] | None, status: str,
-            epoch_num: float, figures: dict[str, Any]) -> dict[str, Any]:
-    """``run_stop`` with the status; the run's figures plus the checkpoint report."""
+def end_run(log: MLLogger, ckpt: Checkpointer | None, resumed: dict[str, Any] | None, *, seed: int, status: str,
+            epoch_num: float, steps: int, value: float, started: float, **extra: Any) -> dict[str, Any]:
+    """``run_stop`` with the status; the run's figures (seed, status, epochs, steps, the last evaluated quality,
+    seconds since ``started`` on ``time.perf_counter``, any ``extra``) plus the checkpoint report."""
+    figures = {"seed": seed, "status": status, "epochs": epoch_num, "steps": steps, "eval_accuracy": value,
+               "train_seconds": time.perf_counter() - started, **extra}
     log.end("run_stop", metadata={"status": status, "epoch_num": epoch_num})
     return {**figures, **(ckpt.report(resumed) if ckpt is not None else {})}
 
