@@ -23,7 +23,7 @@ from mlmeter.loadgen import (
 from mlmeter.loadgen.config import read_file
 from mlmeter.loadgen.result_json import result_dict
 from mlmeter.loadgen.simulated import LatencyModel, LatencySUT, MemoryQSL, NullSUT
-from mlmeter.power import Meter, MeteredPasses, power_metrics, source_names
+from mlmeter.power import Meter, MeteredPasses, source_names
 from mlmeter.system import describe_host
 from mlmeter.util.atomic import write_text
 
@@ -162,12 +162,7 @@ def _run_once(a: argparse.Namespace, qsl: MemoryQSL, settings: TestSettings, out
 def write_result(r: TestResult, outdir: Path, meter: Meter) -> None:
     doc = result_dict(r)
     doc["system"] = describe_host()
-    p = r.performance
-    figures = None
-    if meter.trace is not None and p is not None:
-        throughput = p.metrics.get("samples_per_second") or p.metrics.get("scheduled_samples_per_sec")
-        figures = power_metrics(r.scenario.name, meter.trace, throughput, p.query_count, r.settings.samples_per_query)
-    doc["power"] = meter.section(figures)
+    doc["power"] = meter.test_section(r)
     doc["files"]["result"] = str(outdir / "result.json")
     write_text(outdir / "result.json", json.dumps(doc, indent=2) + "\n")
 

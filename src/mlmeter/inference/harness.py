@@ -32,7 +32,7 @@ from mlmeter.loadgen import (
 )
 from mlmeter.loadgen import config as conf
 from mlmeter.loadgen.result_json import result_dict
-from mlmeter.power import Meter, MeteredPasses, power_metrics
+from mlmeter.power import Meter, MeteredPasses
 from mlmeter.system import describe_host
 from mlmeter.util.atomic import write_text
 from mlmeter.util.cache import default_cache_dir
@@ -305,16 +305,6 @@ def _jsonable(v: Any) -> Any:
     return json.loads(json.dumps(v, default=str))
 
 
-def power_section(p: Prepared, r: TestResult) -> dict[str, Any] | None:
-    trace, perf = p.meter.trace, r.performance
-    if trace is None or perf is None:
-        return p.meter.section()
-    key, value = _SCENARIO_KEYS[r.scenario](perf)
-    throughput = None if key.endswith("_ns") else value
-    return p.meter.section(power_metrics(r.scenario.name, trace, throughput, perf.query_count,
-                                         r.settings.samples_per_query))
-
-
 def _ranging_pass(p: Prepared, settings: TestSettings, scenario: TestScenario, outdir: Path,
                   obs: MeteredPasses) -> None:
     """The power analyzer's ranging pass: the same performance test once, its figures kept apart and not
@@ -365,7 +355,7 @@ def run_scenario(p: Prepared, scenario: TestScenario, observer: HarnessObserver 
         except WorkloadError as exc:
             acc_error = f"accuracy evaluation failed: {exc}"
     doc = document(p, r, sut, acc, acc_error)
-    doc["power"] = power_section(p, r)
+    doc["power"] = p.meter.test_section(r)
     write_text(outdir / "result.json", json.dumps(doc, indent=2) + "\n")
     if interrupted is not None:
         raise interrupted

@@ -11,7 +11,7 @@ import time
 from typing import Any, Protocol
 
 from mlmeter.power.ptd import PtdError, PtdSource
-from mlmeter.power.sampler import PowerSampler, PowerTrace
+from mlmeter.power.sampler import PowerSampler, PowerTrace, power_metrics
 from mlmeter.power.sources import PowerSource, open_sources
 
 TRACE_POINTS = 500
@@ -122,6 +122,18 @@ class Meter:
             out["errors"] = list(t.errors)
             out.update(figures or {})
         return out
+
+
+    def test_section(self, result: Any) -> dict[str, Any] | None:
+        """The ``power`` section of a LoadGen test (``result``: a ``TestResult``) with MLPerf's figures for its
+        scenario: Offline/Server throughput per watt, SingleStream/MultiStream energy per query."""
+        perf = result.performance
+        if self.trace is None or perf is None:
+            return self.section()
+        m = perf.metrics
+        throughput = m.get("samples_per_second") or m.get("scheduled_samples_per_sec")
+        return self.section(power_metrics(result.scenario.name, self.trace, throughput, perf.query_count,
+                                          result.settings.samples_per_query))
 
 
 class PassObserver(Protocol):
