@@ -19,7 +19,7 @@ from mlmeter.cli.progress import Progress
 from mlmeter.inference import InferConfig, InferConfigError, ScenarioOutcome, prepare, run_inference, run_scenario
 from mlmeter.loadgen import ConfigError, RunInterrupted, SettingsError, TestResult, TestScenario
 from mlmeter.report import NotComparable, load_runs, render
-from mlmeter.results import StoreError, register
+from mlmeter.results import StoreError
 from mlmeter.storage.datagen import DatagenError
 from mlmeter.storage.readers import ReadError
 from mlmeter.storage.workloads import StorageConfigError
@@ -35,16 +35,10 @@ def _exit_code(r: TestResult) -> int:
     return EXIT_VALID if r.valid in (True, None) else EXIT_INVALID
 
 
-def _register(dirs: list[Path]) -> None:
-    """Index finished run directories in the run store; a problem is one line on stderr, never a failure."""
-    for line in register(dirs):
-        print(f"mlmeter: {line}", file=sys.stderr)
-
-
 def cmd_loadgen(a: argparse.Namespace) -> int:
     if a.repeat == 1:
         r, outdir = loadgen_cmd.run(a)
-        _register([outdir])
+        repeat.finish([outdir])
         print(loadgen_cmd.describe(r))
         return _exit_code(r)
     base = Path(a.output) if a.output else loadgen_cmd.default_outdir(f"loadgen-{a.scenario}-{a.mode}")
@@ -54,7 +48,7 @@ def cmd_loadgen(a: argparse.Namespace) -> int:
         members.append(outdir)
         print(loadgen_cmd.describe(r))
         worst = max(worst, _exit_code(r))
-    print("\n".join(repeat.summarize({base: members})))
+    repeat.finish(members, {base: members})
     return worst
 
 
@@ -63,7 +57,7 @@ def cmd_infer(a: argparse.Namespace) -> int:
     progress = Progress(enabled=not a.quiet)
     if a.repeat == 1:
         outcomes = run_inference(cfg, progress)
-        _register([o.outdir for o in outcomes])
+        repeat.finish([o.outdir for o in outcomes])
     else:
         outcomes = _repeat_inference(cfg, a.repeat, progress)
     print(infer_cmd.table(outcomes))
@@ -84,7 +78,7 @@ def _repeat_inference(cfg: InferConfig, n: int, progress: Progress) -> list[Scen
         p.close()
     groups = {base / "repeat" / sc.name / cfg.mode: [o.outdir for o in outcomes if o.scenario == sc]
               for sc in cfg.scenarios}
-    print("\n".join(repeat.summarize(groups)))
+    repeat.finish([o.outdir for o in outcomes], groups)
     return outcomes
 
 
@@ -109,7 +103,7 @@ def cmd_run(a: argparse.Namespace) -> int:
             outcomes.append(run_scenario(p, TestScenario.Offline, progress))
         finally:
             p.close()
-    _register([o.outdir for o in outcomes])
+    repeat.finish([o.outdir for o in outcomes])
     print(infer_cmd.table(outcomes))
     page = base / "report.html"
     write_text(page, render(load_runs([o.outdir for o in outcomes])))

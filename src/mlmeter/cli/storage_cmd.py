@@ -12,7 +12,6 @@ from typing import Any
 
 from mlmeter.cli import options, repeat
 from mlmeter.cli.options import open_meter
-from mlmeter.results import register
 from mlmeter.storage import launch
 from mlmeter.storage.checkpointing import LLAMA3, checkpointing_mpi, checkpointing_run, llm_checkpoint
 from mlmeter.storage.comm import under_mpirun
@@ -174,11 +173,6 @@ def _datagen_mpi(w: Any, folder: Path, fsync: bool) -> int:
     return 0
 
 
-def _note(lines: list[str]) -> None:
-    for line in lines:
-        print(f"mlmeter: {line}", file=sys.stderr)
-
-
 def _run_config(a: argparse.Namespace) -> RunConfig:
     params = parse_params(a.param)
     if a.checkpoint_folder is not None:
@@ -215,11 +209,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         members.append(r.outdir)
         print(describe(r.document, r.outdir) + (f"\n  (run {loop + 1} of {a.repeat})" if a.repeat > 1 else ""))
         worst = max(worst, _exit(r.document))
-    if a.repeat == 1:
-        _note(register(members))
-    else:
-        group = members[0].parent / f"repeat-{members[0].name}"
-        print("\n".join(repeat.summarize({group: members})))
+    repeat.finish(members, repeat.group_of(members, members[0].parent / f"repeat-{members[0].name}", a.repeat))
     return worst
 
 
@@ -286,10 +276,7 @@ def cmd_ckpt_run(a: argparse.Namespace) -> int:
         members.append(Path(doc["outdir"]))
         _describe_checkpointing(doc, a.num_processes)
         worst = max(worst, 0 if doc["complete"] else 1)
-    if a.repeat == 1:
-        _note(register(members))
-    else:
-        print("\n".join(repeat.summarize({members[0].parent / f"repeat-{members[0].name}": members})))
+    repeat.finish(members, repeat.group_of(members, members[0].parent / f"repeat-{members[0].name}", a.repeat))
     return worst
 
 

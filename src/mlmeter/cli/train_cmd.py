@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from mlmeter.cli import options, repeat
 from mlmeter.cli.options import open_meter
-from mlmeter.results import register
 from mlmeter.training.runner import WORKLOADS, TrainingError, run_workload, scaling, score_document, workload
 from mlmeter.training.scoring import BenchmarkScore, score_logs
 
@@ -80,11 +78,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         print(f"files: {rdir} (result_<i>.txt are the MLLOG files; check them with python -m "
               f"mlperf_logging.compliance_checker --config {w.rules} <file>)")
         worst = max(worst, 0 if s.olympic_minutes is not None and not s.problems else 1)
-    if a.repeat == 1:
-        for line in register(members):
-            print(f"mlmeter: {line}", file=sys.stderr)
-    else:
-        print("\n".join(repeat.summarize({out: members})))
+    repeat.finish(members, repeat.group_of(members, out, a.repeat))
     return worst
 
 
