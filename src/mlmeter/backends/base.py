@@ -9,8 +9,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from mlmeter.errors import MlmeterError
 
-class BackendError(Exception):
+
+class BackendError(MlmeterError):
     """A backend cannot be created or cannot load/run the model; the message says what to do."""
 
 

@@ -43,6 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="keep pre-processed samples (and downloaded models) in DIR and reuse them")
     d.add_argument("--no-download", action="store_true", help="never fetch a model over the network")
     d.add_argument("--output", type=Path, help="base directory (default output/<backend>-<device>/<model>)")
+    options.add_overwrite(d)
     e = p.add_argument_group("execution")
     e.add_argument("--threads", type=int, default=0, help="intra-op threads of the runtime (default: its own)")
     e.add_argument("--inter-op-threads", type=int, default=0)
@@ -89,7 +90,7 @@ def build_config(a: argparse.Namespace) -> InferConfig:
         count=a.count, time_s=a.time, duration_s=a.duration, qps=a.qps, max_latency_s=a.max_latency, samples_per_query=a.samples_per_query,
         performance_sample_count=a.performance_sample_count, user_conf=a.user_conf, mlperf_conf=a.mlperf_conf,
         audit_conf=a.audit_conf, auto_targets=a.auto_targets, dataset_path=a.dataset_path, model_path=a.model_path,
-        data_format=a.data_format, cache_dir=a.cache, download=not a.no_download, output=a.output,
+        data_format=a.data_format, cache_dir=a.cache, download=not a.no_download, output=a.output, overwrite=a.overwrite,
         threads=a.threads, inter_op_threads=a.inter_op_threads, workers=a.workers, max_batchsize=a.max_batchsize,
         batch_timeout_ms=a.batch_timeout_ms, preprocess_threads=a.preprocess_threads, compile=a.compile,
         backend_options=_options(a.backend_option), trace=a.trace,

@@ -26,6 +26,7 @@ from mlmeter.loadgen.simulated import LatencyModel, LatencySUT, MemoryQSL, NullS
 from mlmeter.power import Meter, MeteredPasses, source_names
 from mlmeter.system import describe_host
 from mlmeter.util.atomic import write_text
+from mlmeter.util.rundir import fresh_directory
 
 MODES = {"performance": TestMode.PerformanceOnly, "accuracy": TestMode.AccuracyOnly,
          "submission": TestMode.SubmissionRun, "find-peak": TestMode.FindPeakPerformance}
@@ -63,6 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     options.add_power(p, "performance passes", server=True)
     options.add_repeat(p)
     p.add_argument("--output", default=None, help="run directory (default mlmeter-runs/loadgen-<scenario>-<time>)")
+    options.add_overwrite(p)
     p.add_argument("--quiet", action="store_true", help="no progress line")
 
 
@@ -125,7 +127,8 @@ def default_outdir(kind: str) -> Path:
 def run(a: argparse.Namespace) -> tuple[TestResult, Path]:
     """Run the test, then write ``result.json`` with the host description and the power section."""
     settings = build_settings(a)
-    outdir = Path(a.output) if a.output else default_outdir(f"loadgen-{a.scenario}-{a.mode}")
+    outdir = (fresh_directory(Path(a.output), given=True, overwrite=a.overwrite) if a.output
+              else default_outdir(f"loadgen-{a.scenario}-{a.mode}"))
     meter = Meter(source_names(a.power))
     progress = Progress(enabled=not a.quiet)
     for line in meter.problems:

@@ -1,7 +1,8 @@
 """``mlmeter`` entry point: subcommands, error mapping and exit codes.
 
-Exit codes: 0 the run completed VALID (or was an accuracy run), 1 it completed INVALID, 2 bad input
-(settings or config files), 130 interrupted (files written, result marked incomplete).
+Exit codes: 0 the run completed VALID, 1 it completed INVALID, 2 bad input (a flag, a config file, a path,
+a model or data file: one line says what and what to do), 3 an internal error (a bug: one line and the path
+of the saved traceback), 130 interrupted (files written, result marked incomplete).
 """
 
 from __future__ import annotations
@@ -13,22 +14,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mlmeter import __version__
-from mlmeter.backends import BackendError
-from mlmeter.cli import infer_cmd, loadgen_cmd, repeat, report_cmd, runs_cmd, storage_cmd, train_cmd
+from mlmeter.cli import infer_cmd, loadgen_cmd, options, repeat, report_cmd, runs_cmd, storage_cmd, train_cmd
+from mlmeter.cli.crash import save_traceback
 from mlmeter.cli.progress import Progress
-from mlmeter.inference import InferConfig, InferConfigError, ScenarioOutcome, prepare, run_inference, run_scenario
-from mlmeter.loadgen import ConfigError, RunInterrupted, SettingsError, TestResult, TestScenario
-from mlmeter.report import NotComparable, load_runs, render
-from mlmeter.results import StoreError
-from mlmeter.storage.datagen import DatagenError
-from mlmeter.storage.readers import ReadError
-from mlmeter.storage.workloads import StorageConfigError
-from mlmeter.training.runner import TrainingError
+from mlmeter.errors import MlmeterError, described_os_error
+from mlmeter.inference import InferConfig, ScenarioOutcome, prepare, run_inference, run_scenario
+from mlmeter.loadgen import RunInterrupted, TestResult, TestScenario
+from mlmeter.report import load_runs, render
 from mlmeter.util.atomic import write_text
-from mlmeter.workloads import WorkloadError
+from mlmeter.util.rundir import fresh_directory
 from mlmeter.workloads.fake_imagenet import make_fake_imagenet
 
-EXIT_VALID, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_VALID, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _exit_code(r: TestResult) -> int:
@@ -84,7 +81,8 @@ def _repeat_inference(cfg: InferConfig, n: int, progress: Progress) -> list[Scen
 
 def cmd_run(a: argparse.Namespace) -> int:
     """The embedded default: the digits MLP on ONNX Runtime CPU, FP32 and INT8, performance and accuracy."""
-    base = a.output or Path("output") / "onnxruntime-cpu"
+    base = fresh_directory(a.output or Path("output") / "onnxruntime-cpu", given=a.output is not None,
+                           overwrite=a.overwrite)
     print(f"mlmeter {__version__}: embedded default -- handwritten digits, 64-48-10 MLP, ONNX Runtime CPU")
     progress = Progress(enabled=not a.quiet)
     outcomes: list[ScenarioOutcome] = []
@@ -152,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="the embedded default benchmark: runs offline, with real accuracy")
     r.add_argument("--seconds", type=float, default=10, help="duration of each performance run (default 10)")
     r.add_argument("--output", type=Path, default=None, help="base directory (default output/onnxruntime-cpu)")
+    options.add_overwrite(r)
     r.add_argument("--quiet", action="store_true", help="no progress output")
     r.set_defaults(func=cmd_run)
     inf = sub.add_parser("infer", help="benchmark a model on a backend in MLPerf scenarios (run_local.sh)")
@@ -190,15 +189,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
         return int(a.func(a))
-    except (SettingsError, ConfigError, InferConfigError, BackendError, WorkloadError, StorageConfigError,
-            DatagenError, ReadError, FileNotFoundError, TrainingError, StoreError, NotComparable) as exc:
+    except MlmeterError as exc:
         print(f"mlmeter: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a path the user gave: missing, not a directory, not writable, disk full
+        print(f"mlmeter: {described_os_error(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except RunInterrupted as exc:
         print(loadgen_cmd.describe(exc.result), file=sys.stderr)
         print("mlmeter: interrupted; the files hold what was measured.", file=sys.stderr)
         return EXIT_INTERRUPTED
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    except KeyboardInterrupt:
+        print("mlmeter: interrupted; what was finished is kept, the rest is marked incomplete.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 -- a bug in mlmeter: one line, the traceback in a file
+        print(f"mlmeter: internal error ({exc.__class__.__name__}: {exc}); this is a bug in mlmeter. "
+              f"The traceback is in {save_traceback(exc)}; please report it.", file=sys.stderr)
+        return EXIT_INTERNAL

@@ -23,6 +23,11 @@ def add_repeat(p: argparse.ArgumentParser, *aliases: str) -> None:
                    help="run N times; report mean, standard deviation and a 95%% confidence interval")
 
 
+def add_overwrite(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier run in the --output directory (otherwise such a directory is refused)")
+
+
 def add_power(p: argparse.ArgumentParser, window: str, server: bool = False) -> None:
     """``--power``: the sources to read during ``window``; ``server``: a PTDaemon power server is accepted."""
     extra = (", or ptd://HOST[:PORT] (a PTDaemon power server: a ranging pass, then the measured pass)"

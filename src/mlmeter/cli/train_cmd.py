@@ -10,6 +10,7 @@ from mlmeter.cli import options, repeat
 from mlmeter.cli.options import open_meter
 from mlmeter.training.runner import WORKLOADS, TrainingError, run_workload, scaling, score_document, workload
 from mlmeter.training.scoring import BenchmarkScore, score_logs
+from mlmeter.util.rundir import fresh_directory
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,6 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--nproc", type=int, default=1, help="data-parallel torchrun workers per run (gloo on CPU)")
     r.add_argument("--checkpoint-every", type=int, default=0, metavar="EPOCHS", help="save a checkpoint every N epochs")
     r.add_argument("--resume", action="store_true", help="keep finished runs; continue unfinished ones from checkpoints")
+    options.add_overwrite(r)
     options.add_power(r, "each run")
     options.add_repeat(r)
     r.set_defaults(func=cmd_run)
@@ -67,6 +69,8 @@ def table(s: BenchmarkScore) -> str:
 def cmd_run(a: argparse.Namespace) -> int:
     w = workload(a.workload)
     out = a.output or Path("mlmeter-train") / w.name
+    if not a.resume:
+        out = fresh_directory(out, given=a.output is not None, overwrite=a.overwrite)
     meter = open_meter(a.power)
     members, worst = [], 0
     for i in range(a.repeat):

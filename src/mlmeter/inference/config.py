@@ -6,14 +6,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlmeter.errors import MlmeterError
 from mlmeter.loadgen import TestMode, TestScenario
+from mlmeter.util.bounds import out_of_range
 
 MODES = {"performance": TestMode.PerformanceOnly, "accuracy": TestMode.AccuracyOnly,
          "submission": TestMode.SubmissionRun, "find-peak": TestMode.FindPeakPerformance}
 
 
-class InferConfigError(ValueError):
+class InferConfigError(MlmeterError, ValueError):
     """An option that makes no sense; the message names it."""
+
+
+def _flag(field_name: str) -> str:
+    """The command-line flag of a field (``time_s`` -> ``--time``)."""
+    name = field_name.removesuffix("_s") if field_name.endswith("_s") else field_name
+    return "--" + name.replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,8 @@ class InferConfig:
     cache_dir: Path | None = None
     download: bool = True
     output: Path | None = None
+    overwrite: bool = False
+    """Replace an earlier run in ``output`` (otherwise such a directory is refused)."""
     # execution
     threads: int = 0
     inter_op_threads: int = 0
@@ -66,20 +76,20 @@ class InferConfig:
             problems.append("no scenario")
         if self.mode == "find-peak" and any(s != TestScenario.Server for s in self.scenarios):
             problems.append("find-peak runs only the Server scenario")
-        for name in ("count", "samples_per_query", "performance_sample_count"):
-            v = getattr(self, name)
-            if v is not None and v < 1:
-                problems.append(f"--{name.replace('_', '-')} must be at least 1, got {v}")
-        for name in ("time_s", "duration_s", "qps", "max_latency_s"):
-            v = getattr(self, name)
-            if v is not None and not v > 0:
-                problems.append(f"{name} must be positive, got {v}")
-        if self.max_batchsize < 1 or self.workers < 1:
-            problems.append("--max-batchsize and --workers must be at least 1")
-        if self.threads < 0 or self.inter_op_threads < 0 or self.preprocess_threads < 0:
-            problems.append("thread counts must not be negative")
-        if self.batch_timeout_ms < 0:
-            problems.append("--batch-timeout-ms must not be negative")
+        day = 86_400.0
+        limits: dict[str, dict[str, float]] = {
+            "count": {"minimum": 1, "maximum": 1e9}, "samples_per_query": {"minimum": 1, "maximum": 1e6},
+            "performance_sample_count": {"minimum": 1, "maximum": 1e9}, "time_s": {"above": 0, "maximum": 7 * day},
+            "duration_s": {"above": 0, "maximum": 7 * day}, "qps": {"above": 0, "maximum": 1e9},
+            "max_latency_s": {"above": 0, "maximum": day}, "threads": {"minimum": 0, "maximum": 4096},
+            "inter_op_threads": {"minimum": 0, "maximum": 4096}, "preprocess_threads": {"minimum": 0, "maximum": 4096},
+            "workers": {"minimum": 1, "maximum": 4096}, "max_batchsize": {"minimum": 1, "maximum": 1e6},
+            "batch_timeout_ms": {"minimum": 0, "maximum": 1e6},
+        }
+        for name, lim in limits.items():
+            why = out_of_range(_flag(name), getattr(self, name), **lim)
+            if why:
+                problems.append(why)
         if self.data_format not in (None, "NCHW", "NHWC"):
             problems.append(f"--data-format {self.data_format!r} (valid: NCHW, NHWC)")
         for name in ("user_conf", "mlperf_conf", "audit_conf"):

@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from mlmeter.util.atomic import file_mode
 from mlmeter.workloads.base import ModelSource, WorkloadError
 
 
@@ -36,6 +37,7 @@ def fetch(source: ModelSource, cache_dir: Path, *, timeout_s: float = 60.0) -> P
     h = hashlib.md5(usedforsecurity=False)
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(source.url, timeout=timeout_s) as resp:
+            os.fchmod(out.fileno(), file_mode())
             for block in iter(lambda: resp.read(1 << 20), b""):
                 h.update(block)
                 out.write(block)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from mlmeter import __version__
 from mlmeter.backends import Backend, BackendError, BackendOptions, LoadedModel, create_backend
 from mlmeter.inference.accuracy import read_accuracy_log
-from mlmeter.inference.config import InferConfig
+from mlmeter.inference.config import InferConfig, InferConfigError
 from mlmeter.inference.download import fetch
 from mlmeter.inference.qsl import PreprocessedQSL, SampleCache
 from mlmeter.inference.sut import BatchingPolicy, BatchRunner, InferenceSUT, ServiceTime, measure_service
@@ -36,6 +36,7 @@ from mlmeter.power import Meter, MeteredPasses
 from mlmeter.system import describe_host
 from mlmeter.util.atomic import write_text
 from mlmeter.util.cache import default_cache_dir
+from mlmeter.util.rundir import fresh_directory
 from mlmeter.workloads import AccuracyReport, Dataset, ModelSource, Workload, WorkloadError, create_workload
 
 SCHEMA = "mlmeter.inference.result"
@@ -116,10 +117,16 @@ def resolve_model(cfg: InferConfig, workload: Workload) -> Path:
 def prepare(cfg: InferConfig, observer: HarnessObserver | None = None) -> Prepared:
     """Create backend and workload, load and check the model, open the dataset, warm up."""
     obs = observer or _Silent()
+    if not cfg.overwrite:
+        for sc in cfg.scenarios:  # refuse a taken --output before loading anything
+            output_dir(cfg, sc)
     workload = create_workload(cfg.model)
     backend = create_backend(cfg.backend)
     layout = cfg.data_format or backend.preferred_layout
     dataset = workload.open_dataset(cfg.dataset_path, cfg.count, layout)
+    if cfg.count is not None and cfg.count > len(dataset):
+        raise InferConfigError(f"--count {cfg.count}: the {cfg.model} dataset has {len(dataset)} samples; "
+                               f"give at most {len(dataset)}")
     path = resolve_model(cfg, workload)
     extra: dict[str, Any] = dict(cfg.backend_options)
     factory = getattr(workload, "torch_module", lambda: None)()
@@ -193,8 +200,10 @@ def build_settings(p: Prepared, scenario: TestScenario) -> TestSettings:
 
 
 def output_dir(cfg: InferConfig, scenario: TestScenario) -> Path:
+    """The scenario's run directory: ``<output>/<scenario>/<mode>``, never one holding an earlier run (a
+    default one is numbered, a given one refused unless ``overwrite``)."""
     base = cfg.output or Path("output") / f"{cfg.backend}-{cfg.device}" / cfg.model
-    return base / scenario.name / cfg.mode
+    return fresh_directory(base / scenario.name / cfg.mode, given=cfg.output is not None, overwrite=cfg.overwrite)
 
 
 def make_sut(p: Prepared, s: TestSettings, scenario: TestScenario) -> InferenceSUT:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from mlmeter.errors import MlmeterError
 from mlmeter.loadgen.settings import TestMode, TestScenario, TestSettings
 
 
@@ -26,7 +27,7 @@ class ConfKind(enum.IntEnum):
     AUDIT = 2
 
 
-class ConfigError(ValueError):
+class ConfigError(MlmeterError, ValueError):
     """A config file that cannot be applied; names the file, line and key."""
 
     def __init__(self, path: str, line: int, key: str, message: str) -> None:

@@ -599,6 +599,8 @@ def run_test(
     stamp = local.strftime("%Y-%m-%dT%H:%M:%SZ")
     paths = _output_paths(ls, local.strftime("%Y-%m-%d_%H-%M-%S"))
     Path(ls.outdir).mkdir(parents=True, exist_ok=True)
+    detail_path = Path(paths["detail"])
+    detail.stream(detail_path.with_name(detail_path.name + ".partial"))
     epoch_ns = time.time_ns()
     detail.many(_version_items())
     t0 = _clock()
@@ -649,8 +651,8 @@ def run_test(
         else:
             valid = False
             reasons.append("No performance result: no query completed.")
-        if test.failures or interrupted:
-            valid = False
+    if test.failures or interrupted:
+        valid = False  # a SUT failure or an interruption makes any run INVALID, an accuracy run too
     failures = list(test.failures) + (["interrupted by the user"] if interrupted else [])
     if perf_result is not None:
         detail.many(_result_items(perf_result, bool(valid), failures))
@@ -664,6 +666,7 @@ def run_test(
     summary += footer(len(detail.warnings), len(detail.errors))
     write_text(paths["summary"], summary)
     write_text(paths["detail"], detail.text())
+    detail.close_stream()
     write_text(paths["accuracy"], accuracy_text(test.log, es.scenario == TestScenario.Offline))
     write_text(paths["trace"], trace_text(detail.origin_ns, epoch_ns, test.trace_passes) if ls.enable_trace else "")
     for k in ("summary", "detail", "accuracy", "trace"):

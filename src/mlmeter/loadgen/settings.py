@@ -12,6 +12,8 @@ import enum
 import math
 from dataclasses import dataclass, field
 
+from mlmeter.errors import MlmeterError
+
 
 class TestScenario(enum.IntEnum):
     __test__ = False  # not a pytest test class
@@ -35,7 +37,7 @@ class LoggingMode(enum.IntEnum):
     Synchronous = 2
 
 
-class SettingsError(ValueError):
+class SettingsError(MlmeterError, ValueError):
     """Settings that make no sense; raised before anything runs."""
 
 

@@ -19,6 +19,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from mlmeter.errors import MlmeterError
+
 DEFAULT_PORT = 4950
 MAGIC_CLIENT = "mlcommons/power client v3"
 MAGIC_SERVER = "mlcommons/power server v3"
@@ -27,7 +29,7 @@ MAX_CLOCK_SKEW_S = 0.4
 EOL = b"\r\n"
 
 
-class PtdError(RuntimeError):
+class PtdError(MlmeterError, RuntimeError):
     """The power server is unreachable, speaks another protocol, or refused a command; the message says which."""
 
 

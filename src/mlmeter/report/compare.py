@@ -13,12 +13,13 @@ import json
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from mlmeter.errors import MlmeterError
 from mlmeter.report.runs import RunView
 from mlmeter.results.headline import environment, identity, measured_kind
 from mlmeter.results.stats import SPREAD_WARNING, Difference, compare_samples
 
 
-class NotComparable(ValueError):
+class NotComparable(MlmeterError, ValueError):
     """The two runs cannot be compared; the message says why."""
 
 

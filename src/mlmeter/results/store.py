@@ -16,12 +16,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mlmeter.errors import MlmeterError
 from mlmeter.results.headline import SCHEMAS, identity, kind, metrics, verdict
 
 SUPPORTED_VERSION = 1
 
 
-class StoreError(RuntimeError):
+class StoreError(MlmeterError, RuntimeError):
     """An unusable store or run directory; the message says which and why."""
 
 

@@ -16,13 +16,14 @@ from typing import BinaryIO
 
 import numpy as np
 
+from mlmeter.errors import MlmeterError
 from mlmeter.storage import tfrecord
 from mlmeter.storage.workloads import StorageConfigError, TrainingWorkload
 
 FORMATS = ("npz", "tfrecord", "hdf5")
 
 
-class DatagenError(RuntimeError):
+class DatagenError(MlmeterError, RuntimeError):
     """Generation could not finish (disk full, unwritable folder); nothing partial is left behind."""
 
 

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from mlmeter.errors import MlmeterError
 from mlmeter.storage import tfrecord
 
 
-class ReadError(RuntimeError):
+class ReadError(MlmeterError, RuntimeError):
     """A dataset file is missing, of the wrong size or corrupt; the message names it."""
 
 

@@ -6,8 +6,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlmeter.errors import MlmeterError
 
-class StorageConfigError(ValueError):
+
+class StorageConfigError(MlmeterError, ValueError):
     """A bad model, accelerator or parameter; the message names it and lists what is valid."""
 
 

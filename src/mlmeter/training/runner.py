@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmeter import __version__
+from mlmeter.errors import MlmeterError
 from mlmeter.power import Meter
 from mlmeter.system import describe_host
 from mlmeter.training import digits, dlrm, gpt
@@ -24,7 +25,7 @@ from mlmeter.training.timeline import rules_file
 from mlmeter.util.atomic import write_text
 
 
-class TrainingError(ValueError):
+class TrainingError(MlmeterError, ValueError):
     """A bad workload name or option; the message lists what is valid."""
 
 

@@ -10,12 +10,13 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from mlmeter.backends.base import LoadedModel
+from mlmeter.errors import MlmeterError
 
 Feeder = Callable[[np.ndarray], dict[str, np.ndarray]]
 """Turns a batch of pre-processed samples (stacked by the QSL) into the model's named inputs."""
 
 
-class WorkloadError(Exception):
+class WorkloadError(MlmeterError):
     """Bad dataset, model or option for a workload; the message names the file and what to do."""
 
 

@@ -13,6 +13,8 @@ import threading
 import time
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
+from typing import IO
 
 _clock = time.perf_counter_ns
 _U64 = 1 << 64
@@ -71,7 +73,11 @@ def format_time_ms(delta_ns: int) -> str:
 
 
 class DetailLog:
-    """Collects detail-log events in memory; the run writes the file atomically at checkpoints."""
+    """Collects detail-log events in memory; the run writes the file atomically at the end.
+
+    While the run goes on, :meth:`stream` also appends every event to a partial file, so that a run killed
+    outright (SIGKILL, power loss) leaves the events logged so far, as the official logger's file does.
+    """
 
     def __init__(self, origin_ns: int | None = None) -> None:
         self.origin_ns = _clock() if origin_ns is None else origin_ns
@@ -80,6 +86,24 @@ class DetailLog:
         self.warnings: list[str] = []
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self._partial: IO[str] | None = None
+        self._partial_path: Path | None = None
+
+    def stream(self, path: Path) -> None:
+        """Append every event, from the first, to ``path`` (flushed per event) until :meth:`close_stream`."""
+        with self._lock:
+            f = open(path, "w", encoding="utf-8")  # noqa: SIM115 -- kept open for the run, closed by close_stream
+            f.writelines(line + "\n" for line in self.lines)
+            f.flush()
+            self._partial, self._partial_path = f, path
+
+    def close_stream(self) -> None:
+        """Stop streaming and remove the partial file (the whole log has been written in its place)."""
+        with self._lock:
+            if self._partial is not None and self._partial_path is not None:
+                self._partial.close()
+                self._partial_path.unlink(missing_ok=True)
+            self._partial = self._partial_path = None
 
     def add(
         self,
@@ -101,6 +125,9 @@ class DetailLog:
         )
         with self._lock:
             self.lines.append(text)
+            if self._partial is not None:
+                self._partial.write(text + "\n")
+                self._partial.flush()
             if error:
                 self.errors.append(str(value))
             if warning:
