@@ -9,10 +9,12 @@ from datetime import datetime
 from pathlib import Path
 
 from mlmeter.cli import options
+from mlmeter.cli.options import number, whole
 from mlmeter.cli.progress import Progress
 from mlmeter.loadgen import (
     LogSettings,
     RunInterrupted,
+    SettingsError,
     TestMode,
     TestResult,
     TestScenario,
@@ -20,7 +22,7 @@ from mlmeter.loadgen import (
     load_settings,
     run_test,
 )
-from mlmeter.loadgen.config import read_file
+from mlmeter.loadgen.config import known_models, read_file
 from mlmeter.loadgen.result_json import result_dict
 from mlmeter.loadgen.simulated import LatencyModel, LatencySUT, MemoryQSL, NullSUT
 from mlmeter.power import Meter, MeteredPasses, source_names
@@ -38,28 +40,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("simulated SUT")
     g.add_argument("--sut", choices=["null", "fixed", "lognormal"], default="fixed",
                    help="null: completes inside issue; fixed/lognormal: service time from a timer thread")
-    g.add_argument("--latency-ms", type=float, default=1.0, help="mean service time per query (default 1 ms)")
-    g.add_argument("--sigma", type=float, default=0.5, help="lognormal shape (--sut lognormal)")
-    g.add_argument("--workers", type=int, default=1, help="queries the SUT serves in parallel")
-    g.add_argument("--tokens", type=int, default=0, help="stream this many tokens per sample (LLM metrics)")
-    g.add_argument("--total-samples", type=int, default=1024)
-    g.add_argument("--perf-samples", type=int, default=1024)
+    g.add_argument("--latency-ms", type=number(0, 3_600_000), default=1.0, help="mean service time per query (default 1 ms)")
+    g.add_argument("--sigma", type=number(0, 10, above=False), default=0.5, help="lognormal shape (--sut lognormal)")
+    g.add_argument("--workers", type=whole(1, 4096), default=1, help="queries the SUT serves in parallel")
+    g.add_argument("--tokens", type=whole(0, 1_000_000), default=0, help="stream this many tokens per sample (LLM metrics)")
+    g.add_argument("--total-samples", type=whole(1, 100_000_000), default=1024)
+    g.add_argument("--perf-samples", type=whole(1, 100_000_000), default=1024)
     s = p.add_argument_group("settings (override --model/--user-conf)")
     s.add_argument("--model", default=None, help="apply the built-in mlperf.conf values of this model")
     s.add_argument("--user-conf", default=None, help="a user.conf applied after mlperf.conf")
-    s.add_argument("--qps", type=float, help="Server target QPS / Offline expected QPS")
-    s.add_argument("--expected-latency-ns", type=float, help="SingleStream/MultiStream expected latency")
-    s.add_argument("--target-latency-ms", type=float, help="Server latency bound")
-    s.add_argument("--percentile", type=float, help="target latency percentile, e.g. 0.99")
-    s.add_argument("--samples-per-query", type=int, help="MultiStream samples per query")
-    s.add_argument("--min-duration-ms", type=int)
-    s.add_argument("--max-duration-ms", type=int)
-    s.add_argument("--min-query-count", type=int)
-    s.add_argument("--max-query-count", type=int)
-    s.add_argument("--max-async-queries", type=int)
+    s.add_argument("--qps", type=number(), help="Server target QPS / Offline expected QPS")
+    s.add_argument("--expected-latency-ns", type=number(), help="SingleStream/MultiStream expected latency")
+    s.add_argument("--target-latency-ms", type=number(), help="Server latency bound")
+    s.add_argument("--percentile", type=number(0, 1), help="target latency percentile, e.g. 0.99")
+    s.add_argument("--samples-per-query", type=whole(1, 1_000_000), help="MultiStream samples per query")
+    s.add_argument("--min-duration-ms", type=whole(0, 2**63 - 1))
+    s.add_argument("--max-duration-ms", type=whole(0, 2**63 - 1))
+    s.add_argument("--min-query-count", type=whole(0, 2**63 - 1))
+    s.add_argument("--max-query-count", type=whole(0, 2**63 - 1))
+    s.add_argument("--max-async-queries", type=whole(0, 2**31 - 1))
     s.add_argument("--coalesce", action="store_true", help="Server: coalesce overdue queries")
-    s.add_argument("--accuracy-log-probability", type=float)
-    s.add_argument("--completion-timeout-s", type=float, help="end INVALID after this long without a completion")
+    s.add_argument("--accuracy-log-probability", type=number(0, 1, above=False))
+    s.add_argument("--completion-timeout-s", type=number(0, 86_400), help="end INVALID after this long without a completion")
     p.add_argument("--trace", action="store_true", help="write mlperf_log_trace.json")
     options.add_power(p, "performance passes", server=True)
     options.add_repeat(p)
@@ -70,6 +72,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_settings(a: argparse.Namespace) -> TestSettings:
     sc = TestScenario[a.scenario]
+    if a.perf_samples > a.total_samples:
+        raise SettingsError(f"--perf-samples {a.perf_samples} is more than --total-samples {a.total_samples}")
+    if a.model and a.model not in known_models():
+        raise SettingsError(f"--model {a.model}: not in the built-in mlperf.conf; known: {', '.join(known_models())}")
     if a.model or a.user_conf:
         s = load_settings(a.model or "*", sc, user_conf=a.user_conf)
         if a.user_conf:

@@ -114,6 +114,8 @@ def cmd_sysinfo(a: argparse.Namespace) -> int:
 
     from mlmeter.system import describe_host
 
+    if a.path is not None and not Path(a.path).exists():
+        raise MlmeterError(f"--path {a.path}: no such file or directory")
     d = describe_host(a.path)
     if a.json:
         print(json.dumps(d, indent=2))
@@ -172,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = ds.add_subparsers(dest="dataset_command", required=True)
     fi = dsub.add_parser("fake-imagenet", help="an ImageNet-layout directory of generated JPEG images")
     fi.add_argument("directory", type=Path)
-    fi.add_argument("--count", type=int, default=8)
+    fi.add_argument("--count", type=options.whole(1, 10_000_000), default=8)
     fi.add_argument("--seed", type=int, default=0)
     fi.set_defaults(func=cmd_fake_imagenet)
     tr = sub.add_parser("train", help="time-to-train runs, MLLOG scoring, compliance rules")
@@ -190,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(a.func(a))
     except MlmeterError as exc:
-        print(f"mlmeter: {exc}", file=sys.stderr)
+        print(f"mlmeter: {' '.join(line.strip() for line in str(exc).splitlines())}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # a path the user gave: missing, not a directory, not writable, disk full
         print(f"mlmeter: {described_os_error(exc)}", file=sys.stderr)
@@ -206,3 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mlmeter: internal error ({exc.__class__.__name__}: {exc}); this is a bug in mlmeter. "
               f"The traceback is in {save_traceback(exc)}; please report it.", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,19 +3,43 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from collections.abc import Callable
 
 from mlmeter.power import Meter, source_names
 
 
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return n
+def whole(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``lo`` to ``hi``."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not lo <= n <= hi:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {lo:,} to {hi:,}, got {text}")
+        return n
+    return parse
+
+
+def number(lo: float = 0.0, hi: float = math.inf, *, above: bool = True) -> Callable[[str], float]:
+    """An argparse type: a finite number greater than ``lo`` (at least ``lo`` with ``above=False``), at most ``hi``."""
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        low_ok = v > lo if above else v >= lo
+        if not (math.isfinite(v) and low_ok and v <= hi):
+            bound = f"greater than {lo:g}" if above else f"at least {lo:g}"
+            upper = f" and at most {hi:g}" if math.isfinite(hi) else ""
+            raise argparse.ArgumentTypeError(f"expected a finite number {bound}{upper}, got {text}")
+        return v
+    return parse
+
+
+_positive = whole(1, 1_000_000)
 
 
 def add_repeat(p: argparse.ArgumentParser, *aliases: str) -> None:

@@ -9,9 +9,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from mlmeter.errors import MlmeterError
 from mlmeter.report import as_csv, as_json, as_markdown, compare, format_json, format_text, load_runs, render
 from mlmeter.results.store import RunStore
 from mlmeter.util.atomic import write_text
+from mlmeter.util.rundir import RUN_FILES
 
 FORMATS = {"html": render, "json": as_json, "csv": as_csv, "md": as_markdown}
 
@@ -65,6 +67,9 @@ def cmd_report(a: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     out = a.output or Path(f"report.{fmt}")
+    if out.is_dir() or out.name in RUN_FILES:
+        raise MlmeterError(f"--output {out}: would replace {'a directory' if out.is_dir() else 'a run file'}; "
+                           "name a new report file")
     write_text(out, text)
     print(f"wrote {out} ({len(text.encode()) / 1024:,.0f} kB, {len(views)} run(s))")
     return 0

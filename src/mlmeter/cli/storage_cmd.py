@@ -19,7 +19,7 @@ from mlmeter.storage.datagen import data_folder, generate
 from mlmeter.storage.report import write_report
 from mlmeter.storage.sizing import training_data_size
 from mlmeter.storage.training import RunConfig, mpi_rank_main, training_run
-from mlmeter.storage.workloads import ACCELERATORS, MODELS, parse_params, training_workload
+from mlmeter.storage.workloads import ACCELERATORS, MODELS, StorageConfigError, parse_params, training_workload
 
 DEFAULT_RESULTS = Path(tempfile.gettempdir()) / "mlperf_storage_results"
 
@@ -50,9 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ds = tsub.add_parser("datasize", help="how many files a valid run needs")
     ds.add_argument("--model", "-m", required=True, choices=MODELS)
     ds.add_argument("--accelerator-type", "-g", required=True, choices=ACCELERATORS)
-    ds.add_argument("--client-host-memory-in-gb", "-cm", type=float, required=True, help="per host, in GiB")
-    ds.add_argument("--max-accelerators", "-ma", type=int, required=True)
-    ds.add_argument("--num-client-hosts", "-nc", type=int, default=None, help="default: the number of --hosts")
+    ds.add_argument("--client-host-memory-in-gb", "-cm", type=options.number(0, 1e6), required=True, help="per host, in GiB")
+    ds.add_argument("--max-accelerators", "-ma", type=options.whole(1, 1_000_000), required=True)
+    ds.add_argument("--num-client-hosts", "-nc", type=options.whole(1, 100_000), default=None, help="default: the number of --hosts")
     ds.add_argument("--data-dir", "-dd", type=Path, default=None)
     _hosts(ds)
     _common(ds)
@@ -60,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     dg = tsub.add_parser("datagen", help="write the synthetic dataset")
     dg.add_argument("--model", "-m", required=True, choices=MODELS)
-    dg.add_argument("--num-processes", "-np", type=int, required=True)
+    dg.add_argument("--num-processes", "-np", type=options.whole(1, 4096), required=True)
     dg.add_argument("--data-dir", "-dd", type=Path, required=True)
     dg.add_argument("--fsync", action="store_true", help="fsync each file before it is renamed into place")
     dg.add_argument("--quiet", action="store_true")
@@ -71,9 +71,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     rn = tsub.add_parser("run", help="run the emulated accelerators")
     rn.add_argument("--model", "-m", required=True, choices=MODELS)
     rn.add_argument("--accelerator-type", "-g", required=True, choices=ACCELERATORS)
-    rn.add_argument("--num-accelerators", "-na", type=int, required=True)
-    rn.add_argument("--client-host-memory-in-gb", "-cm", type=float, required=True, help="per host, in GiB")
-    rn.add_argument("--num-client-hosts", "-nc", type=int, default=None, help="default: the number of --hosts")
+    rn.add_argument("--num-accelerators", "-na", type=options.whole(1, 1_000_000), required=True)
+    rn.add_argument("--client-host-memory-in-gb", "-cm", type=options.number(0, 1e6), required=True, help="per host, in GiB")
+    rn.add_argument("--num-client-hosts", "-nc", type=options.whole(1, 100_000), default=None, help="default: the number of --hosts")
     rn.add_argument("--data-dir", "-dd", type=Path, required=True)
     rn.add_argument("--checkpoint-folder", "-cf", type=Path, default=None)
     grp = rn.add_mutually_exclusive_group()
@@ -94,10 +94,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for name, func in (("datasize", cmd_ckpt_datasize), ("run", cmd_ckpt_run)):
         c = csub.add_parser(name)
         c.add_argument("--model", "-m", required=True, choices=list(LLAMA3))
-        c.add_argument("--num-processes", "-np", type=int, required=True)
-        c.add_argument("--client-host-memory-in-gb", "-cm", type=float, default=None)
-        c.add_argument("--num-checkpoints-read", "-ncr", type=int, default=10)
-        c.add_argument("--num-checkpoints-write", "-ncw", type=int, default=10)
+        c.add_argument("--num-processes", "-np", type=options.whole(1, 1_000_000), required=True)
+        c.add_argument("--client-host-memory-in-gb", "-cm", type=options.number(0, 1e6), default=None)
+        c.add_argument("--num-checkpoints-read", "-ncr", type=options.whole(0, 1_000_000), default=10)
+        c.add_argument("--num-checkpoints-write", "-ncw", type=options.whole(0, 1_000_000), default=10)
         c.add_argument("--checkpoint-folder", "-cf", type=Path, required=name == "run")
         if name == "run":
             options.add_power(c, "the checkpoint writes and reads (local runs)")
@@ -293,6 +293,8 @@ def _describe_checkpointing(doc: dict[str, Any], processes: int) -> None:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
+    if not a.results_dir.is_dir():
+        raise StorageConfigError(f"--results-dir {a.results_dir}: not a directory")
     js, cs, report = write_report(a.results_dir)
     for g in report:
         head = f"{g['benchmark']} {g['model']}: {g['category']}, {g['num_runs']} run(s)"

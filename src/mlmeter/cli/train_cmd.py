@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="train_command", required=True)
     r = sub.add_parser("run", help="N time-to-train runs of a reference workload, scored")
     r.add_argument("workload", help=f"one of: {', '.join(WORKLOADS)}")
-    r.add_argument("--runs", type=int, default=None, help="default: the workload's official run count")
+    r.add_argument("--runs", type=options.whole(1, 1000), default=None, help="default: the workload's official run count")
     r.add_argument("--seed", type=int, default=1, help="seed of the first run (run i uses seed + i)")
     r.add_argument("--output", type=Path, default=None, help="default: mlmeter-train/<workload>")
-    r.add_argument("--nproc", type=int, default=1, help="data-parallel torchrun workers per run (gloo on CPU)")
-    r.add_argument("--checkpoint-every", type=int, default=0, metavar="EPOCHS", help="save a checkpoint every N epochs")
+    r.add_argument("--nproc", type=options.whole(1, max_workers()), default=1, help="data-parallel torchrun workers per run (gloo on CPU)")
+    r.add_argument("--checkpoint-every", type=options.whole(0, 1_000_000), default=0, metavar="EPOCHS", help="save a checkpoint every N epochs")
     r.add_argument("--resume", action="store_true", help="keep finished runs; continue unfinished ones from checkpoints")
     options.add_overwrite(r)
     options.add_power(r, "each run")
@@ -30,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sc = sub.add_parser("scaling", help="throughput with 1, 2, … torchrun workers, and the scaling efficiency")
     sc.add_argument("workload")
     sc.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
-    sc.add_argument("--epochs", type=int, default=3, help="fixed epochs per measurement")
+    sc.add_argument("--epochs", type=options.whole(1, 1_000_000), default=3, help="fixed epochs per measurement")
     sc.add_argument("--output", type=Path, default=None)
     sc.set_defaults(func=cmd_scaling)
     s = sub.add_parser("score", help="olympic score of the result_*.txt MLLOG files in a directory")
@@ -50,6 +51,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ru = sub.add_parser("rules", help="path of a workload's rules file for the official compliance checker")
     ru.add_argument("workload")
     ru.set_defaults(func=cmd_rules)
+
+
+def max_workers() -> int:
+    """The most data-parallel workers one machine may start: four per usable CPU (each is a process)."""
+    return 4 * len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 4 * (os.cpu_count() or 1)
 
 
 def table(s: BenchmarkScore) -> str:
@@ -100,6 +106,8 @@ def cmd_scaling(a: argparse.Namespace) -> int:
         counts = [int(x) for x in a.workers.split(",") if x.strip()]
     except ValueError as exc:
         raise TrainingError(f"--workers {a.workers!r}: expected numbers like 1,2,4") from exc
+    if not counts or not all(1 <= c <= max_workers() for c in counts):
+        raise TrainingError(f"--workers {a.workers!r}: expected worker counts from 1 to {max_workers()}, like 1,2,4")
     rows = scaling(w, counts, a.output or Path("mlmeter-train") / f"{w.name}-scaling", epochs=a.epochs)
     print(f"{w.name}: {a.epochs} epochs, global batch {w.config.batch_size}")
     for r in rows:

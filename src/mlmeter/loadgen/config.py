@@ -169,6 +169,11 @@ def builtin_mlperf_conf() -> ConfigFile:
     return parse_text(text, "mlperf.conf (built in)")
 
 
+def known_models() -> tuple[str, ...]:
+    """The models the built-in ``mlperf.conf`` has values for."""
+    return tuple(sorted({k.rsplit(".", 2)[0] for k in builtin_mlperf_conf().entries} - {"*"}))
+
+
 def _strtoull(tok: str) -> int:
     m = _HEX_OCT_DEC.match(tok)
     if not m:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import os
 from dataclasses import dataclass, field
 
 from mlmeter.errors import MlmeterError
@@ -167,8 +168,36 @@ def validate(s: TestSettings, total_count: int, performance_count: int) -> None:
             problems.append("Finding peak performance is only supported in Server scenarios.")
     except ValueError as exc:
         problems.append(str(exc))
+    problems += _size_problems(s)
     if problems:
         raise SettingsError("invalid test settings:\n  - " + "\n  - ".join(problems))
+
+
+_MAX_DURATION_MS = 30 * 86_400_000  # a month: longer is a typo, and would look like a hang
+
+
+def _size_problems(s: TestSettings) -> list[str]:
+    """Settings that would run for ever or track more samples than this machine's memory holds."""
+    out = []
+    for name in ("min_duration_ms", "max_duration_ms"):
+        v = getattr(s, name)
+        if isinstance(v, int) and v > _MAX_DURATION_MS:
+            out.append(f"{name} {v:,} is more than 30 days; give the duration in milliseconds")
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        memory = 1 << 36
+    limit = memory // 64  # bytes of schedule, ids and latencies per sample, with room to spare
+    queries = s.min_query_count if isinstance(s.min_query_count, int) else 0
+    planned = float(queries * (s.multi_stream_samples_per_query if s.scenario == TestScenario.MultiStream else 1))
+    if s.scenario == TestScenario.Offline and isinstance(s.offline_expected_qps, (int, float)):
+        planned = max(planned, 1.1 * s.min_duration_ms / 1000 * s.offline_expected_qps)
+    if s.scenario == TestScenario.Server and isinstance(s.server_target_qps, (int, float)):
+        planned = max(planned, s.min_duration_ms / 1000 * s.server_target_qps)
+    if math.isfinite(planned) and planned > limit or not math.isfinite(planned):
+        out.append(f"the run would issue about {planned:,.0f} samples, more than this machine's memory can track "
+                   f"(about {limit:,}); lower min_query_count, min_duration or the target QPS")
+    return out
 
 
 @dataclass(frozen=True)

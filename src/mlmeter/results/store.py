@@ -70,8 +70,10 @@ def read_result(run_dir: Path) -> dict[str, Any]:
         raise StoreError(f"{run_dir}: no result.json (an incomplete run directory?)")
     try:
         doc: dict[str, Any] = json.loads(f.read_text())
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         raise StoreError(f"{f}: not valid JSON ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise StoreError(f"{f}: holds a JSON {type(doc).__name__}, not an mlmeter result object")
     schema, version = doc.get("schema"), doc.get("schema_version")
     if schema not in SCHEMAS:
         raise StoreError(f"{f}: unknown result schema {schema!r}")
@@ -152,7 +154,13 @@ class RunStore:
         return run
 
     def rebuild(self, roots: list[Path]) -> tuple[int, list[str]]:
-        """Forget the index and register every run directory found under ``roots``; returns (count, problems)."""
+        """Forget the index and register every run directory found under ``roots``; returns (count, problems).
+
+        Every root must be an existing directory (checked before the index is touched).
+        """
+        bad = [str(r) for r in roots if not r.is_dir()]
+        if bad:
+            raise StoreError(f"{', '.join(bad)}: not a directory; the index was left as it was")
         with self.db:
             self.db.execute("delete from runs")
         count, problems = 0, []

@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from mlmeter.storage.workloads import StorageConfigError
 from mlmeter.util.atomic import write_text
 
 RUNS_PER_RESULT = 5
@@ -88,7 +89,7 @@ def _checkpoint_group(runs: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]
 
 def build_report(results_dir: Path) -> list[dict[str, Any]]:
     if not results_dir.is_dir():
-        raise FileNotFoundError(f"{results_dir}: results directory not found")
+        raise StorageConfigError(f"{results_dir}: results directory not found")
     groups: dict[tuple[Any, ...], list[tuple[Path, dict[str, Any]]]] = defaultdict(list)
     for path, d in _load(results_dir):
         if d.get("benchmark") == "training":
@@ -104,6 +105,9 @@ def build_report(results_dir: Path) -> list[dict[str, Any]]:
 def write_report(results_dir: Path) -> tuple[Path, Path, list[dict[str, Any]]]:
     """``storage_report.json`` and ``storage_report.csv`` (one row per group) in ``results_dir``."""
     report = build_report(results_dir)
+    if not report:
+        raise StorageConfigError(f"{results_dir}: no storage runs found; give the --results-dir of "
+                                 "'storage training run' or 'storage checkpointing run'")
     js = results_dir / "storage_report.json"
     write_text(js, json.dumps(report, indent=2) + "\n")
     rows = [{k: v for k, v in g.items() if not isinstance(v, (list, dict))} | {"issues": "; ".join(g.get("issues", []))}

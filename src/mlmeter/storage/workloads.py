@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,12 +122,27 @@ def _convert(key: str, raw: str, current: Any) -> Any:
                 return False
             raise ValueError(raw)
         if isinstance(current, int):
-            return int(raw)
+            return _in_range(key, int(raw))
         if isinstance(current, float):
-            return float(raw)
+            return _in_range(key, float(raw))
     except ValueError as exc:
         raise StorageConfigError(f"--param {key}={raw}: expected {type(current).__name__}") from exc
     return raw
+
+
+# Parameters that count things: a run with none of them has nothing to do.
+_AT_LEAST_ONE = {"num_files_train", "num_samples_per_file", "record_length_bytes", "batch_size", "epochs",
+                 "read_threads", "num_subfolders_train_min"}
+
+
+def _in_range(key: str, value: float) -> float:
+    """Counts, sizes and times are finite and not negative; counts of things are at least 1 (and at most 10^9)."""
+    name = key.rpartition(".")[2]
+    least = 1 if name in _AT_LEAST_ONE else 0
+    if not math.isfinite(value) or not least <= value <= 1e12 or (name.startswith("num_files") and value > 1e9):
+        raise StorageConfigError(f"--param {key}={value:g}: expected a value from {least} to "
+                                 f"{'10^9' if name.startswith('num_files') else '10^12'}")
+    return value
 
 
 _COMPUTE = {  # seconds per step (spec §4.1); only this differs between a100 and h100

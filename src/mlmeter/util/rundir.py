@@ -9,7 +9,7 @@ from pathlib import Path
 from mlmeter.errors import MlmeterError
 
 # What marks a directory as (part of) a run of mlmeter's or of the official tools'.
-_RUN_MARKERS = ("result.json", "mlperf_log_detail.txt", "mlperf_log_summary.txt", "result_0.txt", "summary.json")
+RUN_FILES = ("result.json", "mlperf_log_detail.txt", "mlperf_log_summary.txt", "result_0.txt", "summary.json")
 
 
 class RunDirectoryTaken(MlmeterError):
@@ -33,7 +33,7 @@ def _in_use(path: Path) -> bool:
 
 
 def _holds_run(path: Path) -> bool:
-    return any(next(path.rglob(m), None) is not None for m in _RUN_MARKERS)
+    return any(next(path.rglob(m), None) is not None for m in RUN_FILES)
 
 
 def fresh_directory(path: Path, *, given: bool, overwrite: bool = False, option: str = "--output") -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from mlmeter.util.atomic import write_bytes, write_text
+from mlmeter.workloads.base import WorkloadError
 from mlmeter.workloads.imagenet import _cv2
 
 
@@ -37,8 +38,12 @@ def _image(rng: np.random.Generator, k: int) -> np.ndarray:
 
 def make_fake_imagenet(root: Path, count: int = 8, *, seed: int = 0) -> int:
     """Write ``count`` images under ``root/val/`` and ``root/val_map.txt``; returns the number written."""
-    if count < 1:
-        raise ValueError("count must be at least 1")
+    if not 1 <= count <= 10_000_000:
+        raise WorkloadError(f"--count {count}: give from 1 to 10,000,000 images")
+    existing = root / "val_map.txt"
+    if existing.is_file() and len(existing.read_text(errors="replace").splitlines()) > count:
+        raise WorkloadError(f"{existing} lists more images than --count {count}; a generator never shrinks a "
+                            "dataset: choose a new directory or a larger --count")
     cv2 = _cv2()
     rng = np.random.default_rng(seed)
     (root / "val").mkdir(parents=True, exist_ok=True)
