@@ -93,3 +93,14 @@ def _private_cache(tmp_path, monkeypatch):
     """Model downloads, caches and the run store go to the test's own directory, never to the user's."""
     monkeypatch.setenv("MLMETER_CACHE", str(tmp_path / "mlmeter-cache"))
     monkeypatch.setenv("MLMETER_STORE", str(tmp_path / "mlmeter-store"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_store_and_state(tmp_path_factory):
+    """The tests never write into the user's real run store or crash folder."""
+    mp = pytest.MonkeyPatch()
+    root = tmp_path_factory.mktemp("user-state")
+    mp.setenv("MLMETER_STORE", str(root / "store"))
+    mp.setenv("MLMETER_STATE", str(root / "state"))
+    yield
+    mp.undo()

@@ -29,7 +29,7 @@ CASES: list[tuple[str, int]] = [
     (f"{LG} --output {{file}}/sub", 2),
     (f"{LG} --output {{run}}", 2),
     # loadgen: numbers
-    (f"{LG} --qps 1e300 --scenario Offline", 2),
+    ("loadgen --sut null --quiet --qps 1e300 --scenario Offline", 2),
     (f"{LG} --qps 0 --scenario Server", 2),
     (f"{LG} --qps -1 --scenario Server", 2),
     (f"{LG} --qps nan --scenario Offline", 2),
@@ -90,7 +90,7 @@ CASES: list[tuple[str, int]] = [
     (f"{LG} --repeat -1", 2),
     (f"{LG} --repeat x", 2),
     (f"{LG} --power bogus", 2),
-    (f"{LG} --power ptd://127.0.0.1:1", 2),
+    (f"{LG} --power ptd://127.0.0.1:x", 2),
     (f"{LG} --power ptd://", 2),
     (f"{LG} --sut bogus", 2),
     # infer
@@ -140,7 +140,7 @@ CASES: list[tuple[str, int]] = [
     (f"{INF} --repeat 0", 2),
     (f"{INF} --power bogus", 2),
     (f"{INF} --data-format bogus", 2),
-    ("infer --backend onnxruntime --model digits-int8 --backend-option intra_op_num_threads=x --duration 0.01", 2),
+    ("infer --backend pytorch --model digits-int8 --quiet", 2),
     # run (the embedded default)
     ("run --seconds 0", 2),
     ("run --seconds -1", 2),
@@ -274,7 +274,8 @@ def world(tmp_path_factory):
     """Fixture paths; ``protected`` lists the directories no bad command may change."""
     root = tmp_path_factory.mktemp("bad-input")
     store = root / "store"
-    os.environ["MLMETER_STORE"] = str(store)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLMETER_STORE", str(store))
     w = {name: root / name for name in ("file", "missing", "emptydir", "badjson", "notjson", "newer", "newdir",
                                         "run", "inferrun", "imagenet", "badconf", "binary", "mllogdir",
                                         "storagerun", "storagedata")}
@@ -302,7 +303,8 @@ def world(tmp_path_factory):
     protected = [w[k] for k in ("run", "inferrun", "imagenet", "storagedata", "badjson", "newer")] + [store]
     w["_protected"] = protected
     w["_root"] = root
-    return w
+    yield w
+    mp.undo()
 
 
 def _line(cmd: str, w: dict) -> list[str]:

@@ -114,10 +114,17 @@ def test_digits_reference_accuracy_is_what_the_model_scores():
     ort = pytest.importorskip("onnxruntime")
     ds = DigitsDataset(None)
     x = np.stack([ds.preprocess(i) for i in range(len(ds))])
-    for name, key in (("digits_fp32.onnx", "fp32_accuracy"), ("digits_int8.onnx", "int8_accuracy")):
+    def score(name):
         sess = ort.InferenceSession(str(data_file(name)), providers=["CPUExecutionProvider"])
-        acc = 100 * float((sess.run(None, {"pixels": x})[0].argmax(1) == ds.labels).mean())
-        assert acc == pytest.approx(metadata()[key], abs=1e-3)
+        return 100 * float((sess.run(None, {"pixels": x})[0].argmax(1) == ds.labels).mean())
+
+    meta = metadata()
+    assert score("digits_fp32.onnx") == pytest.approx(meta["fp32_accuracy"], abs=1e-3)
+    # INT8 kernels change between ONNX Runtime releases and even with the batch size (one image moves between
+    # 1.31 and 1.32): what holds everywhere is the quality target and closeness to the recorded figure.
+    int8 = score("digits_int8.onnx")
+    assert int8 >= 0.99 * meta["fp32_accuracy"]
+    assert abs(int8 - meta["int8_accuracy"]) <= 100 * 3 / len(ds)  # within three of the 450 images
 
 
 def test_unknown_model_lists_valid_ones():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import enum
 import itertools
 import sys
 import time
@@ -22,9 +23,9 @@ import numpy as np
 
 from mlmeter.loadgen import config as _conf
 from mlmeter.loadgen import run as _run
+from mlmeter.loadgen import settings as _native
 from mlmeter.loadgen.completer import Completer
 from mlmeter.loadgen.config import ConfigError
-from mlmeter.loadgen.settings import LoggingMode, TestMode, TestScenario
 from mlmeter.loadgen.settings import TestSettings as _NativeSettings
 
 __all__ = [
@@ -89,13 +90,100 @@ def _read_response(r: QuerySampleResponse) -> bytes:
     return ctypes.string_at(r.data, r.size) if r.size else b""
 
 
-# -- settings -----------------------------------------------------------------------------------------
+# -- enums and settings ---------------------------------------------------------------------------------
+class _BindingEnum(enum.Enum):
+    """An enum as pybind11 exposes one: ``str()`` is ``'TestScenario.Offline'``, ``int()`` works, equal only to
+    itself (``TestScenario.Offline == 3`` is False), hashed like its value, not ordered."""
+
+    def __int__(self) -> int:
+        return int(self.value)
+
+    __index__ = __int__
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
+    def __format__(self, spec: str) -> str:
+        if spec:  # as pybind11's (object.__format__): only the empty format
+            raise TypeError(f"unsupported format string passed to {type(self).__name__}.__format__")
+        return str(self)
+
+
+class TestScenario(_BindingEnum):
+    __test__ = False  # not a pytest test class
+    SingleStream = 0
+    MultiStream = 1
+    Server = 2
+    Offline = 3
+
+
+class TestMode(_BindingEnum):
+    __test__ = False  # not a pytest test class
+    SubmissionRun = 0
+    AccuracyOnly = 1
+    PerformanceOnly = 2
+    FindPeakPerformance = 3
+
+
+class LoggingMode(_BindingEnum):
+    AsyncPoll = 0
+    EndOfTestOnly = 1
+    Synchronous = 2
+
+
+_ENUMS: dict[str, tuple[type[_BindingEnum], type[enum.IntEnum]]] = {
+    "scenario": (TestScenario, _native.TestScenario), "mode": (TestMode, _native.TestMode)}
+_INT32 = {"server_find_peak_qps_decimals_of_precision"}
+_FIELDS = {f.name: f.type for f in dataclasses.fields(_NativeSettings)}
+
+
+def _checked(name: str, value: Any) -> Any:
+    """The value as the official binding stores it, or TypeError where the binding refuses it."""
+    kind = _FIELDS[name]
+    if name in _ENUMS:
+        ours, native = _ENUMS[name]
+        if isinstance(value, native):
+            return ours(int(value))
+        if not isinstance(value, ours):
+            raise TypeError(f"TestSettings.{name}: expected {ours.__name__}, got {type(value).__name__}")
+        return value
+    if kind in ("bool", bool):
+        if isinstance(value, (str, bytes)):
+            raise TypeError(f"TestSettings.{name}: expected bool, got {type(value).__name__}")
+        return bool(value)
+    if kind in ("int", int):
+        lo, hi = (-(2**31), 2**31 - 1) if name in _INT32 else (0, 2**64 - 1)
+        if not isinstance(value, (int, np.integer)) or not lo <= int(value) <= hi:
+            raise TypeError(f"TestSettings.{name}: expected an integer from {lo} to {hi}, got {value!r}")
+        return int(value)
+    if isinstance(value, (str, bytes)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"TestSettings.{name}: expected float, got {type(value).__name__}")
+    return float(value)
+
+
+def _native_settings(s: _NativeSettings) -> _NativeSettings:
+    """A native copy of compat settings (the binding's enums turned back into the core's)."""
+    values = {f: getattr(s, f) for f in _FIELDS}
+    for name, (_, native) in _ENUMS.items():
+        values[name] = native(int(values[name]))
+    return _NativeSettings(**values)
+
+
 _user_conf_calls = 0
 _pending_errors: list[tuple[str, str, int]] = []
 
 
 class TestSettings(_NativeSettings):
-    """The official ``TestSettings`` (same fields and defaults) with ``FromConfig``."""
+    """The official ``TestSettings`` (same fields and defaults) with ``FromConfig``; as the binding, an unknown
+    attribute is an ``AttributeError`` and a value of the wrong type a ``TypeError``."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in _FIELDS:
+            raise AttributeError(f"'mlperf_loadgen.TestSettings' object has no attribute {name!r}")
+        object.__setattr__(self, name, _checked(name, value))
 
     def FromConfig(self, path: str, model: str, scenario: str, conf_type: int = 1) -> int:  # noqa: N802
         """Apply a config file with the official precedence; raises :class:`ConfigError` on a bad file.
@@ -158,9 +246,15 @@ def _lookup(h: int, kind: type) -> Any:
 
 
 class _PySUT:
-    def __init__(self, name: str, issue_cb: Callable[..., Any], flush_cb: Callable[[], Any], fast: bool) -> None:
-        self.name = name
+    def __init__(self, name: str | Callable[[], str], issue_cb: Callable[..., Any], flush_cb: Callable[[], Any],
+                 fast: bool) -> None:
+        self._name = name
         self._issue_cb, self._flush_cb, self._fast = issue_cb, flush_cb, fast
+
+    @property
+    def name(self) -> str:
+        """The SUT's name; a QDL's name callback is called only now, when the test asks (as officially)."""
+        return self._name if isinstance(self._name, str) else str(self._name())
 
     def start(self, completer: Completer) -> None:
         pass  # completions arrive through QuerySamplesComplete
@@ -212,7 +306,7 @@ def ConstructFastSUT(fast_issue_cb: Callable[[list[int], list[int]], Any], flush
 
 
 def ConstructQDL(issue_cb: Callable[[list[QuerySample]], Any], flush_cb: Callable[[], Any], name_cb: Callable[[], str]) -> int:  # noqa: N802
-    return _register(_PySUT(str(name_cb()), issue_cb, flush_cb, fast=False))
+    return _register(_PySUT(name_cb, issue_cb, flush_cb, fast=False))
 
 
 def ConstructQSL(total_count: int, perf_count: int, load_cb: Callable[[list[int]], Any], unload_cb: Callable[[list[int]], Any]) -> int:  # noqa: N802
@@ -231,28 +325,30 @@ _active: Completer | None = None
 
 
 def QuerySamplesComplete(responses: Sequence[QuerySampleResponse], response_cb: Callable[[QuerySampleResponse], Any] | None = None) -> None:  # noqa: N802
-    """Complete samples; all share the timestamp taken on entry. Data is read only for logged samples."""
+    """Complete samples; all share the timestamp taken on entry. Data is read only for logged samples.
+
+    ``response_cb`` is called for each logged response of this call only (it is passed down, never stored,
+    so concurrent callers each get their own).
+    """
     now = _clock()
     comp = _active
     if comp is None:
         return
-    comp.response_hook = response_cb
     if comp.tokens:
         for r in responses:
-            comp._complete_one(now, r.id, r, r.n_tokens)
+            comp._complete_one(now, r.id, r, r.n_tokens, response_cb)
     elif len(responses) > 32:
-        comp.complete_many(now, np.array([r.id for r in responses], dtype=np.int64), responses)
+        comp.complete_many(now, np.array([r.id for r in responses], dtype=np.int64), responses, response_cb)
     else:
         for r in responses:
-            comp._complete_one(now, r.id, r, None)
+            comp._complete_one(now, r.id, r, None, response_cb)
 
 
 def FirstTokenComplete(responses: Sequence[QuerySampleResponse], response_cb: Callable[[QuerySampleResponse], Any] | None = None) -> None:  # noqa: N802
     comp = _active
     if comp is None:
         return
-    comp.response_hook = response_cb
-    comp.first_token([r.id for r in responses], list(responses))
+    comp.first_token([r.id for r in responses], list(responses), response_cb)
 
 
 # -- running ----------------------------------------------------------------------------------------------
@@ -289,7 +385,7 @@ def StartTestWithLogSettings(sut: int, qsl: int, test_settings: _NativeSettings,
         last_result = _run.run_test(
             _lookup(sut, _PySUT),
             _lookup(qsl, _PyQSL),
-            test_settings,
+            _native_settings(test_settings),
             ls,
             audit_config=audit_config_filename,
             observer=_Bridge(),

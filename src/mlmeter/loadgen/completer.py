@@ -37,7 +37,6 @@ class Completer:
         self.failures: list[str] = []
         """The subset of ``errors`` that invalidates the run (unknown ids, double completions)."""
         self.payload_reader: Callable[[Any], bytes] = _bytes_of
-        self.response_hook: Callable[[Any], None] | None = None
         self._reset(0, 0, 1, None, False, False)
 
     # -- pass lifecycle (called by the run, not by SUTs) ------------------------------------------------
@@ -122,7 +121,8 @@ class Completer:
         for k, i in enumerate(idl):
             self._complete_one(now, i, None if responses is None else responses[k], None if ntl is None else ntl[k])
 
-    def _complete_one(self, now: int, sid: int, response: Any, n_tokens: int | None) -> None:
+    def _complete_one(self, now: int, sid: int, response: Any, n_tokens: int | None,
+                      hook: Callable[[Any], None] | None = None) -> None:
         with self._lock:
             i = sid - self.base
             if not 0 <= i < self.n_issued - self.window_start:
@@ -137,11 +137,12 @@ class Completer:
             if self.tokens:
                 self._record_tokens(i, sid, n_tokens)
             if self.log_all or (self.log_mask is not None and self.log_mask[i]):
-                self._log(i, response)
+                self._log(i, response, hook)
             if self.n_done >= self._wake_at >= 0:
                 self._cond.notify()
 
-    def complete_many(self, now: int, ids: np.ndarray, responses: Sequence[Any] | np.ndarray | None = None) -> None:
+    def complete_many(self, now: int, ids: np.ndarray, responses: Sequence[Any] | np.ndarray | None = None,
+                      hook: Callable[[Any], None] | None = None) -> None:
         """Complete many ids at one timestamp, vectorised (not for token mode)."""
         with self._lock:
             pos = ids - self.base
@@ -164,7 +165,7 @@ class Completer:
                 chosen = np.ones(len(new), bool) if self.log_all else self.log_mask[new]  # type: ignore[index]
                 order = np.argsort(at[chosen], kind="stable")  # keep the order the SUT gave
                 for p, k in zip(new[chosen][order].tolist(), at[chosen][order].tolist(), strict=True):
-                    self._log(p, None if responses is None else responses[k])
+                    self._log(p, None if responses is None else responses[k], hook)
             if self.n_done >= self._wake_at >= 0:
                 self._cond.notify()
 
@@ -195,7 +196,8 @@ class Completer:
             n = 0
         self.n_tokens[i] = n
 
-    def first_token(self, ids: Any, responses: Sequence[Any] | None = None) -> None:
+    def first_token(self, ids: Any, responses: Sequence[Any] | None = None,
+                    hook: Callable[[Any], None] | None = None) -> None:
         now = _clock()
         idl = [ids] if isinstance(ids, int) else (ids.tolist() if isinstance(ids, np.ndarray) else list(ids))
         with self._lock:
@@ -212,19 +214,25 @@ class Completer:
                 self.first[i] = now
                 if self.log_all or (self.log_mask is not None and self.log_mask[i]):
                     resp = None if responses is None else responses[k]
-                    self._first_payload[i] = self._payload(resp)
+                    self._first_payload[i] = self._payload(resp, hook)
 
-    def _payload(self, response: Any) -> bytes:
+    def _payload(self, response: Any, hook: Callable[[Any], None] | None) -> bytes:
+        """The logged bytes of a response; a response that has none, or a hook that raises, is recorded as a
+        failure of the SUT (never raised into it)."""
         if response is None:
             return b""
-        if self.response_hook is not None:
-            self.response_hook(response)
-        return self.payload_reader(response)
+        try:
+            if hook is not None:
+                hook(response)
+            return self.payload_reader(response)
+        except Exception as exc:  # noqa: BLE001 -- the SUT's misuse is recorded, the run goes on to its end
+            self._fail(f"SUT response could not be logged: {type(exc).__name__}: {exc}")
+            return b""
 
-    def _log(self, i: int, response: Any) -> None:
+    def _log(self, i: int, response: Any, hook: Callable[[Any], None] | None) -> None:
         first = self._first_payload.pop(i, b"") if self.tokens else None
         n_tok = int(self.n_tokens[i]) if self.tokens else None
-        self.log.append((self.base + i - 1, int(self.qsl_idx[i]), self._payload(response), first, n_tok))
+        self.log.append((self.base + i - 1, int(self.qsl_idx[i]), self._payload(response, hook), first, n_tok))
 
 
 def _first(x: Any) -> int:

@@ -142,7 +142,7 @@ def compute(es: EffectiveSettings, t: PassTiming) -> PerformanceResult:
     tok_99: tuple[Any, Any] | None = None
     if tokens is not None and sc != TestScenario.Offline:
         tok_es = _token_early_stopping(es, nq, tokens, qlat)
-        es_ok = all(x.satisfied for x in tok_es)
+        es_ok = all(x is not None and x.satisfied for x in tok_es)
         if sc == TestScenario.SingleStream:
             tok_99 = (percentile_estimate(tokens.ttft_list, 0.99), percentile_estimate(tokens.tpot_list, 0.99))
     elif sc in (TestScenario.SingleStream, TestScenario.MultiStream):
@@ -247,14 +247,18 @@ def _token_stats(t: PassTiming) -> TokenStats:
 def _token_early_stopping(
     es: EffectiveSettings, nq: int, tokens: TokenStats, qlat: np.ndarray | None
 ) -> tuple[Any, Any]:
+    """(TTFT, TPOT) early stopping. As officially, TTFT is evaluated only once TPOT has passed (None otherwise)."""
     p = es.target_latency_percentile
     if es.scenario == TestScenario.Server:
-        tpot = overlatency_check(nq, int((tokens.tpot_list > es.tpot_latency).sum()), p)
-        ttft = overlatency_check(nq, int((tokens.ttft_list > es.ttft_latency).sum()), p)
-        return ttft, tpot
-    if es.scenario == TestScenario.MultiStream and qlat is not None:
-        return percentile_estimate(qlat, p), percentile_estimate(qlat, p)
-    return percentile_estimate(tokens.ttft_list, p), percentile_estimate(tokens.tpot_list, p)
+        tpot: Any = overlatency_check(nq, int((tokens.tpot_list > es.tpot_latency).sum()), p)
+        if not tpot.satisfied:
+            return None, tpot
+        return overlatency_check(nq, int((tokens.ttft_list > es.ttft_latency).sum()), p), tpot
+    ms = es.scenario == TestScenario.MultiStream and qlat is not None
+    tpot = percentile_estimate(qlat if ms else tokens.tpot_list, p)  # type: ignore[arg-type]
+    if not tpot.satisfied:
+        return None, tpot
+    return percentile_estimate(qlat if ms else tokens.ttft_list, p), tpot  # type: ignore[arg-type]
 
 
 _REC_PERF = "Reduce target QPS to improve latency."

@@ -587,7 +587,7 @@ def run_test(
     if audit_config is not None and Path(audit_config).is_file():
         conf.apply(requested, conf.read_file(audit_config), "*", conf.scenario_name(requested.scenario), conf.ConfKind.AUDIT)
         warnings_early.append(
-            f"Found Audit Config file ({audit_config}). Overriding TestSettings from audit.config file."
+            "Found Audit Config file (audit.config). Overriding TestSettings from audit.config file."
         )
     validate(requested, total, perf)
     es = effective_settings(requested, total, perf)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import statistics
 import time
 from dataclasses import dataclass
@@ -113,16 +114,37 @@ _CHUNK = 64 * 2**20
 
 
 def write_shard(path: Path, nbytes: int, fsync: bool, seed: int) -> None:
+    """Write ``nbytes`` to ``path``; on any failure (a full disk) no partial shard is left behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     block = np.random.default_rng(seed).bytes(min(nbytes, _CHUNK)) if nbytes else b""
-    with open(path, "wb", buffering=0) as f:
-        left = nbytes
-        while left > 0:
-            n = min(left, len(block))
-            f.write(block[:n] if n < len(block) else block)
-            left -= n
-        if fsync:
-            os.fsync(f.fileno())
+    try:
+        with open(path, "wb", buffering=0) as f:
+            left = nbytes
+            while left > 0:
+                n = min(left, len(block))
+                f.write(block[:n] if n < len(block) else block)
+                left -= n
+            if fsync:
+                os.fsync(f.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def check_free_space(c: LlmCheckpoint, ranks: int, folder: Path) -> None:
+    """Refuse a run whose checkpoints do not fit on the file system of ``folder`` (shards it replaces count)."""
+    needed = c.total_bytes(ranks) * c.num_checkpoints_write
+    replaced = sum(p.stat().st_size for i in range(1, c.num_checkpoints_write + 1) for r in range(ranks)
+                   for p in _shard_paths(folder, i, r, c) if p.is_file())
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if needed - replaced > free:
+        raise StorageConfigError(
+            f"{folder}: {c.num_checkpoints_write} checkpoints of {ranks} rank(s) need {needed / GIB:,.1f} GiB, "
+            f"the file system has {(free + replaced) / GIB:,.1f} GiB free; free space, use fewer "
+            "--num-checkpoints-write or --num-processes, or another --checkpoint-folder")
 
 
 def read_shard(path: Path) -> int:
@@ -196,6 +218,7 @@ def checkpointing_run(c: LlmCheckpoint, ranks: int, folder: Path, results_dir: P
     if ranks < 1 or ranks > c.world:
         raise StorageConfigError(f"--num-processes must be between 1 and {c.world} for {c.model}")
     folder = folder / c.model
+    check_free_space(c, ranks, folder)
     folder.mkdir(parents=True, exist_ok=True)
     outdir = run_directory(results_dir / "checkpointing" / c.model)
     if meter is not None:

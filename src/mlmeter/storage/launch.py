@@ -14,8 +14,13 @@ LOCAL_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def split_hosts(hosts: Sequence[str]) -> list[str]:
-    """``--hosts a b`` or ``--hosts a,b`` -> ["a", "b"]."""
-    return [h for item in hosts for h in item.split(",") if h]
+    """``--hosts a b`` or ``--hosts a,b`` -> ["a", "b"]; a ``host:slots`` must give a whole number of slots."""
+    out = [h for item in hosts for h in item.split(",") if h]
+    for h in out:
+        name, sep, n = h.partition(":")
+        if not name or (sep and not (n.isdigit() and int(n) >= 1)):
+            raise StorageConfigError(f"--hosts {h}: expected HOST or HOST:SLOTS with SLOTS a whole number >= 1")
+    return out
 
 
 def is_local(hosts: Sequence[str]) -> bool:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlmeter.training.errors import TrainingError
 from mlmeter.training.logfile import LogFile, read_log
 
 
@@ -61,9 +62,16 @@ def _is_integer(x: Any) -> bool:
 def _load_rules(path: Path) -> list[dict[str, Any]]:
     import yaml
 
-    with open(path, encoding="utf-8") as f:
-        doc = yaml.load(f, Loader=yaml.BaseLoader)  # every scalar a string, as the official checker
-    return list(doc or [])
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.load(f, Loader=yaml.BaseLoader)  # every scalar a string, as the official checker
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise TrainingError(f"{path}: not a YAML rules file ({exc})") from exc
+    rules = doc if isinstance(doc, list) else [] if doc is None else None
+    if rules is None or not all(isinstance(r, dict) for r in rules):
+        raise TrainingError(f"{path}: a rules file is a YAML list of rule blocks (BEGIN, KEY, END …), as the "
+                            "official compliance checker's")
+    return rules
 
 
 def _as_list(x: Any) -> list[str]:

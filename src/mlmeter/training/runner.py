@@ -13,20 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from mlmeter import __version__
-from mlmeter.errors import MlmeterError
 from mlmeter.power import Meter
 from mlmeter.system import describe_host
 from mlmeter.training import digits, dlrm, gpt
 from mlmeter.training.checkpoint import Checkpointer
+from mlmeter.training.errors import TrainingError
 from mlmeter.training.mllog import MLLogger
 from mlmeter.training.power_log import energy_to_train_j, node_log_path, write_node_log
 from mlmeter.training.scoring import BenchmarkScore, score_logs
 from mlmeter.training.timeline import rules_file
 from mlmeter.util.atomic import write_text
-
-
-class TrainingError(MlmeterError, ValueError):
-    """A bad workload name or option; the message lists what is valid."""
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,11 @@ def pct_label(p: float) -> str:
     return f"{p * 100:.2f}"
 
 
-def early_stopping_text(es: PercentileEstimate | OverlatencyCheck, extra99: PercentileEstimate | None = None) -> str:
-    """The official early-stopping paragraph (lines joined by newlines)."""
+def early_stopping_text(es: PercentileEstimate | OverlatencyCheck | None,
+                        extra99: PercentileEstimate | None = None) -> str:
+    """The official early-stopping paragraph (lines joined by newlines); empty for a check not evaluated."""
+    if es is None:
+        return ""
     if isinstance(es, OverlatencyCheck):
         if es.satisfied:
             return " * Run successful."
