@@ -9,6 +9,7 @@ line and key instead, and nothing from that file is applied.
 from __future__ import annotations
 
 import enum
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -155,7 +156,7 @@ def parse_text(text: str, path: str) -> ConfigFile:
 def read_file(path: str | os.PathLike[str]) -> ConfigFile:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the first key
     except FileNotFoundError:
         raise ConfigError(str(path), 0, "", "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -183,7 +184,27 @@ def _strtoull(tok: str) -> int:
         return int(digits, 16)
     if digits.startswith("0"):
         return int(digits, 8) if len(digits) > 1 else 0
+    if len(digits) > 30:  # beyond any 64-bit value (and Python's digit limit): out of range
+        return 2**64
     return int(digits)
+
+
+_INT_MAX = 2**63 - 1
+
+
+def _whole(path: str, line: int, key: str, tok: str) -> int:
+    """An integer key's value. The official parser keeps the digits before any '.', 'e' or 'x' it cannot read
+    (``1e3`` is 1, ``7.9`` is 7); a value it would read as another number is refused here."""
+    n = _strtoull(tok)
+    if not _HEX_OCT_DEC.fullmatch(tok):
+        try:
+            exact = float(tok) == n
+        except (ValueError, OverflowError):
+            exact = False
+        if not exact:
+            raise ConfigError(path, line, key, f"takes a whole number; {tok[:40]} would be read as {n} by the "
+                              f"official LoadGen: write the whole number you mean")
+    return n
 
 
 def _strtod(tok: str) -> float:
@@ -213,7 +234,10 @@ def apply(settings: TestSettings, conf: ConfigFile, model: str, scenario: str, k
             continue
         tok, line = conf.entries[found]
         if key.is_int:
-            ival = _strtoull(tok) * int(key.multiplier)
+            ival = _whole(conf.path, line, found, tok) * int(key.multiplier)
+            if ival > _INT_MAX:
+                raise ConfigError(conf.path, line, found, f"value {tok} is out of range (at most {_INT_MAX:,} "
+                                  f"after the unit conversion)")
             if key.kind == "mode":
                 if ival not in tuple(TestMode):
                     raise ConfigError(conf.path, line, found, f"invalid mode {ival} (0 to 3)")
@@ -225,7 +249,13 @@ def apply(settings: TestSettings, conf: ConfigFile, model: str, scenario: str, k
             else:
                 setattr(staged, key.field, ival)
         else:
-            setattr(staged, key.field, _strtod(tok) * key.multiplier)
+            try:
+                fval = _strtod(tok) * key.multiplier
+            except OverflowError:
+                fval = math.inf
+            if not math.isfinite(fval):
+                raise ConfigError(conf.path, line, found, f"value {tok[:40]} is too large for a number")
+            setattr(staged, key.field, fval)
     for f in settings.__dataclass_fields__:
         setattr(settings, f, getattr(staged, f))
 
