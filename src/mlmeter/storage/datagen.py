@@ -3,22 +3,26 @@ atomically (a file exists whole or not at all) and resumably (complete files are
 
 from __future__ import annotations
 
+import dataclasses
 import errno
+import json
 import math
 import os
 import shutil
+import signal
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from mlmeter.errors import MlmeterError
 from mlmeter.storage import tfrecord
 from mlmeter.storage.workloads import StorageConfigError, TrainingWorkload
+from mlmeter.util.atomic import write_text
 
 FORMATS = ("npz", "tfrecord", "hdf5")
 
@@ -195,12 +199,95 @@ def generate_share(w: TrainingWorkload, folder: Path, rank: int, size: int, *, f
     return DatagenResult(folder, written, skipped, nbytes, time.perf_counter() - began)
 
 
+MANIFEST = "mlmeter_datagen.json"
+
+
+def _parameters(w: TrainingWorkload) -> dict[str, object]:
+    d = dataclasses.asdict(w.dataset)
+    d.pop("data_folder", None)
+    return {"model": w.model, **d}
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """What datagen recorded in ``folder`` (parameters and each file's size), or None for a folder without one."""
+    f = folder / MANIFEST
+    if not f.is_file():
+        return None
+    try:
+        doc = json.loads(f.read_text())
+        return doc if isinstance(doc, dict) and isinstance(doc.get("files"), dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _check_parameters(w: TrainingWorkload, folder: Path, manifest: dict[str, Any] | None) -> None:
+    if manifest is None:
+        return
+    old, new = manifest.get("parameters") or {}, _parameters(w)
+    changed = [f"{k} {old.get(k)} -> {v}" for k, v in new.items() if old.get(k) != v]
+    if changed:
+        raise DatagenError(f"{folder} holds a dataset generated with other parameters ({'; '.join(changed)}); "
+                           "a generator never mixes or shrinks datasets: choose a new --data-dir")
+
+
+def _write_manifest(w: TrainingWorkload, folder: Path, files: list[FilePlan]) -> None:
+    sizes = {str(f.path.relative_to(folder)): f.path.stat().st_size for f in files if f.path.is_file()}
+    write_text(folder / MANIFEST, json.dumps({"parameters": _parameters(w), "files": sizes}, indent=1) + "\n")
+
+
+def verify_dataset(w: TrainingWorkload, folder: Path) -> None:
+    """Before a run is timed: every file the workload reads exists with the size datagen recorded.
+
+    :raises ReadError: naming the missing, truncated or foreign files and how to fix them.
+    """
+    from mlmeter.storage.readers import ReadError
+
+    manifest = read_manifest(folder)
+    files = plan(w, folder)
+    missing = [f.path for f in files if not f.path.is_file()]
+    if missing:
+        raise ReadError(f"{len(missing)} of {len(files)} dataset files are missing (first: {missing[0]}); "
+                        "run 'mlmeter storage training datagen' with the same --param values")
+    if manifest is None:
+        return
+    try:
+        _check_parameters(w, folder, manifest)
+    except DatagenError as exc:
+        raise ReadError(str(exc).replace("a generator never mixes or shrinks datasets: choose a new --data-dir",
+                                         "give the --param values it was generated with")) from None
+    recorded = manifest["files"]
+    bad = [f.path for f in files if recorded.get(str(f.path.relative_to(folder))) != f.path.stat().st_size]
+    if bad:
+        raise ReadError(f"{len(bad)} dataset files differ in size from what datagen wrote (first: {bad[0]}: "
+                        f"{bad[0].stat().st_size} bytes, recorded {recorded.get(str(bad[0].relative_to(folder)))}); "
+                        "delete them and run datagen again")
+
+
+def _quiet_worker() -> None:
+    """Pool workers leave Ctrl-C to the parent (which reports it once), instead of each printing a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def generate(w: TrainingWorkload, folder: Path, *, processes: int = 1, fsync: bool = False,
              progress: Progress | None = None) -> DatagenResult:
-    """Write every missing file of ``w``'s dataset under ``folder`` with ``processes`` worker processes."""
+    """Write every missing file of ``w``'s dataset under ``folder`` with ``processes`` worker processes.
+
+    A folder generated with other parameters is refused; a file whose size differs from the manifest's is
+    written again; the manifest records the parameters and every file's size.
+    """
     files = plan(w, folder)
+    manifest = read_manifest(folder)
+    _check_parameters(w, folder, manifest)
     index_dir = _layout(w, folder, files)
-    todo = [f for f in files if not f.path.is_file()]
+    recorded = (manifest or {}).get("files", {})
+
+    def complete(f: FilePlan) -> bool:
+        if not f.path.is_file():
+            return False
+        size = recorded.get(str(f.path.relative_to(folder)))
+        return manifest is None or size == f.path.stat().st_size
+
+    todo = [f for f in files if not complete(f)]
     need = sum(f.payload_bytes for f in todo)
     free = shutil.disk_usage(folder).free
     if need > free:
@@ -212,11 +299,11 @@ def generate(w: TrainingWorkload, folder: Path, *, processes: int = 1, fsync: bo
     done = len(files) - len(todo)
     if progress:
         progress(done, len(files), 0, 0.0)
-    with ProcessPoolExecutor(max_workers=max(1, processes)) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, processes), initializer=_quiet_worker) as pool:
         pending = {pool.submit(write_file, f, w.dataset.format, index_dir, fsync): f for f in todo}
         try:
             while pending:
-                finished, _ = wait(pending, return_when=FIRST_EXCEPTION)
+                finished, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     f = pending.pop(fut)
                     try:
@@ -230,6 +317,7 @@ def generate(w: TrainingWorkload, folder: Path, *, processes: int = 1, fsync: bo
             for fut in pending:
                 fut.cancel()
             raise
+    _write_manifest(w, folder, files)
     return DatagenResult(folder, len(todo), len(files) - len(todo), written, time.perf_counter() - began)
 
 

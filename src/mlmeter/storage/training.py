@@ -18,6 +18,7 @@ from typing import Any
 from mlmeter import __version__
 from mlmeter.power import Meter
 from mlmeter.storage.comm import BarrierComm, MpiComm, RankFailed, run_local_ranks
+from mlmeter.storage.datagen import verify_dataset
 from mlmeter.storage.emulate import RankJob, list_files, run_rank, steps_per_epoch
 from mlmeter.storage.metrics import EpochRecord, Summary, summarize
 from mlmeter.storage.readers import ReadError
@@ -162,6 +163,7 @@ def training_run(cfg: RunConfig, progress: Progress | None = None, meter: Meter 
     """Verify, run every rank on this host, and write the run directory (see ``document``); a ``meter``
     measures the energy of the whole run (every epoch of every rank)."""
     cat, issues = verify(cfg)
+    verify_dataset(cfg.workload, cfg.data_folder)
     job = prepare_job(cfg)
     outdir = run_directory(cfg.results_dir / "training" / cfg.workload.model / "run")
     began = datetime.now().astimezone()
