@@ -6,7 +6,7 @@ import json
 
 from mlmeter.cli.main import main
 
-SMALL = ["--param", "dataset.num_files_train=6", "dataset.record_length_bytes=65536",
+SMALL = ["--param", "dataset.num_files_train=28", "dataset.record_length_bytes=65536",
          "dataset.record_length_bytes_stdev=0"]
 
 
@@ -25,7 +25,7 @@ def run(d, results, capsys):
 def test_manifest_records_parameters_and_sizes(tmp_path):
     assert datagen(tmp_path / "data") == 0
     doc = json.loads((tmp_path / "data" / "unet3d" / "mlmeter_datagen.json").read_text())
-    assert doc["parameters"]["record_length_bytes"] == 65536 and len(doc["files"]) == 6
+    assert doc["parameters"]["record_length_bytes"] == 65536 and len(doc["files"]) == 28
     assert all(size > 65536 for size in doc["files"].values())
 
 
@@ -34,7 +34,7 @@ def test_datagen_refuses_a_folder_made_with_other_parameters(tmp_path, capsys):
     before = sorted((p.name, p.stat().st_size) for p in (tmp_path / "data").rglob("*.npz"))
     capsys.readouterr()
     assert main(["storage", "training", "datagen", "-m", "unet3d", "-np", "1", "-dd", str(tmp_path / "data"),
-                 "--quiet", "--param", "dataset.num_files_train=6", "dataset.record_length_bytes=8192",
+                 "--quiet", "--param", "dataset.num_files_train=28", "dataset.record_length_bytes=8192",
                  "dataset.record_length_bytes_stdev=0"]) == 2
     assert "record_length_bytes 65536 -> 8192" in capsys.readouterr().err
     assert sorted((p.name, p.stat().st_size) for p in (tmp_path / "data").rglob("*.npz")) == before
