@@ -55,14 +55,14 @@ def test_precedence_and_fixed_scenarios(tmp_path):
         "m.Server.min_duration = 4000",
         "m.Server.target_qps = 123.5",
         "m.Offline.target_qps = 77",
-        "m.Server.target_latency = 7.9",
+        "m.Server.target_latency = 7.0",
         "m.SingleStream.target_latency = 0.5",
         "m.Server.target_latency_percentile = 97",
     ]))
     s = conf.load_settings("m", "Server", user_conf=p, mlperf_conf=write(tmp_path, "", "empty.conf"))
     assert s.min_duration_ms == 4000
     assert s.server_target_qps == 123.5 and s.offline_expected_qps == 77.0  # fixed-scenario keys read anyway
-    assert s.server_target_latency_ns == 7_000_000  # integer key: fraction dropped, then ms -> ns
+    assert s.server_target_latency_ns == 7_000_000  # integer key: a whole number written 7.0, then ms -> ns
     assert s.single_stream_expected_latency_ns == 500000.0
     assert s.server_target_latency_percentile == pytest.approx(0.97)
     s2 = conf.load_settings("other", "Offline", user_conf=p, mlperf_conf=write(tmp_path, "", "empty.conf"))
@@ -108,3 +108,22 @@ def test_every_builtin_model_matches_official():
             conf.apply(ours, cf, m, sc, conf.ConfKind.MLPERF)
             for f in fields:
                 assert getattr(ours, f) == pytest.approx(getattr(o, f), rel=1e-12), (m, sc, f)
+
+
+@pytest.mark.parametrize("value,read_as", [("7.9", 7), ("1e3", 1), ("08", 0), ("1.5e1", 1)])
+def test_integer_key_refuses_what_the_official_would_misread(tmp_path, value, read_as):
+    """The official parser keeps the digits it can read (1e3 -> 1 ms): mlmeter refuses, naming what it would be."""
+    p = write(tmp_path, f"*.*.min_duration = {value}\n")
+    with pytest.raises(conf.ConfigError, match=f"would be read as {read_as} by the official LoadGen") as exc:
+        conf.load_settings("m", "Offline", user_conf=p)
+    assert exc.value.line == 1 and exc.value.key == "*.*.min_duration"
+
+
+def test_byte_order_mark_and_huge_values(tmp_path):
+    p = tmp_path / "bom.conf"
+    p.write_bytes("\ufeff*.*.min_duration = 1234\n".encode())
+    assert conf.load_settings("m", "Offline", user_conf=p).min_duration_ms == 1234
+    for value in ("9" * 5000, "18446744073709551616", "0x" + "f" * 300, "1e400"):
+        key = "target_qps" if value.startswith(("0x", "1e")) else "min_query_count"
+        with pytest.raises(conf.ConfigError):
+            conf.load_settings("m", "Offline", user_conf=write(tmp_path, f"*.*.{key} = {value}\n"))

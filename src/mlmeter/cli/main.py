@@ -12,6 +12,7 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from mlmeter import __version__
 from mlmeter.cli import infer_cmd, loadgen_cmd, options, repeat, report_cmd, runs_cmd, storage_cmd, train_cmd
@@ -145,8 +146,15 @@ def cmd_fake_imagenet(a: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (what is wrong and where the help is), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mlmeter", description="MLPerf-faithful benchmarking of ML systems.")
+    p = _Parser(prog="mlmeter", description="MLPerf-faithful benchmarking of ML systems.")
     p.add_argument("--version", action="version", version=f"mlmeter {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="the embedded default benchmark: runs offline, with real accuracy")

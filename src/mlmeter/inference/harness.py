@@ -8,10 +8,13 @@ to an observer (``on_stage`` messages plus the LoadGen pass events).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
+
+import numpy as np
 
 from mlmeter import __version__
 from mlmeter.backends import Backend, BackendError, BackendOptions, LoadedModel, create_backend
@@ -75,6 +78,8 @@ class Prepared:
     run: BatchRunner
     service: ServiceTime
     host: dict[str, Any] = field(default_factory=describe_host)
+    batch_ns: float = 0.0
+    """Mean time of a full batch in a short timed calibration (sizes the Offline query of --auto-targets)."""
     meter: Meter = field(default_factory=lambda: Meter(()))
 
     def close(self) -> None:
@@ -147,6 +152,7 @@ def prepare(cfg: InferConfig, observer: HarnessObserver | None = None) -> Prepar
     qsl.load_samples(list(range(warm)))
     try:
         service = measure_service(run, cfg.max_batchsize, warm)
+        batch_ns = (_calibrated_batch_ns(run, warm) * cfg.max_batchsize / warm) if cfg.auto_targets else 0.0
     except (WorkloadError, BackendError):
         raise
     except Exception as exc:  # noqa: BLE001 - the runtime's own error types; reported with the cause
@@ -155,7 +161,17 @@ def prepare(cfg: InferConfig, observer: HarnessObserver | None = None) -> Prepar
     for line in meter.problems:
         obs.on_stage(f"power: {line}")
     return Prepared(cfg, workload, backend, model, dataset, qsl, run, service,
-                    host=describe_host(cfg.dataset_path), meter=meter)
+                    host=describe_host(cfg.dataset_path), meter=meter, batch_ns=batch_ns)
+
+
+def _calibrated_batch_ns(run: BatchRunner, n: int, seconds: float = 0.5) -> float:
+    """Mean time of one batch of ``n`` loaded samples, run back to back for about ``seconds`` (three at least)."""
+    idx = np.arange(n, dtype=np.int64)
+    began, batches = time.perf_counter_ns(), 0
+    while batches < 3 or time.perf_counter_ns() - began < seconds * 1e9:
+        run(idx)
+        batches += 1
+    return (time.perf_counter_ns() - began) / batches
 
 
 def _auto_targets(s: TestSettings, p: Prepared) -> None:
@@ -167,9 +183,11 @@ def _auto_targets(s: TestSettings, p: Prepared) -> None:
     full = max(svc.predict(cfg.max_batchsize), one)
     s.single_stream_expected_latency_ns = int(one / 2) or 1
     s.multi_stream_expected_latency_ns = int(max(svc.predict(s.multi_stream_samples_per_query), one) / 2) or 1
-    # the warm-up times gather + predict + post-process; completing a batch costs the harness ~40 µs more, and
-    # the pipeline can outrun the warm-up: aim 1.5x over so the query outlasts the minimum duration
-    s.offline_expected_qps = 1.5 * cfg.workers * cfg.max_batchsize / ((full + 40_000) / 1e9)
+    # The Offline query is sized from a short timed calibration (the mean of back-to-back full batches, so a
+    # busy machine's rate, not the warm-up's best case) plus ~40 µs of completion cost per batch; 1.2x over
+    # it, the query still outlasts the minimum duration when the pipeline runs a little faster.
+    batch_ns = max(p.batch_ns, full)
+    s.offline_expected_qps = 1.2 * cfg.workers * cfg.max_batchsize / ((batch_ns + 40_000) / 1e9)
     s.server_target_qps = min(cfg.workers / (one / 1e9) / 3, 5000.0)
 
 

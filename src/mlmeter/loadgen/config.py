@@ -189,7 +189,7 @@ def _strtoull(tok: str) -> int:
     return int(digits)
 
 
-_INT_MAX = 2**63 - 1
+_INT_MAX = 2**64 - 1  # the official fields are uint64
 
 
 def _whole(path: str, line: int, key: str, tok: str) -> int:

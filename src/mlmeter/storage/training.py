@@ -163,8 +163,8 @@ def training_run(cfg: RunConfig, progress: Progress | None = None, meter: Meter 
     """Verify, run every rank on this host, and write the run directory (see ``document``); a ``meter``
     measures the energy of the whole run (every epoch of every rank)."""
     cat, issues = verify(cfg)
-    verify_dataset(cfg.workload, cfg.data_folder)
     job = prepare_job(cfg)
+    verify_dataset(cfg.workload, cfg.data_folder)
     outdir = run_directory(cfg.results_dir / "training" / cfg.workload.model / "run")
     began = datetime.now().astimezone()
     if meter is not None:

@@ -122,12 +122,14 @@ def _convert(key: str, raw: str, current: Any) -> Any:
                 return False
             raise ValueError(raw)
         if isinstance(current, int):
-            return _in_range(key, int(raw))
-        if isinstance(current, float):
-            return _in_range(key, float(raw))
+            value: float = int(raw)
+        elif isinstance(current, float):
+            value = float(raw)
+        else:
+            return raw
     except ValueError as exc:
         raise StorageConfigError(f"--param {key}={raw}: expected {type(current).__name__}") from exc
-    return raw
+    return _in_range(key, value)
 
 
 # Parameters that count things: a run with none of them has nothing to do.
@@ -139,9 +141,9 @@ def _in_range(key: str, value: float) -> float:
     """Counts, sizes and times are finite and not negative; counts of things are at least 1 (and at most 10^9)."""
     name = key.rpartition(".")[2]
     least = 1 if name in _AT_LEAST_ONE else 0
-    if not math.isfinite(value) or not least <= value <= 1e12 or (name.startswith("num_files") and value > 1e9):
-        raise StorageConfigError(f"--param {key}={value:g}: expected a value from {least} to "
-                                 f"{'10^9' if name.startswith('num_files') else '10^12'}")
+    most = 1e9 if name.startswith("num_files") else 1e12
+    if not math.isfinite(value) or not least <= value <= most:
+        raise StorageConfigError(f"--param {key}={value:g}: {name} must be at least {least} and at most {most:g}")
     return value
 
 
