@@ -46,7 +46,7 @@ def test_performance_runs_share_model_and_preprocessing(tmp_path):
     assert [d["scenario_key"] for d in docs] == ["result_samples_per_second", "result_90.00_percentile_latency_ns"]
     assert docs[0]["scenario_value"] > 0 and docs[1]["scenario_value"] > 0
     assert docs[-1]["harness"]["preprocessed"] == 450  # every sample pre-processed once for both scenarios
-    again = run_inference(dataclasses.replace(cfg, scenarios=(S.Offline,)))
+    again = run_inference(dataclasses.replace(cfg, scenarios=(S.Offline,), output=tmp_path / "again"))
     assert again[0].document["harness"]["preprocessed"] == 0
     assert again[0].document["harness"]["cache_hits"] >= 450
 
