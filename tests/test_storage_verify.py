@@ -62,7 +62,7 @@ def test_run_refuses_truncated_and_missing_files_before_timing(tmp_path, capsys)
     assert not (tmp_path / "results").exists() or not list((tmp_path / "results").rglob("result.json"))
     victim.unlink()
     code, out = run(tmp_path / "data", tmp_path / "results", capsys)
-    assert code == 2 and "missing" in out.err
+    assert code == 2 and "27 .npz files found, 28 needed" in out.err
 
 
 def test_checkpointing_refuses_what_does_not_fit(tmp_path, capsys):
