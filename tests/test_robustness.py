@@ -136,3 +136,27 @@ def test_explained_verdict_for_too_fast_sut(tmp_path):
     c = r.performance.check("min_duration")
     assert not c.passed
     assert "single_stream_expected_latency_ns" in c.advice and "short by" in c.advice
+
+
+def test_sigkill_leaves_the_partial_detail_log(tmp_path):
+    """A run killed outright (no cleanup possible) leaves the detail log it had streamed, as the official does."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    p = subprocess.Popen([sys.executable, "-m", "mlmeter.cli.main", "loadgen", "--sut", "fixed", "--latency-ms", "1",
+                          "--min-duration-ms", "60000", "--quiet", "--output", str(out)],
+                         env={**os.environ, "MLMETER_STORE": str(tmp_path / "store")})
+    partial = out / "mlperf_log_detail.txt.partial"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (partial.is_file() and "effective_" in partial.read_text()):
+        time.sleep(0.1)
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=30)
+    lines = partial.read_text().splitlines()
+    assert lines and all(x.startswith(":::MLLOG {") for x in lines)
+    assert any('"key": "effective_min_duration_ms"' in x for x in lines)
+    assert not (out / "mlperf_log_detail.txt").exists()

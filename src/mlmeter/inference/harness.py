@@ -184,10 +184,11 @@ def _auto_targets(s: TestSettings, p: Prepared) -> None:
     s.single_stream_expected_latency_ns = int(one / 2) or 1
     s.multi_stream_expected_latency_ns = int(max(svc.predict(s.multi_stream_samples_per_query), one) / 2) or 1
     # The Offline query is sized from a short timed calibration (the mean of back-to-back full batches, so a
-    # busy machine's rate, not the warm-up's best case) plus ~40 µs of completion cost per batch; 1.2x over
-    # it, the query still outlasts the minimum duration when the pipeline runs a little faster.
+    # busy machine's rate, not the warm-up's best case) plus ~40 µs of completion cost per batch; the SUT's
+    # pipeline overlaps gathering and inference and outruns that loop (measured ~1.4x on digits), so aim 2x
+    # over it: the query outlasts the minimum duration, by about half of it on a quiet machine.
     batch_ns = max(p.batch_ns, full)
-    s.offline_expected_qps = 1.2 * cfg.workers * cfg.max_batchsize / ((batch_ns + 40_000) / 1e9)
+    s.offline_expected_qps = 2.0 * cfg.workers * cfg.max_batchsize / ((batch_ns + 40_000) / 1e9)
     s.server_target_qps = min(cfg.workers / (one / 1e9) / 3, 5000.0)
 
 
