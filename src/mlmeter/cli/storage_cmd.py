@@ -19,7 +19,7 @@ from mlmeter.storage.datagen import data_folder, generate
 from mlmeter.storage.report import write_report
 from mlmeter.storage.sizing import training_data_size
 from mlmeter.storage.training import RunConfig, mpi_rank_main, training_run
-from mlmeter.storage.workloads import ACCELERATORS, MODELS, StorageConfigError, parse_params, training_workload
+from mlmeter.storage.workloads import ACCELERATORS, MODELS, parse_params, training_workload
 
 DEFAULT_RESULTS = Path(tempfile.gettempdir()) / "mlperf_storage_results"
 
@@ -293,8 +293,6 @@ def _describe_checkpointing(doc: dict[str, Any], processes: int) -> None:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
-    if not a.results_dir.is_dir():
-        raise StorageConfigError(f"--results-dir {a.results_dir}: not a directory")
     js, cs, report = write_report(a.results_dir)
     for g in report:
         head = f"{g['benchmark']} {g['model']}: {g['category']}, {g['num_runs']} run(s)"

@@ -194,7 +194,7 @@ def _size_problems(s: TestSettings) -> list[str]:
         planned = max(planned, 1.1 * s.min_duration_ms / 1000 * s.offline_expected_qps)
     if s.scenario == TestScenario.Server and isinstance(s.server_target_qps, (int, float)):
         planned = max(planned, s.min_duration_ms / 1000 * s.server_target_qps)
-    if math.isfinite(planned) and planned > limit or not math.isfinite(planned):
+    if not planned <= limit:  # also NaN and infinity
         out.append(f"the run would issue about {planned:,.0f} samples, more than this machine's memory can track "
                    f"(about {limit:,}); lower min_query_count, min_duration or the target QPS")
     return out

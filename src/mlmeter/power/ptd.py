@@ -150,13 +150,12 @@ def parse_spl(text: str) -> list[tuple[float, float]]:
 
 
 def parse_address(spec: str) -> tuple[str, int]:
-    """``ptd://host[:port]`` → (host, port)."""
+    """``ptd://host[:port]`` → (host, port); a missing host or a port outside 1–65535 is a :class:`PtdError`."""
     rest = spec[len("ptd://"):] if spec.startswith("ptd://") else spec
     host, _, port = rest.rpartition(":") if ":" in rest else (rest, "", str(DEFAULT_PORT))
-    try:
-        return host or "localhost", int(port)
-    except ValueError as exc:
-        raise PtdError(f"{spec!r}: expected ptd://HOST[:PORT]") from exc
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise PtdError(f"--power {spec}: expected ptd://HOST[:PORT] with a port from 1 to 65535")
+    return host, int(port)
 
 
 class PtdSource:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlmeter.errors import MlmeterError
+from mlmeter.power.ptd import parse_address
 
 
 class PowerUnavailable(RuntimeError):
@@ -119,15 +120,12 @@ def open_sources(names: list[str]) -> tuple[list[PowerSource], list[str]]:
 def source_names(spec: str | None) -> tuple[str, ...]:
     """``--power rapl,nvml`` as a tuple of source names (empty: power was not asked for).
 
-    :raises MlmeterError: a name that is no kind of source, or a malformed ``ptd://`` address.
+    :raises MlmeterError: a name that is no kind of source; ``PtdError``: a malformed ``ptd://`` address.
     """
     names = tuple(x.strip() for x in spec.split(",") if x.strip()) if spec else ()
     for n in names:
         if n.startswith("ptd://"):
-            host = n[len("ptd://"):].rpartition(":")[0] if ":" in n[len("ptd://"):] else n[len("ptd://"):]
-            port = n.rpartition(":")[2] if ":" in n[len("ptd://"):] else "4950"
-            if not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise MlmeterError(f"--power {n}: expected ptd://HOST[:PORT] with a port from 1 to 65535")
+            parse_address(n)
         elif n not in ("auto", "rapl", "nvml"):
             raise MlmeterError(f"--power: unknown power source {n!r}; valid: auto, rapl, nvml, ptd://HOST[:PORT]")
     return names
