@@ -1,8 +1,9 @@
 """The command line: the demo, explained verdicts, exit codes, config errors."""
 
-import json
 
 from mlmeter.cli.main import main
+
+from .records import body, record  # noqa: F401
 
 
 def test_loadgen_valid_run_writes_run_directory(tmp_path, capsys):
@@ -11,8 +12,8 @@ def test_loadgen_valid_run_writes_run_directory(tmp_path, capsys):
                  "--target-latency-ms", "100", "--output", str(out), "--quiet"])
     text = capsys.readouterr().out
     assert code == 0 and "Server PerformanceOnly: VALID" in text, text
-    doc = json.loads((out / "result.json").read_text())
-    assert doc["verdict"] == "VALID" and doc["metrics"]["completed_samples_per_sec"] > 0
+    rec = record(out)
+    assert rec.verdict.value == "VALID" and rec.body["metrics"]["completed_samples_per_sec"] > 0
     for f in ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json"):
         assert (out / f).is_file()
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from mlmeter.cli.main import main
+
+from .records import body, record  # noqa: F401
 
 pytest.importorskip("onnxruntime")
 
@@ -22,8 +22,8 @@ def test_run_is_the_embedded_default(tmp_path, capsys):
         ["digits-int8", "Offline", "performance"], ["digits-int8", "Offline", "accuracy"],
     ]
     for model in ("digits", "digits-int8"):
-        doc = json.loads((tmp_path / model / "Offline" / "accuracy" / "result.json").read_text())
-        assert doc["result_validity"] == "VALID" and doc["accuracy"][0]["pass"]
+        rec = record(tmp_path / model / "Offline" / "accuracy")
+        assert rec.verdict.value == "VALID" and rec.body["accuracy"][0]["pass"]
     assert "97.556% (>= 96.580)" in out
 
 
@@ -32,7 +32,7 @@ def test_infer_runs_several_scenarios_and_exit_code_follows_validity(tmp_path, c
                  "--time", "0.3", "--auto-targets", "--output", str(tmp_path), "--quiet"])
     out = capsys.readouterr().out
     assert "digits  Offline" in out and "digits  SingleStream" in out
-    verdicts = [json.loads((tmp_path / sc / "performance" / "result.json").read_text())["result_validity"]
+    verdicts = [record(tmp_path / sc / "performance").verdict.value
                 for sc in ("Offline", "SingleStream")]
     assert code == (0 if verdicts == ["VALID", "VALID"] else 1)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,8 @@ from mlmeter.inference.sut import BatchingPolicy, InferenceSUT, ServiceTime
 from mlmeter.loadgen import TestScenario
 from mlmeter.workloads import WorkloadError
 
+from .records import body, record  # noqa: F401
+
 ort = pytest.importorskip("onnxruntime")
 S = TestScenario
 
@@ -25,17 +26,18 @@ def test_digits_accuracy_run_writes_official_files_and_result(tmp_path):
     assert o.outdir == tmp_path / "Offline" / "accuracy"
     for f in ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json", "accuracy.txt"):
         assert (o.outdir / f).is_file()
-    doc = json.loads((o.outdir / "result.json").read_text())
-    assert doc["schema"] == "mlmeter.inference.result" and doc["benchmark"] == "digits"
-    assert doc["result_validity"] == "VALID" and doc["mode"] == "accuracy"
+    rec = record(o.outdir)
+    doc = rec.body
+    assert rec.kind == "inference" and doc["benchmark"] == "digits"
+    assert rec.verdict.value == "VALID" and doc["mode"] == "accuracy"
     (acc,) = doc["accuracy"]
     assert acc["pass"] and acc["value"] == pytest.approx(97.556, abs=1e-3)
     assert acc["threshold"] == pytest.approx(97.556 * 0.99, abs=1e-3)
     assert (o.outdir / "accuracy.txt").read_text() == "accuracy=97.556%, good=439, total=450\n"
-    for key in ("config_name", "system", "effective_min_duration_ms", "effective_min_query_count", "summary",
+    for key in ("config_name", "effective_min_duration_ms", "effective_min_query_count", "summary",
                 "early_stopping_met", "scenario_key"):
         assert key in doc
-    assert doc["system"]["logical_cores"] >= 1 and doc["backend"]["settings"]["providers"]
+    assert rec.system["logical_cores"] >= 1 and doc["backend"]["settings"]["providers"]
 
 
 def test_performance_runs_share_model_and_preprocessing(tmp_path):
@@ -111,16 +113,16 @@ def test_crashing_inference_ends_invalid_with_reason_and_files(tmp_path):
     o = run_scenario(p, S.Offline)
     p.close()
     assert o.verdict == "INVALID"
-    assert any("inference failed: RuntimeError: device lost" in r for r in o.document["reasons"])
+    assert any("inference failed: RuntimeError: device lost" in r for r in o.record.reasons)
     assert "INVALID" in (o.outdir / "mlperf_log_summary.txt").read_text()
-    assert json.loads((o.outdir / "result.json").read_text())["result_validity"] == "INVALID"
+    assert record(o.outdir).verdict.value == "INVALID"
 
 
 def test_accuracy_below_target_is_invalid(tmp_path):
     cfg = InferConfig(backend="null", model="digits", scenarios=(S.Offline,), mode="accuracy", output=tmp_path)
     (o,) = run_inference(cfg)
     assert o.verdict == "INVALID" and not o.document["accuracy"][0]["pass"]
-    assert "below the target" in o.document["reasons"][0]
+    assert "below the target" in o.record.reasons[0]
 
 
 def test_preload_that_does_not_fit_says_how_many_fit(tmp_path, monkeypatch):
@@ -198,7 +200,7 @@ def test_corrupt_image_ends_the_run_invalid_naming_the_file(tmp_path):
                       dataset_path=data, model_path=model, output=tmp_path / "out", max_batchsize=2)
     (o,) = run_inference(cfg)
     assert o.verdict == "INVALID"
-    assert any("cannot decode the image" in r and victim.name in r for r in o.document["reasons"])
+    assert any("cannot decode the image" in r and victim.name in r for r in o.record.reasons)
     assert (o.outdir / "mlperf_log_detail.txt").is_file() and (o.outdir / "result.json").is_file()
 
 

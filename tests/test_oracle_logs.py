@@ -93,7 +93,7 @@ def test_accuracy_only_summary_is_only_the_footer(tmp_path):
 def test_compat_writes_result_json_with_verdict(tmp_path):
     ours = run_harness("ours", tmp_path / "m", {**FIXED, "scenario": "SingleStream", "min_query_count": 30})
     doc = json.loads((ours.outdir / "result.json").read_text())
-    assert doc["schema"] == "mlmeter.loadgen.result" and doc["schema_version"] == 1
+    assert doc["schema"] == "mlmeter.run" and doc["kind"] == "loadgen" and doc["kind_version"] == 1
     assert doc["verdict"] == "INVALID"
     failed = [c for c in doc["checks"] if not c["passed"]]
     assert [c["name"] for c in failed] == ["early_stopping"]

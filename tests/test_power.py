@@ -3,13 +3,14 @@ the power section of an inference result."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
 import pytest
 
 from mlmeter.power import PowerSampler, PowerTrace, PowerUnavailable, RaplSource, open_sources, power_metrics
+
+from .records import body, record  # noqa: F401
 
 
 def _zone(root, name, energy, max_uj, sub=None):
@@ -93,7 +94,7 @@ def test_inference_result_carries_power(tmp_path, monkeypatch):
     cfg = InferConfig(backend="onnxruntime", model="digits", scenarios=(TestScenario.Offline,), duration_s=0.5,
                       auto_targets=True, output=tmp_path, power=("auto",))
     (o,) = run_inference(cfg)
-    pw = json.loads((o.outdir / "result.json").read_text())["power"]
+    pw = record(o.outdir).power
     assert pw["sources"] == ["fake"] and pw["measured"] == "metered" and pw["unavailable"] == ["rapl: not here"]
     assert pw["average_watts"] == pytest.approx(25.0, rel=0.1) and pw["power_unit"] == "Watts"
     assert pw["samples_per_joule"] > 0 and len(pw["trace"]["watts"]) >= 1
@@ -124,7 +125,7 @@ def _loadgen_with_power(tmp_path, address, name="run"):
     code = main(["loadgen", "--scenario", "Offline", "--sut", "fixed", "--latency-ms", "0.2", "--qps", "6000",
                  "--min-duration-ms", "400",
                  "--quiet", "--power", address, "--output", str(out)])
-    return code, json.loads((out / "result.json").read_text())["power"], out
+    return code, record(out).power, out
 
 
 def test_power_server_ranging_then_testing_gives_mlperf_average_power(tmp_path, power_server):
@@ -148,10 +149,10 @@ def test_single_stream_energy_per_query_from_the_server(tmp_path, power_server):
     out = tmp_path / "ss"
     assert main(["loadgen", "--scenario", "SingleStream", "--sut", "fixed", "--latency-ms", "0.5",
                  "--min-duration-ms", "400", "--quiet", "--power", srv.address, "--output", str(out)]) in (0, 1)
-    doc = json.loads((out / "result.json").read_text())
-    pw = doc["power"]
+    rec = record(out)
+    pw = rec.power
     assert pw["power_unit"] == "millijoules per query"
-    assert pw["power_metric"] == pytest.approx(60.0 * pw["duration_s"] * 1000 / doc["query_count"])
+    assert pw["power_metric"] == pytest.approx(60.0 * pw["duration_s"] * 1000 / rec.body["query_count"])
 
 
 @pytest.mark.parametrize("fault, message", [
@@ -204,8 +205,8 @@ def test_inference_with_a_power_server_runs_ranging_then_testing(tmp_path, power
     cfg = InferConfig(backend="onnxruntime", model="digits", scenarios=(TestScenario.Offline,), duration_s=0.5,
                       auto_targets=True, output=tmp_path, power=(srv.address,), mode="submission")
     (o,) = run_inference(cfg)
-    doc = json.loads((o.outdir / "result.json").read_text())
-    pw = doc["power"]
+    doc = body(o.outdir)
+    pw = record(o.outdir).power
     assert pw["measured"] == "metered" and pw["average_watts"] == pytest.approx(75.0)
     assert doc["accuracy"][0]["pass"]  # the submission run's accuracy pass ran once, in the measured run
     ranging = (o.outdir / "ranging" / "mlperf_log_summary.txt").read_text()
@@ -221,8 +222,8 @@ def test_training_and_storage_results_carry_energy(tmp_path, monkeypatch):
 
     monkeypatch.setattr(meter, "open_sources", lambda names: ([_Linear(30.0)], []))
     assert main(["train", "run", "digits", "--runs", "5", "--power", "auto", "--output", str(tmp_path / "t")]) == 0
-    doc = json.loads((tmp_path / "t" / "result.json").read_text())
-    pw, kept = doc["power"], doc["kept_minutes"]
+    doc = body(tmp_path / "t")
+    pw, kept = record(tmp_path / "t").power, doc["kept_minutes"]
     assert len(pw["energy_j_per_run"]) == 5 and all(e > 0 for e in pw["energy_j_per_run"])
     minutes = [r["minutes"] for r in doc["runs"]]
     chosen = [e for e, m in zip(pw["energy_to_train_j_per_run"], minutes, strict=True) if m in kept]
@@ -238,11 +239,11 @@ def test_training_and_storage_results_carry_energy(tmp_path, monkeypatch):
         assert pw["energy_to_train_j_per_run"][i] == pytest.approx(rs._compute_power_node(loglines, ttt), rel=1e-12)
         # 30 W over the time to train (the window is rescaled to it)
         assert pw["energy_to_train_j_per_run"][i] == pytest.approx(30.0 * ttt / 1000, rel=0.1)
-    assert doc["system"]["cpu"]["logical_cpus"] >= 1
+    assert record(tmp_path / "t").system["cpu"]["logical_cpus"] >= 1
     _w, params, folder = _small_unet3d(tmp_path)
     main(["storage", "training", "run", "--model", "unet3d", "--accelerator-type", "h100", "--num-accelerators", "1",
           "--client-host-memory-in-gb", "1", "--data-dir", str(folder), "--results-dir", str(tmp_path / "s"),
           "--quiet", "--power", "auto", "--param", *[f"{k}={v}" for k, v in params.items()]])
     (res,) = (tmp_path / "s").rglob("result.json")
-    spw = json.loads(res.read_text())["power"]
+    spw = record(res.parent).power
     assert spw["average_watts"] == pytest.approx(30.0, rel=0.1) and spw["samples_per_joule"] > 0

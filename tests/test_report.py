@@ -17,6 +17,8 @@ import pytest
 from mlmeter.cli.main import main
 from mlmeter.results import RunStore
 
+from .records import body, record  # noqa: F401
+
 LOADGEN = ["loadgen", "--sut", "lognormal", "--latency-ms", "0.3", "--min-duration-ms", "300", "--quiet"]
 
 
@@ -58,10 +60,11 @@ def test_repeat_summarises_and_registers(tmp_path, capsys):
     group = _loadgen(tmp_path, "ss", "--scenario", "SingleStream", "--repeat", "3")
     out = capsys.readouterr().out
     assert "repeat of 3 loadgen runs" in out and "95% CI" in out
-    doc = json.loads((group / "result.json").read_text())
-    assert doc["schema"] == "mlmeter.repeat.result" and doc["kind"] == "loadgen" and len(doc["runs"]) == 3
+    rec = record(group)
+    doc = rec.body
+    assert rec.kind == "repeat" and doc["kind"] == "loadgen" and len(doc["runs"]) == 3
     p90 = next(m for m in doc["metrics"] if m["name"] == "p90 latency")
-    members = [json.loads((Path(r) / "result.json").read_text()) for r in doc["runs"]]
+    members = [body(Path(r)) for r in doc["runs"]]
     assert p90["values"] == [m["metrics"]["percentile_latency_ns"] / 1e6 for m in members]
     s = p90["summary"]
     assert s["ci_method"] == "bootstrap" and s["ci95"][0] <= s["mean"] <= s["ci95"][1]
@@ -73,11 +76,12 @@ def test_repeat_summarises_and_registers(tmp_path, capsys):
 
 def test_loadgen_result_carries_system_and_summaries(tmp_path):
     run = _loadgen(tmp_path, "srv", "--scenario", "Server", "--power", "auto")
-    doc = json.loads((run / "result.json").read_text())
-    assert doc["system"]["cpu"]["logical_cpus"] >= 1
+    rec = record(run)
+    doc = rec.body
+    assert rec.system["cpu"]["logical_cpus"] >= 1
     assert sum(doc["latency_histogram"]["counts"]) == doc["sample_count"]
     assert sum(doc["timeline"]["completed"]) == doc["sample_count"]
-    assert doc["power"]["sources"] or doc["power"]["unavailable"]  # measured, or said why not
+    assert rec.power["sources"] or rec.power["unavailable"]  # measured, or said why not
     assert [r.kind for r in RunStore().runs()] == ["loadgen"]
 
 
@@ -93,14 +97,14 @@ def test_html_report_for_loadgen_runs(tmp_path, capsys):
     assert p.charts.count("histogram") == 2 and "xy" in p.charts
     assert "Server latency vs load (find-peak)" in html and "query latency distribution" in html
     assert html.count('<section class="run"') == 3  # the overview and the two runs
-    doc = json.loads((peak / "result.json").read_text())
+    doc = body(peak)
     assert f"{len(doc['find_peak_trials'])}" and all(f"{t['target_qps']:.3f} QPS" in html
                                                      for t in doc["find_peak_trials"])
 
 
 def test_formats_agree_with_the_results(tmp_path, capsys):
     run = _loadgen(tmp_path, "off", "--scenario", "Offline")
-    sps = json.loads((run / "result.json").read_text())["metrics"]["samples_per_second"]
+    sps = body(run)["metrics"]["samples_per_second"]
     capsys.readouterr()
     assert main(["report", str(run), "--format", "json", "--output", "-"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -208,7 +212,7 @@ def test_infer_repeat_loads_once_and_summarises_each_scenario(tmp_path, capsys):
     text = capsys.readouterr().out
     assert text.count("repeat of 2 inference runs") == 2
     for sc, head in (("Offline", "samples/s"), ("SingleStream", "p90 latency")):
-        doc = json.loads((out / "repeat" / sc / "performance" / "result.json").read_text())
+        doc = body(out / "repeat" / sc / "performance")
         assert doc["identity"]["scenario"] == sc and doc["metrics"][0]["name"] == head
         assert [Path(r) for r in doc["runs"]] == [(out / f"repeat-{i}" / sc / "performance").resolve()
                                                   for i in (1, 2)]
@@ -230,7 +234,7 @@ def test_report_of_a_checkpointing_run(tmp_path):
 
 
 def test_single_runs_compare_throughput_by_batch_means(tmp_path, capsys):
-    from mlmeter.results.headline import batch_means
+    from mlmeter.results.kinds.loadgen import batch_means
 
     assert batch_means({"bucket_s": 0.5, "completed": [10] * 40 + [3]}) == (20.0,) * 10  # last bucket partial
     assert batch_means({"bucket_s": 0.5, "completed": [10] * 5}) == ()  # too short to split
@@ -253,7 +257,7 @@ def test_checkpointing_repeat_keeps_each_run_apart(tmp_path, capsys):
     assert main(argv) == 0
     assert "repeat of 2 checkpointing runs" in capsys.readouterr().out
     (group,) = (tmp_path / "r" / "checkpointing" / "llama3-8b").glob("repeat-*")
-    doc = json.loads((group / "result.json").read_text())
+    doc = body(group)
     assert len(set(doc["runs"])) == 2  # two runs in the same second still get two directories
     save = next(m for m in doc["metrics"] if m["name"] == "save GiB/s")
     assert len(save["values"]) == 2 and save["summary"]["ci_method"] == "t"

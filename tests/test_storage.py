@@ -22,6 +22,8 @@ from mlmeter.storage.sizing import training_data_size
 from mlmeter.storage.training import RunConfig, training_run
 from mlmeter.storage.workloads import StorageConfigError, training_workload
 
+from .records import body, record  # noqa: F401
+
 pytest.importorskip("crc32c")
 
 # spec §3.3, computed with the official tool (identical for a100 and h100)
@@ -171,7 +173,7 @@ def _small_unet3d(tmp_path, files=28):
 def test_training_run_writes_results(tmp_path):
     w, params, folder = _small_unet3d(tmp_path)
     r = training_run(RunConfig(w, params, folder, tmp_path / "results", 2, 1.0))
-    doc = json.loads((r.outdir / "result.json").read_text())
+    doc = body(r.outdir)
     assert doc["complete"] and doc["steps_per_epoch"] == 2 and len(doc["per_epoch"]["au"]) == 2
     for key in ("au", "au_threshold", "au_pass", "samples_per_second", "mb_per_second", "category", "checks"):
         assert key in doc
@@ -222,7 +224,7 @@ def test_a_dying_rank_ends_the_run_and_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(training, "run_rank", flaky)  # the ranks are forked, so they see the patch
     r = training_run(RunConfig(w, params, folder, tmp_path / "results", 2, 1.0, barrier_timeout_s=30))
     assert not r.ok and any("rank 1 died (exit code 7)" in f for f in r.failures)
-    assert json.loads((r.outdir / "result.json").read_text())["category"] == "INVALID"
+    assert body(r.outdir)["category"] == "INVALID"
 
 
 def test_closed_refuses_an_invalid_configuration(tmp_path, capsys):
@@ -257,7 +259,7 @@ def test_checkpointing_run_writes_reads_and_reports_slowest_rank(tmp_path):
 
 
 def test_report_groups_warmup_and_five_runs(tmp_path):
-    base = {"schema": "mlmeter.storage.result", "benchmark": "training", "model": "unet3d", "accelerator": "h100",
+    base = {"schema": "mlmeter.storage.result", "schema_version": 1, "benchmark": "training", "model": "unet3d", "accelerator": "h100",
             "num_accelerators": 2, "num_files_train": 3500, "category": "CLOSED", "au_pass": True, "au": 95.0,
             "reasons": [], "complete": True}
     for k, sps in enumerate([50.0, 100.0, 101.0, 99.0, 100.0, 100.0]):
@@ -299,7 +301,7 @@ def test_mpi_ranks_give_the_same_kind_of_result(tmp_path):
            "--results-dir", str(tmp_path / "mpi"), "--quiet", "--param", *[f"{k}={v}" for k, v in params.items()]]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     (result,) = list((tmp_path / "mpi").rglob("result.json"))
-    doc = json.loads(result.read_text())
+    doc = body(result.parent)
     assert doc["complete"] and doc["steps_per_epoch"] == 2 and doc["num_accelerators"] == 2, done.stderr
     assert 0 < doc["au"] <= 100
 
@@ -342,7 +344,7 @@ def test_mpi_datagen_and_checkpointing(tmp_path):
                          "hidden_size=128", "ffn_hidden_size=256", "num_attention_heads=4", "num_kv_heads=2",
                          "vocab_size=500", "time_between_checkpoints=0"], capture_output=True, text=True, timeout=120)
     (res,) = list((tmp_path / "r").rglob("result.json"))
-    doc = json.loads(res.read_text())
+    doc = body(res.parent)
     assert doc["num_processes"] == 2 and doc["complete"] and doc["save"] and doc["load"], ck.stderr
 
 

@@ -25,7 +25,7 @@ def test_commands_register_their_runs(tmp_path, capsys):
     assert "inference" in out and "digits" in out and str(run.resolve()) in out
     (rid,) = [r.id for r in RunStore().runs()]
     assert main(["runs", "show", str(rid)]) == 0
-    assert json.loads(capsys.readouterr().out)["benchmark"] == "digits"
+    assert json.loads(capsys.readouterr().out)["body"]["benchmark"] == "digits"
 
 
 def test_changed_runs_are_flagged_and_rm_keeps_the_directory(tmp_path, capsys):

@@ -16,6 +16,8 @@ from mlmeter.training.logfile import read_log
 from mlmeter.training.mllog import MLLogger
 from mlmeter.training.scoring import olympic, score_logs
 
+from .records import body, record  # noqa: F401
+
 
 def test_mllog_line_grammar(tmp_path):
     out = io.StringIO()
@@ -97,11 +99,12 @@ def digits_runs(tmp_path_factory):
 def test_train_run_writes_logs_runs_and_a_score(digits_runs):
     code, out = digits_runs
     assert code == 0
-    doc = json.loads((out / "result.json").read_text())
-    assert doc["valid"] and doc["olympic_minutes"] > 0 and len(doc["kept_minutes"]) == 3
+    rec = record(out)
+    doc = rec.body
+    assert rec.verdict.value == "VALID" and doc["olympic_minutes"] > 0 and len(doc["kept_minutes"]) == 3
     assert all(r["converged"] for r in doc["runs"]) and doc["not_mlperf"]["ci95_minutes"]
     for i in range(5):
-        assert (out / f"result_{i}.txt").is_file() and (out / f"run_{i}" / "result.json").is_file()
+        assert (out / f"result_{i}.txt").is_file() and (out / f"run_{i}" / "run.json").is_file()
 
 
 def test_training_is_deterministic_per_seed(tmp_path):
@@ -253,7 +256,7 @@ def test_dlrm_reaches_its_auc_target_and_passes_the_official_checker(tmp_path):
     from mlmeter.training.runner import workload
 
     assert main(["train", "run", "dlrm", "--runs", "2", "--output", str(tmp_path)]) == 1  # 2 of the 5 runs required
-    doc = json.loads((tmp_path / "result.json").read_text())
+    doc = body(tmp_path)
     assert all(r["converged"] for r in doc["runs"]) and "2 result files; mlmeter_dlrm needs exactly 5" in doc["problems"]
     done = _official_check(workload("dlrm").rules, tmp_path / "result_0.txt")
     assert done.returncode == 0 and "SUCCESS" in done.stderr, done.stderr
@@ -263,10 +266,10 @@ def test_dlrm_reaches_its_auc_target_and_passes_the_official_checker(tmp_path):
 def test_torchrun_data_parallel_runs_log_and_pass_the_checker(tmp_path):
     pytest.importorskip("torch")
     assert main(["train", "run", "digits", "--runs", "1", "--nproc", "2", "--output", str(tmp_path)]) == 1
-    doc = json.loads((tmp_path / "result.json").read_text())
+    doc = body(tmp_path)
     assert doc["runs"][0]["converged"], doc
     assert json.loads((tmp_path / "run_0" / "config.json").read_text())["world_size"] == 2
-    assert json.loads((tmp_path / "run_0" / "result.json").read_text())["world_size"] == 2
+    assert json.loads((tmp_path / "run_0" / "run.json").read_text())["world_size"] == 2
     log = (tmp_path / "result_0.txt").read_text()
     assert log.count('"key": "run_stop"') == 1  # rank 1 does not log
 
@@ -298,7 +301,7 @@ def test_gpt_reaches_its_loss_target_and_passes_the_official_checker(tmp_path):
     from mlmeter.training.runner import workload
 
     main(["train", "run", "gpt", "--runs", "1", "--output", str(tmp_path)])
-    doc = json.loads((tmp_path / "result.json").read_text())
+    doc = body(tmp_path)
     assert doc["runs"][0]["converged"] and doc["lower_is_better"] is True
     losses = [json.loads(x[len(":::MLLOG "):])["value"] for x in (tmp_path / "result_0.txt").read_text().splitlines()
               if '"key": "eval_accuracy"' in x]

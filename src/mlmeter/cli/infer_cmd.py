@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
 from mlmeter.backends import BACKEND_NAMES
-from mlmeter.cli import options
-from mlmeter.inference import InferConfig, InferConfigError, ScenarioOutcome
+from mlmeter.cli import knobs, options, repeat
+from mlmeter.cli.progress import Progress
+from mlmeter.inference import InferConfig, InferConfigError, ScenarioOutcome, prepare, run_scenario
 from mlmeter.inference.config import MODES
 from mlmeter.loadgen import TestScenario
 from mlmeter.power import source_names
+from mlmeter.verdict import exit_code
 from mlmeter.workloads import WORKLOAD_NAMES
 
 
@@ -22,19 +25,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenario", default="SingleStream",
                    help="one or more of SingleStream,MultiStream,Server,Offline (comma-separated)")
     p.add_argument("--mode", default="performance", help=f"one of: {', '.join(MODES)}")
-    g = p.add_argument_group("LoadGen settings (as in the reference harness)")
+    g = p.add_argument_group("settings files and targets")
     g.add_argument("--count", type=int, help="use the first N samples, and issue exactly N queries")
-    g.add_argument("--time", type=float, help="min and max duration of each run, s (as the reference harness)")
     g.add_argument("--duration", type=float, help="min duration of each run, s (no cap: runs end VALID more often)")
-    g.add_argument("--qps", type=float, help="Server target QPS and Offline expected QPS")
-    g.add_argument("--max-latency", type=float, help="Server latency bound (and MultiStream expected latency), s")
-    g.add_argument("--samples-per-query", type=int, help="MultiStream samples per query")
     g.add_argument("--performance-sample-count", type=int, help="samples held in RAM for performance runs")
     g.add_argument("--user-conf", type=Path, help="user.conf applied after mlperf.conf")
     g.add_argument("--mlperf-conf", type=Path, help="an mlperf.conf instead of the built-in one")
     g.add_argument("--audit-conf", type=Path, help="a compliance audit.config")
     g.add_argument("--auto-targets", action="store_true",
                    help="set expected latency/QPS and the Server QPS from the warm-up (before user.conf)")
+    knobs.add_knobs(p)
+    knobs.add_reference_aliases(p)
     d = p.add_argument_group("model and data")
     d.add_argument("--dataset-path", type=Path, help="dataset directory (ImageNet layout with val_map.txt)")
     d.add_argument("--model-path", type=Path, help="a local model file instead of the default")
@@ -59,6 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     options.add_repeat(p)
     p.add_argument("--trace", action="store_true", help="write mlperf_log_trace.json")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_infer)
 
 
 def parse_scenarios(text: str) -> tuple[TestScenario, ...]:
@@ -87,8 +89,8 @@ def build_config(a: argparse.Namespace) -> InferConfig:
         raise InferConfigError(f"unknown model {a.model!r}; valid models: {', '.join(WORKLOAD_NAMES)}")
     return InferConfig(
         backend=a.backend, model=a.model, device=a.device, scenarios=parse_scenarios(a.scenario), mode=a.mode,
-        count=a.count, time_s=a.time, duration_s=a.duration, qps=a.qps, max_latency_s=a.max_latency, samples_per_query=a.samples_per_query,
-        performance_sample_count=a.performance_sample_count, user_conf=a.user_conf, mlperf_conf=a.mlperf_conf,
+        count=a.count, duration_s=a.duration, performance_sample_count=a.performance_sample_count,
+        settings=knobs.knob_values(a, knobs.KNOBS + knobs.REFERENCE_ALIASES), user_conf=a.user_conf, mlperf_conf=a.mlperf_conf,
         audit_conf=a.audit_conf, auto_targets=a.auto_targets, dataset_path=a.dataset_path, model_path=a.model_path,
         data_format=a.data_format, cache_dir=a.cache, download=not a.no_download, output=a.output, overwrite=a.overwrite,
         threads=a.threads, inter_op_threads=a.inter_op_threads, workers=a.workers, max_batchsize=a.max_batchsize,
@@ -102,23 +104,44 @@ def table(outcomes: Sequence[ScenarioOutcome]) -> str:
     """The final table: scenario, mode, metric, verdict, accuracy against the target, and reasons."""
     rows = [("model", "scenario", "mode", "result", "verdict", "accuracy (target)")]
     for o in outcomes:
-        d = o.document
-        key, value = d["scenario_key"], d["scenario_value"]
-        if key is None:
+        d, head = o.document, o.record.headline
+        if head is None or head.value is None or o.record.kind != "inference" or d["mode"] == "accuracy":
             result = "-"
-        elif key.endswith("_ns"):
-            result = f"{value / 1e6:,.3f} ms p{key.split('_')[1].rstrip('0').rstrip('.')}"
+        elif head.percentile:
+            result = f"{head.value:,.3f} ms {head.name.split()[0]}"
         else:
-            result = f"{value:,.1f} samples/s"
+            result = f"{head.value:,.1f} {head.unit}"
         acc = "-"
         if d["accuracy"]:
             acc = "; ".join(f"{m['value']:.3f}% ({'>=' if m['pass'] else '<'} {m['threshold']:.3f})"
                             for m in d["accuracy"])
-        rows.append((d["benchmark"], d["scenario"], d["mode"], result, d["result_validity"], acc))
+        rows.append((d["benchmark"], d["scenario"], d["mode"], result, o.verdict, acc))
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for o in outcomes:
-        for reason in o.document["reasons"]:
+        for reason in o.record.reasons:
             lines.append(f"  {o.document['benchmark']} {o.scenario.name}: {reason}")
     return "\n".join(lines)
+
+
+def cmd_infer(a: argparse.Namespace) -> int:
+    """Load and pre-process once, then run every scenario (``--repeat N`` times, one summary per scenario)."""
+    cfg = build_config(a)
+    progress = Progress(enabled=not a.quiet)
+    base = cfg.output or Path("output") / f"{cfg.backend}-{cfg.device}" / cfg.model
+    outcomes: list[ScenarioOutcome] = []
+    p = prepare(cfg, progress)
+    try:
+        def once(i: int) -> list[tuple[str, Path]]:
+            p.cfg = cfg if a.repeat == 1 else dataclasses.replace(cfg, output=base / f"repeat-{i + 1}")
+            done = [run_scenario(p, sc, progress) for sc in cfg.scenarios]
+            outcomes.extend(done)
+            return [(o.scenario.name, o.outdir) for o in done]
+
+        repeat.repeated(a.repeat, once, lambda sc, _runs: base / "repeat" / sc / cfg.mode)
+    finally:
+        p.close()
+    print(table(outcomes))
+    print(f"files: {outcomes[0].outdir.parent.parent}")
+    return exit_code(o.record.verdict for o in outcomes)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from mlmeter.cli import options
+from mlmeter import events
+from mlmeter.cli import knobs, options, repeat
 from mlmeter.cli.options import number, whole
 from mlmeter.cli.progress import Progress
 from mlmeter.loadgen import (
@@ -19,16 +20,18 @@ from mlmeter.loadgen import (
     TestResult,
     TestScenario,
     TestSettings,
-    load_settings,
     run_test,
 )
+from mlmeter.loadgen.builder import SettingsBuilder
 from mlmeter.loadgen.config import known_models, read_file
-from mlmeter.loadgen.result_json import result_dict
+from mlmeter.loadgen.result_json import result_record
 from mlmeter.loadgen.simulated import LatencyModel, LatencySUT, MemoryQSL, NullSUT
-from mlmeter.power import Meter, MeteredPasses, source_names
+from mlmeter.power import Meter, source_names
+from mlmeter.power.metered import metered_test
+from mlmeter.results.record import write_record
 from mlmeter.system import describe_host
-from mlmeter.util.atomic import write_text
 from mlmeter.util.rundir import fresh_directory
+from mlmeter.verdict import exit_code
 
 MODES = {"performance": TestMode.PerformanceOnly, "accuracy": TestMode.AccuracyOnly,
          "submission": TestMode.SubmissionRun, "find-peak": TestMode.FindPeakPerformance}
@@ -46,77 +49,65 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tokens", type=whole(0, 1_000_000), default=0, help="stream this many tokens per sample (LLM metrics)")
     g.add_argument("--total-samples", type=whole(1, 100_000_000), default=1024)
     g.add_argument("--perf-samples", type=whole(1, 100_000_000), default=1024)
-    s = p.add_argument_group("settings (override --model/--user-conf)")
+    s = p.add_argument_group("settings files")
     s.add_argument("--model", default=None, help="apply the built-in mlperf.conf values of this model")
     s.add_argument("--user-conf", default=None, help="a user.conf applied after mlperf.conf")
-    s.add_argument("--qps", type=number(), help="Server target QPS / Offline expected QPS")
-    s.add_argument("--expected-latency-ns", type=number(), help="SingleStream/MultiStream expected latency")
-    s.add_argument("--target-latency-ms", type=number(), help="Server latency bound")
-    s.add_argument("--percentile", type=number(0, 1), help="target latency percentile, e.g. 0.99")
-    s.add_argument("--samples-per-query", type=whole(1, 1_000_000), help="MultiStream samples per query")
-    s.add_argument("--min-duration-ms", type=whole(0, 2**63 - 1))
-    s.add_argument("--max-duration-ms", type=whole(0, 2**63 - 1))
-    s.add_argument("--min-query-count", type=whole(0, 2**63 - 1))
-    s.add_argument("--max-query-count", type=whole(0, 2**63 - 1))
-    s.add_argument("--max-async-queries", type=whole(0, 2**31 - 1))
-    s.add_argument("--coalesce", action="store_true", help="Server: coalesce overdue queries")
-    s.add_argument("--accuracy-log-probability", type=number(0, 1, above=False))
-    s.add_argument("--completion-timeout-s", type=number(0, 86_400), help="end INVALID after this long without a completion")
+    knobs.add_knobs(p)
     p.add_argument("--trace", action="store_true", help="write mlperf_log_trace.json")
     options.add_power(p, "performance passes", server=True)
     options.add_repeat(p)
     p.add_argument("--output", default=None, help="run directory (default mlmeter-runs/loadgen-<scenario>-<time>)")
     options.add_overwrite(p)
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=cmd_loadgen)
 
 
-def build_settings(a: argparse.Namespace) -> TestSettings:
+def cmd_loadgen(a: argparse.Namespace) -> int:
+    base = Path(a.output) if a.output else default_outdir(f"loadgen-{a.scenario}-{a.mode}")
+    results: list[TestResult] = []
+
+    def once(i: int) -> list[tuple[str, Path]]:
+        out = a.output if a.repeat == 1 else str(base / f"repeat-{i + 1}")
+        r, outdir = run(argparse.Namespace(**{**vars(a), "output": out}))
+        print(describe(r))
+        results.append(r)
+        return [("", outdir)]
+
+    repeat.repeated(a.repeat, once, lambda _k, _runs: base)
+    return exit_code(r.verdict for r in results)
+
+
+def simulated_defaults(a: argparse.Namespace) -> dict[str, Any]:
+    """Targets that suit the simulated SUT (used when neither --model nor --user-conf gives settings)."""
     sc = TestScenario[a.scenario]
+    d: dict[str, Any] = {"min_duration_ms": 2000, "min_query_count": 100,
+                         "server_target_qps": max(a.workers / (a.latency_ms / 1000) * 0.5, 1),
+                         "offline_expected_qps": max(a.workers / (a.latency_ms / 1000) * 0.5, 1),
+                         "server_target_latency_ns": int(max(a.latency_ms * 20, 1) * 1e6),
+                         "multi_stream_target_latency_percentile": 0.99}
+    if sc in (TestScenario.SingleStream, TestScenario.MultiStream):
+        d["single_stream_expected_latency_ns"] = d["multi_stream_expected_latency_ns"] = int(max(a.latency_ms * 1e6 / 2, 500))
+    return d
+
+
+def build_settings(a: argparse.Namespace) -> SettingsBuilder:
+    """The layers: mlperf.conf and user.conf (--model, --user-conf) or the simulated SUT's defaults, then flags."""
     if a.perf_samples > a.total_samples:
         raise SettingsError(f"--perf-samples {a.perf_samples} is more than --total-samples {a.total_samples}")
     if a.model and a.model not in known_models():
         raise SettingsError(f"--model {a.model}: not in the built-in mlperf.conf; known: {', '.join(known_models())}")
+    b = SettingsBuilder(a.scenario, a.model or "*")
     if a.model or a.user_conf:
-        s = load_settings(a.model or "*", sc, user_conf=a.user_conf)
+        b.mlperf_conf().user_conf(a.user_conf)
         if a.user_conf:
             for unknown in read_file(a.user_conf).unknown_keys:
                 print(f"mlmeter: warning: {a.user_conf}: unknown key {unknown} is ignored", file=sys.stderr)
     else:
-        s = TestSettings(scenario=sc, min_duration_ms=2000, min_query_count=100)
-        if sc in (TestScenario.SingleStream, TestScenario.MultiStream):
-            s.single_stream_expected_latency_ns = s.multi_stream_expected_latency_ns = max(a.latency_ms * 1e6 / 2, 500)
-        s.server_target_qps = s.offline_expected_qps = max(a.workers / (a.latency_ms / 1000) * 0.5, 1)
-        s.server_target_latency_ns = int(max(a.latency_ms * 20, 1) * 1e6)
-        s.multi_stream_target_latency_percentile = 0.99
-    s.mode = MODES[a.mode]
-    opt = {
-        "server_target_qps": a.qps if sc == TestScenario.Server else None,
-        "offline_expected_qps": a.qps if sc == TestScenario.Offline else None,
-        "single_stream_expected_latency_ns": a.expected_latency_ns,
-        "multi_stream_expected_latency_ns": a.expected_latency_ns,
-        "server_target_latency_ns": int(a.target_latency_ms * 1e6) if a.target_latency_ms else None,
-        "multi_stream_samples_per_query": a.samples_per_query,
-        "min_duration_ms": a.min_duration_ms,
-        "max_duration_ms": a.max_duration_ms,
-        "min_query_count": a.min_query_count,
-        "max_query_count": a.max_query_count,
-        "server_max_async_queries": a.max_async_queries,
-        "accuracy_log_probability": a.accuracy_log_probability,
-        "completion_timeout_ms": int(a.completion_timeout_s * 1000) if a.completion_timeout_s else None,
-    }
-    for k, v in opt.items():
-        if v is not None:
-            setattr(s, k, v)
-    if a.percentile is not None:
-        key = {TestScenario.SingleStream: "single_stream", TestScenario.MultiStream: "multi_stream",
-               TestScenario.Server: "server"}.get(sc)
-        if key:
-            setattr(s, f"{key}_target_latency_percentile", a.percentile)
-    if a.coalesce:
-        s.server_coalesce_queries = True
+        b.values("defaults", simulated_defaults(a), "mlmeter loadgen's simulated SUT")
+    flags = {"mode": MODES[a.mode], **knobs.knob_values(a)}
     if a.tokens:
-        s.use_token_latencies = True
-    return s
+        flags["use_token_latencies"] = True
+    return b.values("flags", flags, "command line")
 
 
 def make_sut(a: argparse.Namespace) -> NullSUT | LatencySUT:
@@ -132,56 +123,45 @@ def default_outdir(kind: str) -> Path:
 
 def run(a: argparse.Namespace) -> tuple[TestResult, Path]:
     """Run the test, then write ``result.json`` with the host description and the power section."""
-    settings = build_settings(a)
+    built = build_settings(a)
     outdir = (fresh_directory(Path(a.output), given=True, overwrite=a.overwrite) if a.output
               else default_outdir(f"loadgen-{a.scenario}-{a.mode}"))
     meter = Meter(source_names(a.power))
     progress = Progress(enabled=not a.quiet)
     for line in meter.problems:
-        progress.on_stage(f"power: {line}")
+        progress.on_warning(events.Warning(f"power: {line}"))
     qsl = MemoryQSL(a.total_samples, a.perf_samples)
-    interrupted: RunInterrupted | None = None
+
+    def once(settings: TestSettings, out: Path, obs: events.Observer, measured: bool) -> TestResult:
+        sut = make_sut(a)
+        try:
+            return run_test(sut, qsl, settings, LogSettings(outdir=str(out), enable_trace=a.trace and measured,
+                                                            write_result_json=False),
+                            observer=obs, layers=built.layers)
+        finally:
+            if isinstance(sut, LatencySUT):
+                sut.close()
+
     try:
-        if meter.two_pass:  # the power analyzer's ranging pass: the same test once, not reported
-            meter.mode = "ranging"
-            _run_once(a, qsl, settings, outdir / "ranging", MeteredPasses(progress, meter), False)
-            meter.mode = "testing"
-        r = _run_once(a, qsl, settings, outdir, MeteredPasses(progress, meter), a.trace)
-    except RunInterrupted as exc:
-        interrupted, r = exc, exc.result
+        r, interrupted = metered_test(once, built.settings, outdir, meter, progress)
     finally:
         meter.close()
     write_result(r, outdir, meter)
-    if interrupted is not None:
-        raise interrupted
+    if interrupted:
+        raise RunInterrupted(r)
     return r, outdir
 
 
-def _run_once(a: argparse.Namespace, qsl: MemoryQSL, settings: TestSettings, outdir: Path, observer: MeteredPasses,
-              trace: bool) -> TestResult:
-    sut = make_sut(a)
-    try:
-        return run_test(sut, qsl, settings, LogSettings(outdir=str(outdir), enable_trace=trace,
-                                                        write_result_json=False), observer=observer)
-    finally:
-        if isinstance(sut, LatencySUT):
-            sut.close()
-
-
 def write_result(r: TestResult, outdir: Path, meter: Meter) -> None:
-    doc = result_dict(r)
-    doc["system"] = describe_host()
-    doc["power"] = meter.test_section(r)
-    doc["files"]["result"] = str(outdir / "result.json")
-    write_text(outdir / "result.json", json.dumps(doc, indent=2) + "\n")
+    r.files["result"] = str(outdir / "result.json")
+    write_record(outdir / "result.json", result_record(r, describe_host(), meter.test_section(r)))
 
 
 def describe(r: TestResult) -> str:
     """A readable summary: verdict, headline figures, and every failed check explained."""
     lines = []
     p = r.performance
-    verdict = "ACCURACY RUN" if r.valid is None else ("VALID" if r.valid else "INVALID")
-    lines.append(f"{r.scenario.name} {r.mode.name}: {verdict}" + (" (interrupted, incomplete)" if r.interrupted else ""))
+    lines.append(f"{r.scenario.name} {r.mode.name}: {r.verdict}" + (" (interrupted)" if r.interrupted else ""))
     if p is not None:
         m = p.metrics
         for k, v in m.items():
@@ -196,7 +176,7 @@ def describe(r: TestResult) -> str:
             mark = "ok " if c.passed else "FAIL"
             lines.append(f"  [{mark}] {c.name}: required {c.expected}; measured {c.actual}")
             if not c.passed and c.advice:
-                lines.append(f"         -> {c.advice}")
+                lines.append(f"         -> {knobs.name_flags(c.advice)}")
     if r.find_peak_qps is not None:
         lines.append(f"  peak QPS meeting the latency bound: {r.find_peak_qps:,.3f}")
     if r.accuracy_logged:

@@ -1,25 +1,32 @@
-"""The end of every benchmark command: repeat summaries (``--repeat N``) and registration in the run store."""
+"""The end of every benchmark command: ``--repeat N`` through :func:`mlmeter.results.repeat.run_repeated`, the
+summaries printed, and the run store subscribed to the runs written."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mlmeter.results import register
-from mlmeter.results.repeat import format_repeat, write_repeat
+from mlmeter.results.repeat import format_repeat, run_repeated
+from mlmeter.results.store import Registrar
 
 
-def finish(members: list[Path], groups: dict[Path, list[Path]] | None = None) -> None:
-    """Write and print each group's summary, then index the members and the groups in the run store (a store
-    problem is one line on stderr, never a failure)."""
-    groups = groups or {}
-    for group, runs in groups.items():
-        print(format_repeat(write_repeat(group, runs)))
-        print(f"  summary: {group / 'result.json'}")
-    for line in register(members + list(groups)):
+def repeated(n: int, run_once: Callable[[int], Sequence[tuple[str, Path]]],
+             group_dir: Callable[[str, list[Path]], Path]) -> list[Path]:
+    """Run the command ``n`` times, print each group's summary, register everything; the member directories."""
+    registrar = Registrar()
+    out = run_repeated(n, run_once, group_dir, registrar)
+    for where, rec in out.summaries.items():
+        print(format_repeat(rec))
+        print(f"  summary: {where / 'result.json'}")
+    for line in registrar.problems:
         print(f"mlmeter: {line}", file=sys.stderr)
+    return out.members
 
 
-def group_of(members: list[Path], group: Path, repeat: int) -> dict[Path, list[Path]]:
-    """``{group: members}`` when the command was repeated, else no group."""
-    return {group: members} if repeat > 1 else {}
+def register_runs(members: list[Path]) -> None:
+    """Register runs made outside ``repeated`` (the embedded default)."""
+    registrar = Registrar()
+    run_repeated(1, lambda _i: [("", m) for m in members], lambda _k, _d: Path(), registrar)
+    for line in registrar.problems:
+        print(f"mlmeter: {line}", file=sys.stderr)

@@ -25,6 +25,7 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=list(FORMATS), default=None,
                    help="default: from the output file's extension, else html")
     p.add_argument("--store", type=Path, default=None, help="run store used to resolve ids")
+    p.set_defaults(func=cmd_report)
 
 
 def add_compare_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,6 +34,7 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="compare runs that measured different things")
     p.add_argument("--json", action="store_true", help="the comparison as JSON")
     p.add_argument("--store", type=Path, default=None, help="run store used to resolve ids")
+    p.set_defaults(func=cmd_compare)
 
 
 def resolve(names: list[str], store: Path | None) -> list[Path]:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mlmeter.cli import options, repeat
 from mlmeter.cli.options import open_meter
+from mlmeter.cli.progress import Progress
 from mlmeter.storage import launch
 from mlmeter.storage.checkpointing import LLAMA3, checkpointing_mpi, checkpointing_run, llm_checkpoint
 from mlmeter.storage.comm import under_mpirun
@@ -20,6 +20,7 @@ from mlmeter.storage.report import write_report
 from mlmeter.storage.sizing import training_data_size
 from mlmeter.storage.training import RunConfig, mpi_rank_main, training_run
 from mlmeter.storage.workloads import ACCELERATORS, MODELS, parse_params, training_workload
+from mlmeter.verdict import Verdict, exit_code
 
 DEFAULT_RESULTS = Path(tempfile.gettempdir()) / "mlperf_storage_results"
 
@@ -138,19 +139,7 @@ def cmd_datagen(a: argparse.Namespace) -> int:
     folder = data_folder(a.data_dir, a.model)
     if under_mpirun():
         return _datagen_mpi(w, folder, a.fsync)
-    tty = sys.stderr.isatty()
-
-    def progress(done: int, total: int, nbytes: int, secs: float) -> None:
-        if a.quiet:
-            return
-        rate = nbytes / 2**20 / secs if secs > 0 else 0.0
-        line = f"  datagen {a.model}: {done}/{total} files, {nbytes / 2**30:.2f} GiB, {rate:,.0f} MB/s"
-        sys.stderr.write(("\r" + line) if tty else (line + "\n"))
-        sys.stderr.flush()
-
-    r = generate(w, folder, processes=a.num_processes, fsync=a.fsync, progress=progress)
-    if tty and not a.quiet:
-        sys.stderr.write("\n")
+    r = generate(w, folder, processes=a.num_processes, fsync=a.fsync, observer=Progress(enabled=not a.quiet))
     print(f"wrote {r.files_written} files ({r.bytes_written / 2**30:.2f} GiB, {r.mb_per_second:,.0f} MB/s), "
           f"kept {r.files_skipped} complete ones, in {folder}")
     return 0
@@ -191,7 +180,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         if r is None:
             return 0
         print(describe(r.document, r.outdir))
-        return _exit(r.document)
+        return exit_code([r.record.verdict]) if r.record is not None else 1
     if not launch.is_local(cfg.hosts):
         argv = list(sys.argv[1:])  # the same command, run by every rank under mpirun
         cmd = launch.mpirun_command(cfg.hosts, cfg.num_accelerators, argv, mpi_bin=a.mpi_bin, bind_to=a.bind_to,
@@ -199,36 +188,19 @@ def cmd_run(a: argparse.Namespace) -> int:
                                     python=sys.executable)
         print("mlmeter: " + " ".join(cmd), file=sys.stderr)
         return launch.run_mpirun(cmd)
-    worst = 0
     meter = open_meter(a.power)
-    members = []
-    for loop in range(a.repeat):
+    verdicts = []
+
+    def once(loop: int) -> list[tuple[str, Path]]:
         if a.drop_caches:
             launch.drop_caches()
-        r = training_run(cfg, None if a.quiet else _progress(), meter)
-        members.append(r.outdir)
+        r = training_run(cfg, Progress(enabled=not a.quiet), meter)
         print(describe(r.document, r.outdir) + (f"\n  (run {loop + 1} of {a.repeat})" if a.repeat > 1 else ""))
-        worst = max(worst, _exit(r.document))
-    repeat.finish(members, repeat.group_of(members, members[0].parent / f"repeat-{members[0].name}", a.repeat))
-    return worst
+        verdicts.append(r.record.verdict if r.record is not None else Verdict.INVALID)
+        return [("", r.outdir)]
 
-
-def _exit(doc: dict[str, Any]) -> int:
-    """0: every rank finished, AU passed and the configuration is CLOSED or OPEN; 1 otherwise."""
-    return 0 if doc["complete"] and doc["au_pass"] and doc["category"] != "INVALID" else 1
-
-
-def _progress() -> Callable[[str, Any], None]:
-    tty = sys.stderr.isatty()
-
-    def show(event: str, data: Any) -> None:
-        if event == "epoch-step":
-            epoch, step, steps, epochs = data
-            line = f"  epoch {epoch}/{epochs}: step {step}/{steps}"
-            sys.stderr.write(("\r" + line) if tty else (line + "\n"))
-            sys.stderr.flush()
-
-    return show
+    repeat.repeated(a.repeat, once, lambda _k, runs: runs[0].parent / f"repeat-{runs[0].name}")
+    return exit_code(verdicts)
 
 
 def describe(doc: dict[str, Any], outdir: Path) -> str:
@@ -268,16 +240,18 @@ def cmd_ckpt_run(a: argparse.Namespace) -> int:
         if mpi_doc is None:
             return 0
         _describe_checkpointing(mpi_doc, a.num_processes)
-        return 0 if mpi_doc["complete"] else 1
+        return exit_code([Verdict(mpi_doc["verdict"])])
     meter = open_meter(a.power)
-    members, worst = [], 0
-    for _ in range(a.repeat):
+    verdicts = []
+
+    def once(_i: int) -> list[tuple[str, Path]]:
         doc = checkpointing_run(c, a.num_processes, a.checkpoint_folder, a.results_dir, meter)
-        members.append(Path(doc["outdir"]))
         _describe_checkpointing(doc, a.num_processes)
-        worst = max(worst, 0 if doc["complete"] else 1)
-    repeat.finish(members, repeat.group_of(members, members[0].parent / f"repeat-{members[0].name}", a.repeat))
-    return worst
+        verdicts.append(Verdict(doc["verdict"]))
+        return [("", Path(doc["outdir"]))]
+
+    repeat.repeated(a.repeat, once, lambda _k, runs: runs[0].parent / f"repeat-{runs[0].name}")
+    return exit_code(verdicts)
 
 
 def _describe_checkpointing(doc: dict[str, Any], processes: int) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
 
 from mlmeter.cli import options, repeat
 from mlmeter.cli.options import open_meter
+from mlmeter.cli.progress import Progress
+from mlmeter.results.record import new_record
 from mlmeter.training.runner import WORKLOADS, TrainingError, run_workload, scaling, score_document, workload
 from mlmeter.training.scoring import BenchmarkScore, score_logs
 from mlmeter.util.rundir import fresh_directory
+from mlmeter.verdict import Verdict, exit_code
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -78,26 +80,20 @@ def cmd_run(a: argparse.Namespace) -> int:
     if not a.resume:
         out = fresh_directory(out, given=a.output is not None, overwrite=a.overwrite)
     meter = open_meter(a.power)
-    members, worst = [], 0
-    for i in range(a.repeat):
+    verdicts = []
+
+    def once(i: int) -> list[tuple[str, Path]]:
         rdir = out if a.repeat == 1 else out / f"repeat-{i + 1}"
-        s = run_workload(w, a.runs or w.runs, rdir, seed=a.seed, nproc=a.nproc, checkpoint_every=a.checkpoint_every,
-                         resume=a.resume, progress=_show_run, meter=meter)
-        members.append(rdir)
+        s, rec = run_workload(w, a.runs or w.runs, rdir, seed=a.seed, nproc=a.nproc,
+                              checkpoint_every=a.checkpoint_every, resume=a.resume, observer=Progress(), meter=meter)
         print(table(s))
         print(f"files: {rdir} (result_<i>.txt are the MLLOG files; check them with python -m "
               f"mlperf_logging.compliance_checker --config {w.rules} <file>)")
-        worst = max(worst, 0 if s.olympic_minutes is not None and not s.problems else 1)
-    repeat.finish(members, repeat.group_of(members, out, a.repeat))
-    return worst
+        verdicts.append(rec.verdict)
+        return [("", rdir)]
 
-
-def _show_run(i: int, f: dict[str, Any]) -> None:
-    if f.get("status") == "failed":
-        print(f"  run {i}: FAILED: {f['error']}")
-    else:
-        print(f"  run {i}: {f['status']} after {f['epochs']} epochs, eval {f['eval_accuracy']:.4f}, "
-              f"{f['train_seconds']:.2f} s")
+    repeat.repeated(a.repeat, once, lambda _k, _runs: out)
+    return exit_code(verdicts)
 
 
 def cmd_scaling(a: argparse.Namespace) -> int:
@@ -125,8 +121,7 @@ def cmd_score(a: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{rules}: rules file not found")
     s = score_logs(paths, w.reached if w else None, rules=rules)
     print(table(s))
-    doc = score_document(s, w)
-    ok = doc["valid"]
+    ok = new_record("training", score_document(s, w)).verdict == Verdict.VALID
     if a.rcp is not None:
         ok = _rcp(a.rcp, s, paths) and ok
     return 0 if ok else 1

@@ -24,8 +24,8 @@ import numpy as np
 from mlmeter.loadgen import config as _conf
 from mlmeter.loadgen import run as _run
 from mlmeter.loadgen import settings as _native
-from mlmeter.loadgen.completer import Completer
 from mlmeter.loadgen.config import ConfigError
+from mlmeter.loadgen.protocols import CompletionSink
 from mlmeter.loadgen.settings import TestSettings as _NativeSettings
 
 __all__ = [
@@ -256,8 +256,9 @@ class _PySUT:
         """The SUT's name; a QDL's name callback is called only now, when the test asks (as officially)."""
         return self._name if isinstance(self._name, str) else str(self._name())
 
-    def start(self, completer: Completer) -> None:
-        pass  # completions arrive through QuerySamplesComplete
+    def start(self, sink: CompletionSink) -> None:
+        global _active
+        _active = sink  # QuerySamplesComplete and FirstTokenComplete report to the running test
 
     def bind_issue(self, ids: np.ndarray, indices: np.ndarray) -> Callable[[int, int], None]:
         ids_l, idx_l, cb = ids.tolist(), indices.tolist(), self._issue_cb
@@ -321,7 +322,7 @@ DestroySUT = DestroyFastSUT = DestroyQDL = DestroyQSL = _destroy
 
 
 # -- completions ------------------------------------------------------------------------------------------
-_active: Completer | None = None
+_active: CompletionSink | None = None
 
 
 def QuerySamplesComplete(responses: Sequence[QuerySampleResponse], response_cb: Callable[[QuerySampleResponse], Any] | None = None) -> None:  # noqa: N802
@@ -330,42 +331,26 @@ def QuerySamplesComplete(responses: Sequence[QuerySampleResponse], response_cb: 
     ``response_cb`` is called for each logged response of this call only (it is passed down, never stored,
     so concurrent callers each get their own).
     """
-    now = _clock()
-    comp = _active
-    if comp is None:
+    sink = _active
+    if sink is None:
         return
-    if comp.tokens:
-        for r in responses:
-            comp._complete_one(now, r.id, r, r.n_tokens, response_cb)
-    elif len(responses) > 32:
-        comp.complete_many(now, np.array([r.id for r in responses], dtype=np.int64), responses, response_cb)
+    if len(responses) == 1:
+        r = responses[0]
+        sink.complete_one(r.id, r, r.n_tokens, on_response=response_cb)
     else:
-        for r in responses:
-            comp._complete_one(now, r.id, r, None, response_cb)
+        sink.complete([r.id for r in responses], responses, [r.n_tokens for r in responses], on_response=response_cb)
 
 
 def FirstTokenComplete(responses: Sequence[QuerySampleResponse], response_cb: Callable[[QuerySampleResponse], Any] | None = None) -> None:  # noqa: N802
-    comp = _active
-    if comp is None:
+    sink = _active
+    if sink is None:
         return
-    comp.first_token([r.id for r in responses], list(responses), response_cb)
+    sink.first_token([r.id for r in responses], list(responses), on_response=response_cb)
 
 
 # -- running ----------------------------------------------------------------------------------------------
 last_result: _run.TestResult | None = None
 """The :class:`mlmeter.loadgen.TestResult` of the latest StartTest (an mlmeter addition)."""
-
-
-class _Bridge:
-    """Points the module-level completion functions at the run's Completer."""
-
-    def on_pass_start(self, info: _run.PassInfo) -> None:
-        global _active
-        info.completer.payload_reader = _read_response  # type: ignore[assignment]
-        _active = info.completer
-
-    def on_pass_end(self, info: _run.PassInfo) -> None:
-        pass
 
 
 def StartTestWithLogSettings(sut: int, qsl: int, test_settings: _NativeSettings, log_settings: LogSettings, audit_config_filename: str = "audit.config") -> None:  # noqa: N802
@@ -388,7 +373,7 @@ def StartTestWithLogSettings(sut: int, qsl: int, test_settings: _NativeSettings,
             _native_settings(test_settings),
             ls,
             audit_config=audit_config_filename,
-            observer=_Bridge(),
+            response_reader=_read_response,
             pending_errors=pending,
             summary_hook=hook,
         )

@@ -41,6 +41,8 @@ class InferConfig:
     max_latency_s: float | None = None
     samples_per_query: int | None = None
     performance_sample_count: int | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    """More LoadGen settings by TestSettings field name, applied last (the shared LoadGen knobs of the CLI)."""
     user_conf: Path | None = None
     mlperf_conf: Path | None = None
     audit_conf: Path | None = None

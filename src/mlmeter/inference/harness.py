@@ -1,22 +1,21 @@
 """``run_inference``: backend + workload -> QSL and SUT -> one LoadGen test per scenario -> files.
 
 Preparation (model load, signature check, dataset open, warm-up) happens once; the scenarios then run one
-after another on the same loaded model and pre-processed samples. The harness never prints: progress goes
-to an observer (``on_stage`` messages plus the LoadGen pass events).
+after another on the same loaded model and pre-processed samples. The harness never prints: it emits the
+:mod:`mlmeter.events` stream (stages, the LoadGen's passes, the accuracy scoring's progress).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from mlmeter import __version__
+from mlmeter import events
 from mlmeter.backends import Backend, BackendError, BackendOptions, LoadedModel, create_backend
 from mlmeter.inference.accuracy import read_accuracy_log
 from mlmeter.inference.config import InferConfig, InferConfigError
@@ -25,44 +24,25 @@ from mlmeter.inference.qsl import PreprocessedQSL, SampleCache
 from mlmeter.inference.sut import BatchingPolicy, BatchRunner, InferenceSUT, ServiceTime, measure_service
 from mlmeter.loadgen import (
     LogSettings,
-    PassInfo,
     RunInterrupted,
-    TestMode,
     TestResult,
     TestScenario,
     TestSettings,
     run_test,
 )
-from mlmeter.loadgen import config as conf
-from mlmeter.loadgen.result_json import result_dict
-from mlmeter.power import Meter, MeteredPasses
+from mlmeter.loadgen.builder import SettingsBuilder
+from mlmeter.loadgen.result_json import result_body
+from mlmeter.loadgen.scenarios.policy import Headline, scenario_policy
+from mlmeter.power import Meter
+from mlmeter.power.metered import metered_test
+from mlmeter.results.kinds.inference import accuracy_checks
+from mlmeter.results.record import RunRecord, new_record, write_record
 from mlmeter.system import describe_host
 from mlmeter.util.atomic import write_text
 from mlmeter.util.cache import default_cache_dir
 from mlmeter.util.rundir import fresh_directory
+from mlmeter.verdict import Check, failure
 from mlmeter.workloads import AccuracyReport, Dataset, ModelSource, Workload, WorkloadError, create_workload
-
-SCHEMA = "mlmeter.inference.result"
-SCHEMA_VERSION = 1
-
-
-class HarnessObserver(Protocol):
-    def on_stage(self, message: str) -> None: ...
-
-    def on_pass_start(self, info: PassInfo) -> None: ...
-
-    def on_pass_end(self, info: PassInfo) -> None: ...
-
-
-class _Silent:
-    def on_stage(self, message: str) -> None:
-        pass
-
-    def on_pass_start(self, info: PassInfo) -> None:
-        pass
-
-    def on_pass_end(self, info: PassInfo) -> None:
-        pass
 
 
 @dataclass
@@ -94,11 +74,16 @@ class ScenarioOutcome:
     outdir: Path
     result: TestResult
     accuracy: AccuracyReport | None
-    document: dict[str, Any]
+    record: RunRecord
 
     @property
     def verdict(self) -> str:
-        return str(self.document["result_validity"])
+        return self.record.verdict.value
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The inference body of the run record."""
+        return self.record.body
 
 
 def resolve_model(cfg: InferConfig, workload: Workload) -> Path:
@@ -119,9 +104,9 @@ def resolve_model(cfg: InferConfig, workload: Workload) -> Path:
     return src
 
 
-def prepare(cfg: InferConfig, observer: HarnessObserver | None = None) -> Prepared:
+def prepare(cfg: InferConfig, observer: events.Observer | None = None) -> Prepared:
     """Create backend and workload, load and check the model, open the dataset, warm up."""
-    obs = observer or _Silent()
+    obs = events.observing(observer)
     if not cfg.overwrite:
         for sc in cfg.scenarios:  # refuse a taken --output before loading anything
             output_dir(cfg, sc)
@@ -132,6 +117,7 @@ def prepare(cfg: InferConfig, observer: HarnessObserver | None = None) -> Prepar
     if cfg.count is not None and cfg.count > len(dataset):
         raise InferConfigError(f"--count {cfg.count}: the {cfg.model} dataset has {len(dataset)} samples; "
                                f"give at most {len(dataset)}")
+    obs.on_stage(events.Stage(f"model: {cfg.model} for {cfg.backend} (made or downloaded on first use)"))
     path = resolve_model(cfg, workload)
     extra: dict[str, Any] = dict(cfg.backend_options)
     factory = getattr(workload, "torch_module", lambda: None)()
@@ -139,7 +125,7 @@ def prepare(cfg: InferConfig, observer: HarnessObserver | None = None) -> Prepar
         extra.setdefault("torch_module", factory)
     options = BackendOptions(device=cfg.device, intra_op_threads=cfg.threads, inter_op_threads=cfg.inter_op_threads,
                              compile=cfg.compile, extra=extra)
-    obs.on_stage(f"loading {path} on {backend.name} {backend.version} ({cfg.device})")
+    obs.on_stage(events.Stage(f"loading {path} on {backend.name} {backend.version} ({cfg.device})"))
     model = backend.load(path, options)
     feeder = workload.bind(model)
     cache = SampleCache(cfg.cache_dir, workload.preprocessing_id, layout) if cfg.cache_dir else None
@@ -148,7 +134,7 @@ def prepare(cfg: InferConfig, observer: HarnessObserver | None = None) -> Prepar
                           retain=len(cfg.scenarios) > 1)
     run = BatchRunner(qsl, backend, workload, feeder)
     warm = min(len(dataset), cfg.max_batchsize)
-    obs.on_stage(f"warming up on {warm} samples")
+    obs.on_stage(events.Stage(f"warming up on {warm} samples"))
     qsl.load_samples(list(range(warm)))
     try:
         service = measure_service(run, cfg.max_batchsize, warm)
@@ -159,7 +145,7 @@ def prepare(cfg: InferConfig, observer: HarnessObserver | None = None) -> Prepar
         raise BackendError(f"warm-up inference on {backend.name} failed: {type(exc).__name__}: {exc}") from exc
     meter = Meter(cfg.power)
     for line in meter.problems:
-        obs.on_stage(f"power: {line}")
+        obs.on_warning(events.Warning(f"power: {line}"))
     return Prepared(cfg, workload, backend, model, dataset, qsl, run, service,
                     host=describe_host(cfg.dataset_path), meter=meter, batch_ns=batch_ns)
 
@@ -192,30 +178,30 @@ def _auto_targets(s: TestSettings, p: Prepared) -> None:
     s.server_target_qps = min(cfg.workers / (one / 1e9) / 3, 5000.0)
 
 
-def build_settings(p: Prepared, scenario: TestScenario) -> TestSettings:
-    """mlperf.conf (built in unless --mlperf-conf), auto targets, user.conf, then the command-line overrides."""
-    cfg, model = p.cfg, p.workload.loadgen_model
-    s = conf.load_settings(model, scenario, mlperf_conf=cfg.mlperf_conf)
+def reference_fields(cfg: InferConfig) -> dict[str, Any]:
+    """The reference harness's options as TestSettings fields (None: not given)."""
+    time_ms = int(cfg.time_s * 1000) if cfg.time_s is not None else None
+    latency = int(cfg.max_latency_s * 1e9) if cfg.max_latency_s is not None else None
+    return {
+        "mode": cfg.test_mode, "min_duration_ms": time_ms, "max_duration_ms": time_ms,
+        **({"min_duration_ms": int(cfg.duration_s * 1000)} if cfg.duration_s is not None else {}),
+        "server_target_qps": cfg.qps, "offline_expected_qps": cfg.qps,
+        "min_query_count": cfg.count, "max_query_count": cfg.count,
+        "multi_stream_samples_per_query": cfg.samples_per_query,
+        "server_target_latency_ns": latency, "multi_stream_expected_latency_ns": latency,
+        "performance_sample_count_override": cfg.performance_sample_count,
+    }
+
+
+def build_settings(p: Prepared, scenario: TestScenario) -> SettingsBuilder:
+    """The layers: mlperf.conf (built in unless --mlperf-conf), auto targets, user.conf, the reference harness's
+    options, then the other LoadGen settings given."""
+    cfg = p.cfg
+    b = SettingsBuilder(scenario, p.workload.loadgen_model).mlperf_conf(cfg.mlperf_conf)
     if cfg.auto_targets:
-        _auto_targets(s, p)
-    if cfg.user_conf is not None:
-        conf.apply(s, conf.read_file(cfg.user_conf), model, scenario.name, conf.ConfKind.USER)
-    s.mode = cfg.test_mode
-    if cfg.time_s is not None:
-        s.min_duration_ms = s.max_duration_ms = int(cfg.time_s * 1000)
-    if cfg.duration_s is not None:
-        s.min_duration_ms = int(cfg.duration_s * 1000)
-    if cfg.qps is not None:
-        s.server_target_qps = s.offline_expected_qps = cfg.qps
-    if cfg.count is not None:
-        s.min_query_count = s.max_query_count = cfg.count
-    if cfg.samples_per_query is not None:
-        s.multi_stream_samples_per_query = cfg.samples_per_query
-    if cfg.max_latency_s is not None:
-        s.server_target_latency_ns = s.multi_stream_expected_latency_ns = int(cfg.max_latency_s * 1e9)
-    if cfg.performance_sample_count is not None:
-        s.performance_sample_count_override = cfg.performance_sample_count
-    return s
+        b.apply("auto targets", lambda s: _auto_targets(s, p), "the warm-up and a timed calibration")
+    return (b.user_conf(cfg.user_conf).values("options", reference_fields(cfg), "the reference harness's options")
+            .values("flags", cfg.settings, "LoadGen settings given"))
 
 
 def output_dir(cfg: InferConfig, scenario: TestScenario) -> Path:
@@ -238,23 +224,17 @@ def make_sut(p: Prepared, s: TestSettings, scenario: TestScenario) -> InferenceS
                         name=f"mlmeter-{cfg.backend}-{cfg.model}")
 
 
-_SCENARIO_KEYS: dict[TestScenario, Callable[[Any], tuple[str, float]]] = {
-    TestScenario.SingleStream: lambda r: (
-        f"result_{r.settings.target_latency_percentile * 100:.2f}_percentile_latency_ns",
-        float(r.metrics["percentile_latency_ns"])),
-    TestScenario.MultiStream: lambda r: (
-        f"result_{r.settings.target_latency_percentile * 100:.2f}_percentile_per_query_latency_ns",
-        float(r.metrics["percentile_latency_ns"])),
-    TestScenario.Server: lambda r: ("result_scheduled_samples_per_sec", float(r.metrics["scheduled_samples_per_sec"])),
-    TestScenario.Offline: lambda r: ("result_samples_per_second", float(r.metrics["samples_per_second"])),
-}
+def _headline(r: TestResult) -> Headline | None:
+    perf = r.performance
+    return None if perf is None else scenario_policy(r.scenario).headline(perf.metrics,
+                                                                          perf.settings.target_latency_percentile)
 
 
-def summary_line(p: Prepared, r: TestResult, key: str | None, value: float | None,
-                 acc: AccuracyReport | None, validity: str) -> str:
+def summary_line(p: Prepared, r: TestResult, acc: AccuracyReport | None, validity: str) -> str:
+    h = _headline(r)
     parts = [f"{p.cfg.model} {r.scenario.name} {p.cfg.mode} on {p.cfg.backend}-{p.cfg.device}:"]
-    if key is not None and value is not None:
-        parts.append(f"{value / 1e6:,.3f} ms ({key})" if key.endswith("_ns") else f"{value:,.2f} samples/s ({key})")
+    if h is not None:
+        parts.append(f"{h.shown:,.3f} ms ({h.key})" if h.percentile else f"{h.shown:,.2f} {h.unit} ({h.key})")
     if r.find_peak_qps is not None:
         parts.append(f"peak target QPS {r.find_peak_qps:,.1f} within the latency bound")
     if acc is not None:
@@ -264,40 +244,27 @@ def summary_line(p: Prepared, r: TestResult, key: str | None, value: float | Non
     return " ".join(parts)
 
 
-def document(p: Prepared, r: TestResult, sut: InferenceSUT, acc: AccuracyReport | None,
-             acc_error: str | None) -> dict[str, Any]:
+def scenario_checks(r: TestResult, acc: AccuracyReport | None, acc_error: str | None) -> list[Check]:
+    """The LoadGen's checks, then one decisive check per quality metric and for a failed evaluation."""
+    accuracy = accuracy_checks([m.as_dict() for m in acc.metrics]) if acc is not None else []
+    return list(r.checks) + accuracy + ([failure(acc_error, "accuracy")] if acc_error else [])
+
+
+def document(p: Prepared, r: TestResult, sut: InferenceSUT, acc: AccuracyReport | None) -> dict[str, Any]:
+    """The ``inference`` body of the run record (its one-line ``summary`` is added once the verdict is known)."""
     cfg = p.cfg
     perf = r.performance
-    key, value = _SCENARIO_KEYS[r.scenario](perf) if perf is not None else (None, None)
-    reasons = list(r.reasons)
-    if acc_error:
-        reasons.append(acc_error)
-    if r.valid is None:  # accuracy-only: judged by the quality target
-        ok = acc is not None and all(m.passed for m in acc.metrics) and not r.errors and not acc_error
-        validity = "VALID" if ok else "INVALID"
-        if acc is not None and not ok:
-            reasons += [f"{m.name} {m.value:.3f} is below the target {m.threshold:.3f}" for m in acc.metrics if not m.passed]
-    else:
-        ok = bool(r.valid) and not acc_error and (acc is None or all(m.passed for m in acc.metrics))
-        validity = "VALID" if ok else "INVALID"
+    h = _headline(r)
     es = r.settings
     early = perf.check("early_stopping") if perf is not None else None
     system_id = p.host["hostname"]
     return {
-        "schema": SCHEMA,
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "mlmeter", "version": __version__},
         "benchmark": cfg.model,
         "scenario": r.scenario.name,
         "mode": cfg.mode,
         "config_name": f"{system_id}_{cfg.backend}-{cfg.device}/{cfg.model}/{r.scenario.name}",
-        "system": p.host,
-        "complete": not r.interrupted,
-        "result_validity": validity,
-        "reasons": reasons,
-        "scenario_key": key,
-        "scenario_value": value,
-        "summary": summary_line(p, r, key, value, acc, validity),
+        "scenario_key": h.key if h else None,
+        "scenario_value": h.value if h else None,
         "effective_min_duration_ms": es.min_duration_ms,
         "effective_min_query_count": es.min_query_count,
         "early_stopping_met": early.passed if early is not None else None,
@@ -325,7 +292,7 @@ def document(p: Prepared, r: TestResult, sut: InferenceSUT, acc: AccuracyReport 
             "preprocessed": p.qsl.preprocessed, "cache_hits": p.qsl.cache_hits,
             "cache_dir": str(p.qsl.cache.dir) if p.qsl.cache else None,
         },
-        "loadgen": result_dict(r),
+        "loadgen": result_body(r),
     }
 
 
@@ -333,64 +300,53 @@ def _jsonable(v: Any) -> Any:
     return json.loads(json.dumps(v, default=str))
 
 
-def _ranging_pass(p: Prepared, settings: TestSettings, scenario: TestScenario, outdir: Path,
-                  obs: MeteredPasses) -> None:
-    """The power analyzer's ranging pass: the same performance test once, its figures kept apart and not
-    reported (a submission run's accuracy pass is not repeated)."""
-    obs.on_stage(f"{scenario.name}: ranging pass for the power analyzer -> {outdir}")
-    p.meter.mode = "ranging"
-    ranging = replace(settings, mode=TestMode.PerformanceOnly) \
-        if settings.mode == TestMode.SubmissionRun else settings
-    sut = make_sut(p, ranging, scenario)
-    try:
-        run_test(sut, p.qsl, ranging, LogSettings(outdir=str(outdir), write_result_json=False), observer=obs)
-    finally:
-        sut.close()
-        p.meter.mode = "testing"
-
-
-def run_scenario(p: Prepared, scenario: TestScenario, observer: HarnessObserver | None = None) -> ScenarioOutcome:
+def run_scenario(p: Prepared, scenario: TestScenario, observer: events.Observer | None = None) -> ScenarioOutcome:
     """One LoadGen test; then the accuracy evaluation (accuracy/submission modes) and ``result.json``."""
-    p.meter.trace = None
-    obs = MeteredPasses(observer or _Silent(), p.meter)
+    obs = events.observing(observer)
     cfg = p.cfg
-    settings = build_settings(p, scenario)
+    built = build_settings(p, scenario)
+    settings = built.settings
     resident = settings.performance_sample_count_override or p.qsl.performance_sample_count
     p.qsl.check_memory(min(resident, p.qsl.total_sample_count))
     outdir = output_dir(cfg, scenario)
     outdir.mkdir(parents=True, exist_ok=True)
-    if p.meter.two_pass and cfg.mode != "accuracy":
-        _ranging_pass(p, settings, scenario, outdir / "ranging", obs)
-    sut = make_sut(p, settings, scenario)
-    obs.on_stage(f"{scenario.name} {cfg.mode} -> {outdir}")
-    interrupted: RunInterrupted | None = None
-    try:
-        audit = cfg.audit_conf or (Path("audit.config") if Path("audit.config").is_file() else None)
-        r = run_test(sut, p.qsl, settings, LogSettings(outdir=str(outdir), enable_trace=cfg.trace,
-                                                        write_result_json=False),
-                     audit_config=audit, observer=obs)
-    except RunInterrupted as exc:
-        interrupted, r = exc, exc.result
-    finally:
-        sut.close()
+    obs.on_stage(events.Stage(f"{scenario.name} {cfg.mode} -> {outdir}"))
+    audit = cfg.audit_conf or (Path("audit.config") if Path("audit.config").is_file() else None)
+    sut: InferenceSUT | None = None
+
+    def once(s: TestSettings, out: Path, o: events.Observer, measured: bool) -> TestResult:
+        nonlocal sut
+        sut = make_sut(p, s, scenario)
+        try:
+            return run_test(sut, p.qsl, s, LogSettings(outdir=str(out), enable_trace=cfg.trace and measured,
+                                                       write_result_json=False),
+                            audit_config=audit if measured else None, observer=o, layers=built.layers)
+        finally:
+            sut.close()
+
+    r, interrupted = metered_test(once, settings, outdir, p.meter, obs, ranging=cfg.mode != "accuracy")
+    assert sut is not None
     acc: AccuracyReport | None = None
     acc_error = None
-    if cfg.mode in ("accuracy", "submission") and interrupted is None:
+    if cfg.mode in ("accuracy", "submission") and not interrupted:
         try:
             responses, dupes = read_accuracy_log(Path(r.files["accuracy"]))
-            acc = p.workload.evaluate(responses, p.dataset, dupes)
+            obs.on_stage(events.Stage(f"accuracy: scoring {len(responses):,} responses"))
+            acc = p.workload.evaluate(responses, p.dataset, dupes, obs)
             write_text(outdir / "accuracy.txt", acc.text)
         except WorkloadError as exc:
             acc_error = f"accuracy evaluation failed: {exc}"
-    doc = document(p, r, sut, acc, acc_error)
-    doc["power"] = p.meter.test_section(r)
-    write_text(outdir / "result.json", json.dumps(doc, indent=2) + "\n")
-    if interrupted is not None:
-        raise interrupted
-    return ScenarioOutcome(scenario, outdir, r, acc, doc)
+    checks = scenario_checks(r, acc, acc_error)
+    record = new_record("inference", document(p, r, sut, acc), checks=checks, complete=not r.interrupted,
+                        system=p.host, power=p.meter.test_section(r))
+    record.body["summary"] = summary_line(p, r, acc, record.verdict.value)
+    write_record(outdir / "result.json", record)
+    if interrupted:
+        raise RunInterrupted(r)
+    return ScenarioOutcome(scenario, outdir, r, acc, record)
 
 
-def run_inference(cfg: InferConfig, observer: HarnessObserver | None = None) -> list[ScenarioOutcome]:
+def run_inference(cfg: InferConfig, observer: events.Observer | None = None) -> list[ScenarioOutcome]:
     """Prepare once, then run every scenario of ``cfg`` in order."""
     p = prepare(cfg, observer)
     try:

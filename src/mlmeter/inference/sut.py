@@ -21,7 +21,7 @@ import numpy as np
 
 from mlmeter.backends.base import Backend
 from mlmeter.inference.qsl import PreprocessedQSL
-from mlmeter.loadgen import Completer
+from mlmeter.loadgen.protocols import CompletionSink
 from mlmeter.workloads.base import Feeder, Workload
 
 _clock = time.perf_counter_ns
@@ -75,7 +75,7 @@ class InferenceSUT:
                  service: ServiceTime, name: str) -> None:
         self.name = name
         self._run, self._direct, self._policy, self._service = run, direct, policy, service
-        self._completer: Completer | None = None
+        self._completer: CompletionSink | None = None
         self._pending: collections.deque[tuple[int, np.ndarray, np.ndarray]] = collections.deque()
         self._n_pending = 0
         self._cond = threading.Condition()
@@ -90,7 +90,7 @@ class InferenceSUT:
             t.start()
 
     # -- LoadGen contract ----------------------------------------------------------------------------
-    def start(self, completer: Completer) -> None:
+    def start(self, completer: CompletionSink) -> None:
         self._completer = completer
 
     def issue(self, ids: np.ndarray, indices: np.ndarray) -> None:

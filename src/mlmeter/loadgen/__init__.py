@@ -6,10 +6,12 @@ Native API::
     result = run_test(sut, qsl, settings, LogSettings(outdir="out"))
 """
 
+from mlmeter.events import Observer, PassInfo
 from mlmeter.loadgen.completer import Completer
 from mlmeter.loadgen.config import ConfigError, load_settings
-from mlmeter.loadgen.protocols import QuerySampleLibrary, SystemUnderTest
-from mlmeter.loadgen.run import LogSettings, PassInfo, RunInterrupted, RunObserver, TestResult, run_test
+from mlmeter.loadgen.outcome import RunInterrupted, TestResult
+from mlmeter.loadgen.protocols import CompletionSink, QuerySampleLibrary, SystemUnderTest
+from mlmeter.loadgen.run import LogSettings, run_test
 from mlmeter.loadgen.settings import (
     EffectiveSettings,
     LoggingMode,
@@ -21,14 +23,15 @@ from mlmeter.loadgen.settings import (
 
 __all__ = [
     "Completer",
+    "CompletionSink",
     "ConfigError",
     "EffectiveSettings",
     "LogSettings",
     "LoggingMode",
+    "Observer",
     "PassInfo",
     "QuerySampleLibrary",
     "RunInterrupted",
-    "RunObserver",
     "SettingsError",
     "SystemUnderTest",
     "TestMode",

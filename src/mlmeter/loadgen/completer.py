@@ -1,5 +1,9 @@
 """Per-sample completion state of one issuing pass, and the thread-safe completion entry points.
 
+:class:`Completer` is the :class:`~mlmeter.loadgen.protocols.CompletionSink` a SUT receives (``complete``,
+``complete_one``, ``first_token``, ``report_failure``) and, for the driver only, the pass state behind it
+(``start_pass``, ``rebase``, ``issued``, ``wait_for``, ``drain``). SUTs must use the sink methods alone.
+
 Per-sample state lives in preallocated NumPy arrays indexed by ``id - base`` (no per-query objects);
 SingleStream/MultiStream reuse one window of them chunk after chunk (:meth:`Completer.rebase`). The scalar path uses memoryviews of those arrays; a call with many ids is vectorised. Misuse by the SUT
 (unknown id, a second completion, tokens out of order) never raises into the SUT: it is recorded as an
@@ -11,9 +15,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from mlmeter.loadgen.protocols import ResponseCallback
 
 _clock = time.perf_counter_ns
 
@@ -22,21 +29,30 @@ _clock = time.perf_counter_ns
 LogEntry = tuple[int, int, bytes, "bytes | None", "int | None"]
 
 
-class Completer:
-    """Receives completions for the samples of the current pass.
+@dataclass(frozen=True)
+class Drained:
+    """What a pass left in the completer: detail-log errors, the failures among them, accuracy-log rows."""
 
-    ``complete(ids, responses=None, n_tokens=None)`` and ``first_token(ids, responses=None)`` may be called
-    from any thread, inside or after ``issue``. ``ids`` is an int or a sequence/array of ints; ``responses``
-    (bytes-like, one per id) are read only for samples that the accuracy log records.
+    errors: list[str]
+    failures: list[str]
+    log: list[LogEntry]
+    last_done_ns: int
+
+
+class Completer:
+    """Receives completions for the samples of the current pass (see the module docstring).
+
+    :param payload_reader: turns a response into the bytes the accuracy log records (the compat API reads
+        its ``QuerySampleResponse`` objects this way).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, payload_reader: Callable[[Any], bytes] | None = None) -> None:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self.errors: list[str] = []
         self.failures: list[str] = []
         """The subset of ``errors`` that invalidates the run (unknown ids, double completions)."""
-        self.payload_reader: Callable[[Any], bytes] = _bytes_of
+        self.payload_reader: Callable[[Any], bytes] = payload_reader or _bytes_of
         self._reset(0, 0, 1, None, False, False)
 
     # -- pass lifecycle (called by the run, not by SUTs) ------------------------------------------------
@@ -86,6 +102,21 @@ class Completer:
                 self.n_tokens[:] = 0
             self._first_payload.clear()
 
+    def issued(self, count: int) -> None:
+        """The driver has issued the pass's first ``count`` samples (ids above them are unknown)."""
+        self.n_issued = count
+
+    def counts(self) -> tuple[int, int]:
+        """(samples issued, samples done) of the current pass."""
+        return self.n_issued, self.n_done
+
+    def drain(self) -> Drained:
+        """Take the pass's errors, failures and accuracy-log rows (the completer keeps none of them)."""
+        with self._lock:
+            out = Drained(self.errors, self.failures, self.log, self.last_done_ns)
+            self.errors, self.failures, self.log = [], [], []
+        return out
+
     def wait_for(self, count: int, timeout_ns: int) -> bool:
         """Block until ``count`` samples are done; False once no completion arrived for ``timeout_ns``."""
         with self._cond:
@@ -107,22 +138,30 @@ class Completer:
                 self._wake_at = -1
 
     # -- SUT-facing entry points -------------------------------------------------------------------------
-    def complete(self, ids: Any, responses: Sequence[Any] | np.ndarray | None = None, n_tokens: Any = None) -> None:
+    def complete(self, ids: Any, responses: Sequence[Any] | np.ndarray | None = None, n_tokens: Any = None, *,
+                 on_response: ResponseCallback | None = None) -> None:
+        """Complete ``ids`` (one timestamp for all of them); ``n_tokens`` per id in token mode."""
         now = _clock()
         if isinstance(ids, int):
             self._complete_one(now, ids, None if responses is None else responses[0],
-                               None if n_tokens is None else _first(n_tokens))
+                               None if n_tokens is None else _first(n_tokens), on_response)
             return
         if len(ids) > 32 and not self.tokens:
-            self.complete_many(now, np.asarray(ids, dtype=np.int64), responses)
+            self._complete_many(now, np.asarray(ids, dtype=np.int64), responses, on_response)
             return
         idl = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
-        ntl = None if n_tokens is None else np.asarray(n_tokens).reshape(-1).tolist()
+        ntl = None if n_tokens is None or not self.tokens else np.asarray(n_tokens).reshape(-1).tolist()
         for k, i in enumerate(idl):
-            self._complete_one(now, i, None if responses is None else responses[k], None if ntl is None else ntl[k])
+            self._complete_one(now, i, None if responses is None else responses[k], None if ntl is None else ntl[k],
+                               on_response)
+
+    def complete_one(self, sample_id: int, response: Any = None, n_tokens: int | None = None, *,
+                     on_response: ResponseCallback | None = None) -> None:
+        """Complete one sample (the scalar fast path)."""
+        self._complete_one(_clock(), sample_id, response, n_tokens, on_response)
 
     def _complete_one(self, now: int, sid: int, response: Any, n_tokens: int | None,
-                      hook: Callable[[Any], None] | None = None) -> None:
+                      hook: ResponseCallback | None = None) -> None:
         with self._lock:
             i = sid - self.base
             if not 0 <= i < self.n_issued - self.window_start:
@@ -141,8 +180,8 @@ class Completer:
             if self.n_done >= self._wake_at >= 0:
                 self._cond.notify()
 
-    def complete_many(self, now: int, ids: np.ndarray, responses: Sequence[Any] | np.ndarray | None = None,
-                      hook: Callable[[Any], None] | None = None) -> None:
+    def _complete_many(self, now: int, ids: np.ndarray, responses: Sequence[Any] | np.ndarray | None = None,
+                       hook: ResponseCallback | None = None) -> None:
         """Complete many ids at one timestamp, vectorised (not for token mode)."""
         with self._lock:
             pos = ids - self.base
@@ -196,8 +235,8 @@ class Completer:
             n = 0
         self.n_tokens[i] = n
 
-    def first_token(self, ids: Any, responses: Sequence[Any] | None = None,
-                    hook: Callable[[Any], None] | None = None) -> None:
+    def first_token(self, ids: Any, responses: Sequence[Any] | None = None, *,
+                    on_response: ResponseCallback | None = None) -> None:
         now = _clock()
         idl = [ids] if isinstance(ids, int) else (ids.tolist() if isinstance(ids, np.ndarray) else list(ids))
         with self._lock:
@@ -214,9 +253,9 @@ class Completer:
                 self.first[i] = now
                 if self.log_all or (self.log_mask is not None and self.log_mask[i]):
                     resp = None if responses is None else responses[k]
-                    self._first_payload[i] = self._payload(resp, hook)
+                    self._first_payload[i] = self._payload(resp, on_response)
 
-    def _payload(self, response: Any, hook: Callable[[Any], None] | None) -> bytes:
+    def _payload(self, response: Any, hook: ResponseCallback | None) -> bytes:
         """The logged bytes of a response; a response that has none, or a hook that raises, is recorded as a
         failure of the SUT (never raised into it)."""
         if response is None:
@@ -229,7 +268,7 @@ class Completer:
             self._fail(f"SUT response could not be logged: {type(exc).__name__}: {exc}")
             return b""
 
-    def _log(self, i: int, response: Any, hook: Callable[[Any], None] | None) -> None:
+    def _log(self, i: int, response: Any, hook: ResponseCallback | None) -> None:
         first = self._first_payload.pop(i, b"") if self.tokens else None
         n_tok = int(self.n_tokens[i]) if self.tokens else None
         self.log.append((self.base + i - 1, int(self.qsl_idx[i]), self._payload(response, hook), first, n_tok))

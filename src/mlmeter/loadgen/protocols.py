@@ -3,15 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from mlmeter.loadgen.completer import Completer
-
 IssueFn = Callable[[int, int], None]
 """Issues ``count`` samples starting at position ``pos`` of the arrays it was bound to."""
+
+
+ResponseCallback = Callable[[Any], None]
+"""Called with each response of one completion call that the accuracy log records (the compat API's
+``response_cb``); passed per call, never stored."""
+
+
+@runtime_checkable
+class CompletionSink(Protocol):
+    """How a SUT reports back: the narrow, thread-safe interface it receives in ``start``.
+
+    ``ids`` is an int or a sequence/array of ints; ``responses`` (bytes-like or NumPy arrays, one per id) are
+    read only for samples the accuracy log records. Misuse (an unknown id, a second completion, tokens out of
+    order, an unreadable response, a raising callback) is recorded and ends the run INVALID with the reason;
+    it is never raised into the SUT.
+    """
+
+    def complete(self, ids: Any, responses: Any = None, n_tokens: Any = None, *,
+                 on_response: ResponseCallback | None = None) -> None: ...
+
+    def complete_one(self, sample_id: int, response: Any = None, n_tokens: int | None = None, *,
+                     on_response: ResponseCallback | None = None) -> None: ...
+
+    def first_token(self, ids: Any, responses: Any = None, *, on_response: ResponseCallback | None = None) -> None: ...
+
+    def report_failure(self, message: str) -> None:
+        """The SUT could not serve (a crashed inference): the run ends INVALID with ``message``. The SUT
+        should still complete the affected samples (empty responses) so the pass can end."""
+        ...
 
 
 @runtime_checkable
@@ -29,15 +55,15 @@ class QuerySampleLibrary(Protocol):
 
 @runtime_checkable
 class SystemUnderTest(Protocol):
-    """Receives queries as arrays of sample ids and QSL indices; completes them through the Completer.
+    """Receives queries as arrays of sample ids and QSL indices; completes them through the sink.
 
-    ``start`` hands over the :class:`Completer` before the first query. ``issue`` may complete inside the
+    ``start`` hands over the :class:`CompletionSink` before the first query. ``issue`` may complete inside the
     call or later from any thread. ``flush`` follows the last ``issue`` of each pass.
     """
 
     name: str
 
-    def start(self, completer: Completer) -> None: ...
+    def start(self, sink: CompletionSink) -> None: ...
 
     def issue(self, ids: np.ndarray, indices: np.ndarray) -> None: ...
 

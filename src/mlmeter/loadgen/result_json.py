@@ -1,41 +1,36 @@
-"""``result.json`` of a LoadGen run: a versioned, documented, machine-readable result.
+"""``result.json`` of a LoadGen run: a run record (:mod:`mlmeter.results.record`) of kind ``loadgen``.
 
-Schema ``mlmeter.loadgen.result`` version 1 (keys are stable; new keys may be added in a minor change):
+The envelope holds the verdict (VALID, INVALID, INCOMPLETE when interrupted, NOT_JUDGED for AccuracyOnly), the
+checks behind it (the official rules with their recommendations and mlmeter's advice, then one decisive check
+per SUT failure), the headline metrics, identity, system and power. The body (kind version 1) holds:
 
-- ``schema``, ``schema_version``, ``tool``: {name, version}, ``loadgen_behaviour``: the official version mimicked
+- ``loadgen_behaviour``: the official version mimicked
 - ``started_at`` (UTC ISO-8601), ``sut_name``, ``qsl_name``, ``scenario``, ``mode``
-- ``verdict``: "VALID" | "INVALID" | "ACCURACY_ONLY"; ``complete``: false when interrupted
-- ``reasons``: why INVALID (official recommendations, then SUT failures)
-- ``checks``: [{name, passed, expected, actual, recommendation, advice}]
 - ``metrics``: scenario metrics (``qps_with_loadgen_overhead``, ``completed_samples_per_sec``...), latencies in ns
 - ``latency``: {min, max, mean, p50 … p99.9} of sample latencies; ``query_latency`` for MultiStream
 - ``timing_s``: the official result-formula inputs (final query scheduled/issued/all-done time, max latency)
 - ``early_stopping``: the estimate or overlatency figures, and the official text
-- ``settings``: {requested: every TestSettings field, effective: every effective field}
+- ``settings``: {requested: every TestSettings field, effective: every effective field, layers: [{name, source,
+  fields}] in the order applied (``mlmeter.loadgen.builder``)}
 - ``latency_histogram``: {edges_ns, counts}, log-spaced (query latencies for MultiStream)
 - ``timeline``: {bucket_s, issued, completed}: samples per time bucket of the performance pass
 - ``find_peak_qps``, ``find_peak_trials``: [{target_qps, achieved_qps, p99_latency_ns, passed}]
 - ``accuracy_samples_logged``, ``errors``, ``warnings``, ``files``
-- ``system``: the host description (``mlmeter.system``), when the caller adds it
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from mlmeter import __version__
 from mlmeter.loadgen.early_stopping import OverlatencyCheck, PercentileEstimate
 from mlmeter.loadgen.logs.summary import early_stopping_text
+from mlmeter.results.record import RunRecord, new_record
 
 if TYPE_CHECKING:
-    from mlmeter.loadgen.run import TestResult
-
-SCHEMA = "mlmeter.loadgen.result"
-SCHEMA_VERSION = 1
+    from mlmeter.loadgen.outcome import TestResult
 
 
 def _plain(v: Any) -> Any:
@@ -61,23 +56,16 @@ def _early_stopping(es: Any) -> dict[str, Any] | None:
     return d
 
 
-def result_dict(r: TestResult) -> dict[str, Any]:
+def result_body(r: TestResult) -> dict[str, Any]:
+    """The ``loadgen`` body of the run record (also nested in an inference run's body)."""
     p = r.performance
-    verdict = "ACCURACY_ONLY" if r.valid is None else ("VALID" if r.valid else "INVALID")
     doc: dict[str, Any] = {
-        "schema": SCHEMA,
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "mlmeter", "version": __version__},
         "loadgen_behaviour": "mlcommons-loadgen 6.0.17",
         "started_at": r.started_at,
         "sut_name": r.sut_name,
         "qsl_name": r.qsl_name,
         "scenario": r.scenario.name,
         "mode": r.mode.name,
-        "verdict": verdict,
-        "complete": not r.interrupted,
-        "reasons": list(r.reasons),
-        "checks": [c.as_dict() for c in p.checks] if p else [],
         "metrics": _plain(p.metrics) if p else {},
         "sample_count": p.sample_count if p else 0,
         "timing_s": {
@@ -93,6 +81,7 @@ def result_dict(r: TestResult) -> dict[str, Any]:
         "settings": {
             "requested": _plain(dataclasses.asdict(r.requested)) if r.requested else None,
             "effective": _plain(dataclasses.asdict(r.settings)),
+            "layers": [_plain(layer.as_dict()) for layer in r.layers],
         },
         "latency_histogram": p.histogram if p else None,
         "timeline": p.timeline if p else None,
@@ -118,5 +107,7 @@ def _stats(s: Any) -> dict[str, Any]:
     return d
 
 
-def result_document(r: TestResult) -> str:
-    return json.dumps(result_dict(r), indent=2) + "\n"
+def result_record(r: TestResult, system: dict[str, Any] | None = None,
+                  power: dict[str, Any] | None = None) -> RunRecord:
+    return new_record("loadgen", result_body(r), checks=r.checks, complete=not r.interrupted, system=system,
+                      power=power)

@@ -20,8 +20,10 @@ from mlmeter.loadgen.early_stopping import (
     percentile_estimate,
 )
 from mlmeter.loadgen.recorder import PassTiming
+from mlmeter.loadgen.scenarios.policy import PassFigures, div, scenario_policy
 from mlmeter.loadgen.settings import EffectiveSettings, TestScenario
 from mlmeter.loadgen.timeline import latency_histogram
+from mlmeter.verdict import Check
 
 PERCENTILES = (0.50, 0.90, 0.95, 0.97, 0.99, 0.999)
 
@@ -42,28 +44,6 @@ class LatencyStats:
         return LatencyStats(
             int(s[0]), int(s[-1]), int(s.sum() // n), {p: int(s[min(int(n * p), n - 1)]) for p in PERCENTILES}
         )
-
-
-@dataclass(frozen=True)
-class Check:
-    """One validity rule: passed or not, with the figures and the advice that explain it."""
-
-    name: str
-    passed: bool
-    expected: str
-    actual: str
-    recommendation: str = ""
-    advice: str = ""
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "passed": self.passed,
-            "expected": self.expected,
-            "actual": self.actual,
-            "recommendation": self.recommendation,
-            "advice": self.advice,
-        }
 
 
 @dataclass(frozen=True)
@@ -116,7 +96,8 @@ def compute(es: EffectiveSettings, t: PassTiming) -> PerformanceResult:
     lat = t.sample_latency
     n = len(lat)
     nq = t.query_count
-    overlatency = int((lat > es.target_latency_ns).sum()) if sc == TestScenario.Server else 0
+    policy = scenario_policy(sc)
+    overlatency = int((lat > es.target_latency_ns).sum()) if policy.counts_overlatency else 0
     lat.sort()
     latency = LatencyStats.of_sorted(lat)
     start = t.start_ns
@@ -132,32 +113,24 @@ def compute(es: EffectiveSettings, t: PassTiming) -> PerformanceResult:
         query_latency = LatencyStats.of_sorted(qlat)
 
     tokens = _token_stats(t) if es.use_token_latencies else None
-    metrics = _metrics(es, n, fq_sched, fq_issued, fq_done, max_lat_s, mean_s, latency, tokens)
-    if sc in (TestScenario.SingleStream, TestScenario.MultiStream):
+    figures = PassFigures(n, nq, fq_sched, fq_issued, fq_done, max_lat_s, mean_s)
+    metrics = _metrics(es, figures, latency, tokens)
+    if policy.closed:
         metrics["percentile_latency_ns"] = sorted_percentile(qlat if qlat is not None else lat, es.target_latency_percentile)
 
     es_main: PercentileEstimate | OverlatencyCheck | None = None
     es_99: PercentileEstimate | None = None
     tok_es: tuple[Any, Any] | None = None
     tok_99: tuple[Any, Any] | None = None
-    if tokens is not None and sc != TestScenario.Offline:
+    if tokens is not None and policy.first_token:
         tok_es = _token_early_stopping(es, nq, tokens, qlat)
         es_ok = all(x is not None and x.satisfied for x in tok_es)
         if sc == TestScenario.SingleStream:
             tok_99 = (percentile_estimate(tokens.ttft_list, 0.99), percentile_estimate(tokens.tpot_list, 0.99))
-    elif sc in (TestScenario.SingleStream, TestScenario.MultiStream):
-        basis = lat if sc == TestScenario.SingleStream or qlat is None else qlat
-        es_main = percentile_estimate(basis, es.target_latency_percentile)
-        if sc == TestScenario.SingleStream:
-            es_99 = es_main if es.target_latency_percentile == 0.99 else percentile_estimate(basis, 0.99)
-        es_ok = es_main.satisfied
-    elif sc == TestScenario.Server:
-        es_main = overlatency_check(nq, overlatency, es.target_latency_percentile)
-        es_ok = es_main.satisfied
     else:
-        es_ok = True
+        es_main, es_99, es_ok = policy.early_stopping(es, lat, qlat, nq, overlatency)
 
-    checks = _checks(es, n, nq, fq_sched, fq_issued, max_lat_s, lat, tokens, es_ok, es_main, tok_es)
+    checks = _checks(es, figures, lat, tokens, es_ok, es_main, tok_es)
     return PerformanceResult(
         scenario=sc,
         settings=es,
@@ -182,52 +155,17 @@ def compute(es: EffectiveSettings, t: PassTiming) -> PerformanceResult:
     )
 
 
-def _div(a: float, b: float) -> float:
-    if b == 0:
-        return math.inf if a > 0 else (math.nan if a == 0 else -math.inf)
-    return a / b
-
-
-def _metrics(
-    es: EffectiveSettings,
-    n: int,
-    fq_sched: float,
-    fq_issued: float,
-    fq_done: float,
-    max_lat_s: float,
-    mean_s: float,
-    latency: LatencyStats,
-    tokens: TokenStats | None,
-) -> dict[str, float]:
-    sc = es.scenario
-    m: dict[str, float] = {}
-    if sc == TestScenario.SingleStream:
-        m["qps_with_loadgen_overhead"] = _div(n - 1, fq_issued)
-        m["qps_without_loadgen_overhead"] = _div(1, mean_s)
-    elif sc == TestScenario.MultiStream:
-        pass  # the headline is the query-latency percentile, added by compute()
-    elif sc == TestScenario.Server:
-        m["completed_samples_per_sec"] = _div(n - 1, fq_done)
-        m["scheduled_samples_per_sec"] = _div(n - 1, fq_sched)
-    else:
-        m["samples_per_second"] = _div(n, max_lat_s)
+def _metrics(es: EffectiveSettings, f: PassFigures, latency: LatencyStats, tokens: TokenStats | None) -> dict[str, float]:
+    """The scenario's throughputs, then the token throughputs, then the inferred token rates (spec §8)."""
+    policy = scenario_policy(es.scenario)
+    m = policy.throughput(f)
     if tokens is not None:
         tc = tokens.token_count
-        if sc == TestScenario.Offline:
-            m["tokens_per_second"] = _div(tc, max_lat_s)
-        else:
-            m["completed_tokens_per_second"] = _div(tc, fq_done)
-        if sc == TestScenario.SingleStream:
-            m["tps_with_loadgen_overhead"] = _div(tc, fq_issued)
-            m["tps_without_loadgen_overhead"] = _div(tc, mean_s * n)
-        m["token_throughput_with_loadgen_overhead"] = _div(tc, fq_issued)
-        m["token_throughput"] = _div(tc, latency.mean * n)
+        m.update(policy.token_throughput(f, tc))
+        m["token_throughput_with_loadgen_overhead"] = div(tc, f.final_issued_s)
+        m["token_throughput"] = div(tc, latency.mean * f.samples)
     if es.infer_token_latencies:
-        f = es.token_latency_scaling_factor
-        if sc == TestScenario.Offline:
-            m["inferred_tokens_per_second"] = _div(f * n, max_lat_s)
-        elif sc == TestScenario.Server:
-            m["inferred_completed_tokens_per_second"] = _div(f * (n - 1), fq_done)
+        m.update(policy.inferred_tokens(f, es.token_latency_scaling_factor))
     return m
 
 
@@ -262,12 +200,6 @@ def _token_early_stopping(
 
 
 _REC_PERF = "Reduce target QPS to improve latency."
-_REC_DURATION = {
-    TestScenario.SingleStream: "Decrease the expected latency so the loadgen pre-generates more queries.",
-    TestScenario.MultiStream: "Decrease the expected latency so the loadgen pre-generates more queries.",
-    TestScenario.Server: "Increase the target QPS so the loadgen pre-generates more queries.",
-    TestScenario.Offline: "Increase expected QPS so the loadgen pre-generates a larger (coalesced) query.",
-}
 _REC_QUERIES = (
     "The test exited early, before enough queries were issued.\n   See the detailed log for why this may have occurred."
 )
@@ -275,23 +207,20 @@ _REC_QUERIES = (
 
 def _checks(
     es: EffectiveSettings,
-    n: int,
-    nq: int,
-    fq_sched: float,
-    fq_issued: float,
-    max_lat_s: float,
+    f: PassFigures,
     lat: np.ndarray,
     tokens: TokenStats | None,
     es_ok: bool,
     es_main: PercentileEstimate | OverlatencyCheck | None,
     tok_es: tuple[Any, Any] | None,
 ) -> list[Check]:
-    sc = es.scenario
+    policy = scenario_policy(es.scenario)
+    n, nq = f.samples, f.queries
     checks: list[Check] = []
     min_s = es.min_duration_ms / 1000
-    if sc == TestScenario.Server:
+    if policy.counts_overlatency:
         checks.append(_perf_check(es, lat, tokens))
-    span = {TestScenario.Offline: max_lat_s, TestScenario.Server: fq_sched}.get(sc, fq_issued)
+    span = policy.duration_span(f)
     dur_ok = span >= min_s
     checks.append(
         Check(
@@ -299,7 +228,7 @@ def _checks(
             dur_ok,
             f">= {min_s:g} s",
             f"{span:.3f} s",
-            "" if dur_ok else _REC_DURATION[sc],
+            "" if dur_ok else policy.duration_recommendation,
             "" if dur_ok else _duration_advice(es, span, nq, n),
         )
     )

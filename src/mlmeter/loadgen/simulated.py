@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlmeter.loadgen.completer import Completer
+from mlmeter.loadgen.protocols import CompletionSink
 
 
 @dataclass
@@ -41,7 +41,7 @@ class NullSUT:
 
     name = "NullSUT"
 
-    def start(self, completer: Completer) -> None:
+    def start(self, completer: CompletionSink) -> None:
         self._complete = completer.complete
 
     def issue(self, ids: np.ndarray, indices: np.ndarray) -> None:
@@ -78,7 +78,7 @@ class LatencySUT:
         self._thread: threading.Thread | None = None
         self._stop = False
 
-    def start(self, completer: Completer) -> None:
+    def start(self, completer: CompletionSink) -> None:
         self._completer = completer
         if self._thread is None:
             self._thread = threading.Thread(target=self._timer, name="mlmeter-latency-sut", daemon=True)

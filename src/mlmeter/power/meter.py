@@ -8,8 +8,10 @@ energy and average power of the window, a thinned trace for plots, and the bench
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from typing import Any
 
+from mlmeter import events
+from mlmeter.loadgen.scenarios.policy import scenario_policy
 from mlmeter.power.ptd import PtdError, PtdSource
 from mlmeter.power.sampler import PowerSampler, PowerTrace, power_metrics
 from mlmeter.power.sources import PowerSource, open_sources
@@ -131,38 +133,24 @@ class Meter:
         if self.trace is None or perf is None:
             return self.section()
         m = perf.metrics
-        throughput = m.get("samples_per_second") or m.get("scheduled_samples_per_sec")
+        h = scenario_policy(result.scenario).headline(m, perf.settings.target_latency_percentile)
+        throughput = h.value if h is not None and h.higher_is_better else None
         return self.section(power_metrics(result.scenario.name, self.trace, throughput, perf.query_count,
                                           result.settings.samples_per_query))
 
 
-class PassObserver(Protocol):
-    def on_pass_start(self, info: Any) -> None: ...
+class MeteredPasses(events.Observer):
+    """Subscribes a :class:`Meter` to a run's events: power is sampled during every measured pass."""
 
-    def on_pass_end(self, info: Any) -> None: ...
+    def __init__(self, meter: Meter) -> None:
+        self.meter = meter
 
-
-class MeteredPasses:
-    """A LoadGen observer that samples power during performance passes and forwards every event to ``inner``."""
-
-    def __init__(self, inner: PassObserver | None, meter: Meter) -> None:
-        self.inner, self.meter = inner, meter
-
-    def on_pass_start(self, info: Any) -> None:
-        if info.kind != "accuracy":
+    def on_pass_start(self, event: events.PassInfo) -> None:
+        if event.measured:
             self.meter.start()
-        if self.inner is not None:
-            self.inner.on_pass_start(info)
 
-    def on_pass_end(self, info: Any) -> None:
+    def on_pass_end(self, event: events.PassInfo) -> None:
         self.meter.stop()
-        if self.inner is not None:
-            self.inner.on_pass_end(info)
-
-    def on_stage(self, message: str) -> None:
-        stage = getattr(self.inner, "on_stage", None)
-        if stage is not None:
-            stage(message)
 
 
 def _wall_trace(samples: list[tuple[float, float]], t0: float, duration: float) -> PowerTrace:

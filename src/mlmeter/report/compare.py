@@ -15,7 +15,6 @@ from typing import Any
 
 from mlmeter.errors import MlmeterError
 from mlmeter.report.runs import RunView
-from mlmeter.results.headline import environment, identity, measured_kind
 from mlmeter.results.stats import SPREAD_WARNING, Difference, compare_samples
 
 
@@ -59,14 +58,14 @@ def _differences(x: dict[str, Any], y: dict[str, Any]) -> list[str]:
 
 
 def compare(a: RunView, b: RunView, force: bool = False) -> Comparison:
-    ka, kb = measured_kind(a.doc), measured_kind(b.doc)
+    ka, kb = a.record.measured_kind, b.record.measured_kind
     if ka != kb:
         raise NotComparable(f"{a.path} is a {ka} run and {b.path} a {kb} run; compare runs of one kind")
-    settings = _differences(identity(a.doc), identity(b.doc))
+    settings = _differences(a.record.identity, b.record.identity)
     if settings and not force:
         raise NotComparable("the runs measured different things (" + "; ".join(settings) +
                             "); use --force to compare them anyway")
-    env = _differences(environment(a.doc), environment(b.doc))
+    env = _differences(a.record.environment, b.record.environment)
     warnings = []
     if env:
         warnings.append("the runs ran on different systems or software: the difference includes that")

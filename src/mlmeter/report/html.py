@@ -23,7 +23,7 @@ main{max-width:1440px;margin:0 auto;padding:16px 24px}section.run{background:#ff
 border-radius:10px;margin:18px 0;padding:18px 22px}h2{margin:0 0 4px;font-size:18px}h3{margin:18px 0 8px;
 font-size:15px}.path{color:var(--mute);font-size:12px;word-break:break-all}.badge{display:inline-block;
 padding:2px 10px;border-radius:999px;font-weight:600;font-size:13px;color:#fff;margin-left:8px;vertical-align:2px}
-.VALID,.CLOSED,.OPEN,.pass{background:var(--ok)}.INVALID,.fail{background:var(--bad)}.other{background:var(--mute)}
+.VALID,.pass{background:var(--ok)}.INVALID,.fail{background:var(--bad)}.other{background:var(--mute)}
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}.card{border:1px solid var(--line);border-radius:8px;
 padding:8px 14px;min-width:150px}.card .v{font-size:22px;font-weight:650}.card .n{color:var(--mute);font-size:12px}
 .card.head{border-color:#2563eb;background:#eff6ff}.reasons{color:var(--bad);margin:6px 0}
@@ -48,7 +48,7 @@ document.body.setAttribute('data-charts-rendered',String(n));});
 
 
 def _badge(v: str) -> str:
-    cls = v if v in ("VALID", "INVALID", "CLOSED", "OPEN") else "other"
+    cls = v if v in ("VALID", "INVALID") else "other"
     return f'<span class="badge {cls}">{escape(v or "?")}</span>'
 
 
@@ -85,14 +85,10 @@ def _cards(v: RunView) -> str:
 
 def _why(v: RunView) -> str:
     d = v.doc
-    reasons = list(d.get("reasons") or []) + list(d.get("problems") or [])
-    if v.kind in ("loadgen", "inference"):
-        lg = v.loadgen or {}
-        failed = [c for c in lg.get("checks") or [] if not c.get("passed")]
-        reasons += [f"{c['name']}: required {c['expected']}, measured {c['actual']}. {c.get('advice', '')}"
-                    for c in failed if not any(c["name"] in r for r in reasons)]
-    if not d.get("complete", True):
-        reasons.insert(0, "the run was interrupted or a rank failed: the figures are incomplete")
+    reasons = [f"{c.reason()}{'. ' + c.advice if c.advice and c.advice not in c.reason() else ''}"
+               for c in v.record.checks if not c.passed]
+    if not v.record.complete:
+        reasons.insert(0, v.record.reasons[0] + ": the figures are incomplete")
     out = "".join(f"<li>{escape(r)}</li>" for r in dict.fromkeys(reasons))
     warns = "".join(f'<li class="warn">{escape(w)}</li>' for w in d.get("warnings") or [] if isinstance(w, str))
     return f'<ul class="reasons">{out}{warns}</ul>' if out or warns else ""
@@ -145,8 +141,7 @@ def _find_peak_chart(lg: dict[str, Any]) -> list[str]:
     return [xy_chart("Server latency vs load (find-peak)", series, "target QPS", "p99 latency (ms)", marks=marks)]
 
 
-def _power_block(doc: dict[str, Any]) -> str:
-    pw = doc.get("power")
+def _power_block(pw: dict[str, Any] | None) -> str:
     if not pw:
         return ""
     parts = [f"<h3>Power</h3><p>{escape(pw.get('measured') or '')}; boundary: "
@@ -219,8 +214,7 @@ def _repeat_charts(doc: dict[str, Any]) -> list[str]:
     return out
 
 
-def _system_block(doc: dict[str, Any]) -> str:
-    s = doc.get("system")
+def _system_block(s: dict[str, Any] | None) -> str:
     if not s:
         return ""
     cpu, sw = s.get("cpu") or {}, s.get("software") or {}
@@ -248,7 +242,7 @@ def _settings(v: RunView) -> str:
             chosen.update({"harness": d.get("harness"), "backend": d.get("backend"), "model": d.get("model"),
                            "dataset": d.get("dataset")})
     elif v.kind == "storage":
-        chosen = {"checks": d.get("checks"), "steps_per_epoch": d.get("steps_per_epoch"), "epochs": d.get("epochs")}
+        chosen = {"category": d.get("category"), "steps_per_epoch": d.get("steps_per_epoch"), "epochs": d.get("epochs")}
     elif v.kind == "checkpointing":
         chosen = {"settings": d.get("settings")}
     elif v.kind == "repeat":
@@ -260,12 +254,12 @@ def _settings(v: RunView) -> str:
 
 
 def _checks(v: RunView) -> str:
-    lg = v.loadgen
-    if not lg or not lg.get("checks"):
+    checks = v.record.checks
+    if not checks:
         return ""
-    rows = "".join(f"<tr><td>{'✔' if c['passed'] else '✘'}</td><td>{escape(c['name'])}</td>"
-                   f"<td>{escape(str(c['expected']))}</td><td>{escape(str(c['actual']))}</td>"
-                   f"<td>{escape(c.get('advice') or '') if not c['passed'] else ''}</td></tr>" for c in lg["checks"])
+    rows = "".join(f"<tr><td>{'✔' if c.passed else '✘'}</td><td>{escape(c.name)}</td>"
+                   f"<td>{escape(c.expected)}</td><td>{escape(c.actual)}</td>"
+                   f"<td>{escape(c.advice) if not c.passed else ''}</td></tr>" for c in checks)
     return ("<h3>Validity checks</h3><table><tr><th></th><th>check</th><th>required</th><th>measured</th>"
             f"<th>advice</th></tr>{rows}</table>")
 
@@ -290,8 +284,8 @@ def run_section(v: RunView, anchor: str) -> str:
     return (f'<section class="run" id="{anchor}"><h2>{escape(v.title)}{_badge(v.verdict)}</h2>'
             f'<div class="path">{escape(str(v.path.resolve()))}</div>'
             + (f"<p>{escape(summary)}</p>" if summary else "") + _why(v) + _cards(v) + _accuracy(d)
-            + (f'<div class="grid">{"".join(charts)}</div>' if charts else "") + _checks(v) + _power_block(d)
-            + _system_block(d) + _settings(v) + "</section>")
+            + (f'<div class="grid">{"".join(charts)}</div>' if charts else "") + _checks(v) + _power_block(v.record.power)
+            + _system_block(v.record.system) + _settings(v) + "</section>")
 
 
 def _overview(views: list[RunView]) -> str:

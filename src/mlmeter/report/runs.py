@@ -1,4 +1,4 @@
-"""Run directories as the report sees them: the checked ``result.json`` plus what the charts need from it."""
+"""Run directories as the report sees them: the loaded run record plus what the charts need from it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlmeter.results.headline import Metric, identity, kind, metrics, verdict
+from mlmeter.results.record import Metric, RunRecord
 from mlmeter.results.store import read_result
 from mlmeter.training.logfile import read_log
 
@@ -14,30 +14,28 @@ from mlmeter.training.logfile import read_log
 @dataclass(frozen=True)
 class RunView:
     path: Path
-    doc: dict[str, Any]
+    record: RunRecord
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        """The kind's body."""
+        return self.record.body
 
     @property
     def kind(self) -> str:
-        return kind(self.doc)
+        return self.record.kind
 
     @property
     def verdict(self) -> str:
-        return verdict(self.doc)
+        return self.record.verdict.value
 
     @property
     def metrics(self) -> list[Metric]:
-        return metrics(self.doc)
+        return list(self.record.metrics)
 
     @property
     def title(self) -> str:
-        ident = identity(self.doc)
-        parts = [str(v) for k, v in ident.items() if v is not None and k in (
-            "benchmark", "scenario", "mode", "model", "accelerator", "quality_target")]
-        if self.kind == "loadgen":
-            parts.insert(0, str(self.doc.get("sut_name", "")))
-        if self.kind == "repeat":
-            parts.insert(0, f"{len(self.doc.get('runs', []))} × {self.doc.get('kind')}")
-        return f"{self.kind}: " + " · ".join(p for p in parts if p)
+        return self.record.title
 
     @property
     def loadgen(self) -> dict[str, Any] | None:

@@ -8,12 +8,11 @@ import json
 from typing import Any
 
 from mlmeter.report.runs import RunView
-from mlmeter.results.headline import identity
 
 
 def as_records(views: list[RunView]) -> list[dict[str, Any]]:
     return [{"path": str(v.path.resolve()), "kind": v.kind, "title": v.title, "verdict": v.verdict,
-             "identity": identity(v.doc),
+             "identity": v.record.identity,
              "metrics": [{"name": m.name, "value": m.value, "unit": m.unit, "higher_is_better": m.higher_is_better,
                           "headline": i == 0} for i, m in enumerate(v.metrics)]} for v in views]
 

@@ -1,6 +1,6 @@
-"""A repeated benchmark: N run directories of the same kind summarised in one ``result.json``.
+"""A repeated benchmark: N run directories of the same kind summarised in one run record of kind ``repeat``.
 
-Schema ``mlmeter.repeat.result`` version 1: ``runs`` (the member directories, in order), ``kind``, ``identity``
+Its body (kind version 1): ``runs`` (the member directories, in order), ``kind``, ``identity``
 (what every member shares), ``metrics``: [{name, unit, higher_is_better, percentile, values, summary}] where
 ``summary`` is ``Summary.as_dict()`` (n, mean, std, ci95, ci_method, relative_std, olympic_mean, noisy),
 ``warnings``, ``system`` and ``environment`` (of the first member) and ``note``. The statistics are mlmeter's, not MLPerf's.
@@ -8,34 +8,31 @@ Schema ``mlmeter.repeat.result`` version 1: ``runs`` (the member directories, in
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlmeter import __version__
-from mlmeter.results.headline import environment, identity, kind, metrics, verdict
+from mlmeter import events
+from mlmeter.results.record import RunRecord, new_record, write_record
 from mlmeter.results.stats import SPREAD_WARNING, summarize
 from mlmeter.results.store import StoreError, read_result
-from mlmeter.util.atomic import write_text
-
-SCHEMA = "mlmeter.repeat.result"
-SCHEMA_VERSION = 1
 
 
-def repeat_document(run_dirs: list[Path]) -> dict[str, Any]:
+def repeat_record(run_dirs: list[Path]) -> RunRecord:
     """Summarise the members; they must be of one kind and measure the same thing."""
     if not run_dirs:
         raise StoreError("a repeat needs at least one run directory")
     docs = [read_result(d) for d in run_dirs]
-    kinds = {kind(d) for d in docs}
+    kinds = {d.kind for d in docs}
     if len(kinds) > 1:
         raise StoreError(f"the runs are of different kinds ({', '.join(sorted(kinds))}); nothing to summarise")
-    ids = [identity(d) for d in docs]
+    ids = [d.identity for d in docs]
     if any(i != ids[0] for i in ids):
         raise StoreError("the runs measured different things: " + _first_difference(ids))
     by_name: dict[str, list[Any]] = {}
     for d in docs:
-        for m in metrics(d):
+        for m in d.metrics:
             by_name.setdefault(m.name, []).append(m)
     out, warnings = [], []
     for name, ms in by_name.items():
@@ -48,25 +45,55 @@ def repeat_document(run_dirs: list[Path]) -> dict[str, Any]:
         if s.noisy:
             warnings.append(f"{name}: the runs spread by {s.relative_std:.1%} (standard deviation / mean, over "
                             f"{SPREAD_WARNING:.0%}); differences smaller than that cannot be told from noise")
-    envs = [environment(d) for d in docs]
+    envs = [d.environment for d in docs]
     if any(e != envs[0] for e in envs):
         warnings.append("the runs did not all run on the same system or software")
-    verdicts = [verdict(d) for d in docs]
-    return {
-        "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "tool": {"name": "mlmeter", "version": __version__},
+    body = {
         "kind": kinds.pop(), "runs": [str(d.resolve()) for d in run_dirs], "identity": ids[0],
-        "verdicts": verdicts, "verdict": "VALID" if all(v in ("VALID", "CLOSED", "OPEN") for v in verdicts) else
-        "INVALID", "metrics": out, "warnings": warnings, "system": docs[0].get("system"), "environment": envs[0],
+        "verdicts": [d.verdict.value for d in docs], "metrics": out, "warnings": warnings, "environment": envs[0],
         "note": "mean, sample standard deviation and 95 % interval over the runs (t interval for means, "
                 "percentile bootstrap for latency percentiles); not MLPerf figures",
     }
+    return new_record("repeat", body, complete=all(d.complete for d in docs), system=docs[0].system)
 
 
-def write_repeat(group_dir: Path, run_dirs: list[Path]) -> dict[str, Any]:
-    doc = repeat_document(run_dirs)
+def write_repeat(group_dir: Path, run_dirs: list[Path]) -> RunRecord:
+    rec = repeat_record(run_dirs)
     group_dir.mkdir(parents=True, exist_ok=True)
-    write_text(group_dir / "result.json", json.dumps(doc, indent=2) + "\n")
-    return doc
+    write_record(group_dir / "result.json", rec)
+    return rec
+
+
+@dataclass
+class Repeated:
+    """The runs of a repeated command and the summary record of each group (none for a single run)."""
+
+    members: list[Path] = field(default_factory=list)
+    summaries: dict[Path, RunRecord] = field(default_factory=dict)
+
+
+def run_repeated(n: int, run_once: Callable[[int], Sequence[tuple[str, Path]]],
+                 group_dir: Callable[[str, list[Path]], Path], observer: events.Observer | None = None) -> Repeated:
+    """``--repeat N`` for every command: call ``run_once(i)`` for i in 0..n-1 (it returns the (group key, run
+    directory) of each run it made), then, when n > 1, write one summary per group key into
+    ``group_dir(key, its runs)``.
+    Every member and summary is announced with ``on_run_written`` (the run store registers them)."""
+    obs = events.observing(observer)
+    out = Repeated()
+    groups: dict[str, list[Path]] = {}
+    for i in range(n):
+        for key, run_dir in run_once(i):
+            out.members.append(run_dir)
+            groups.setdefault(key, []).append(run_dir)
+            rec = read_result(run_dir)
+            obs.on_run_written(events.RunWritten(run_dir, rec.kind, rec.verdict.value))
+    if n > 1:
+        for key, dirs in groups.items():
+            where = group_dir(key, dirs)
+            rec = write_repeat(where, dirs)
+            out.summaries[where] = rec
+            obs.on_run_written(events.RunWritten(where, rec.kind, rec.verdict.value))
+    return out
 
 
 def _first_difference(ids: list[dict[str, Any]]) -> str:
@@ -77,8 +104,9 @@ def _first_difference(ids: list[dict[str, Any]]) -> str:
     return ""
 
 
-def format_repeat(doc: dict[str, Any]) -> str:
-    lines = [f"repeat of {len(doc['runs'])} {doc['kind']} runs ({', '.join(doc['verdicts'])})"]
+def format_repeat(rec: RunRecord) -> str:
+    doc = rec.body
+    lines = [f"repeat of {len(doc['runs'])} {doc['kind']} runs ({', '.join(doc['verdicts'])}): {rec.verdict}"]
     for m in doc["metrics"]:
         s = m["summary"]
         lo, hi = s["ci95"]

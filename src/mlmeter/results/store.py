@@ -8,18 +8,15 @@ Default location ``$MLMETER_STORE`` or ``~/.local/share/mlmeter`` (``--store DIR
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
+from mlmeter import events
 from mlmeter.errors import MlmeterError
-from mlmeter.results.headline import SCHEMAS, identity, kind, metrics, verdict
-
-SUPPORTED_VERSION = 1
+from mlmeter.results.record import RecordError, RunRecord, load_record
 
 
 class StoreError(MlmeterError, RuntimeError):
@@ -63,33 +60,33 @@ def register(paths: list[Path], store: Path | None = None) -> list[str]:
     return problems
 
 
-def read_result(run_dir: Path) -> dict[str, Any]:
-    """The run's ``result.json``, checked: present, JSON, a known schema of a supported version."""
-    f = run_dir / "result.json"
-    if not f.is_file():
-        raise StoreError(f"{run_dir}: no result.json (an incomplete run directory?)")
+class Registrar(events.Observer):
+    """Subscribes the run store to the event stream: every run written is registered; a store problem is kept
+    in ``problems`` (a read-only store never fails a run)."""
+
+    def __init__(self, store: Path | None = None) -> None:
+        self.store = store
+        self.problems: list[str] = []
+
+    def on_run_written(self, event: events.RunWritten) -> None:
+        self.problems += register([event.path], self.store)
+
+
+def read_result(run_dir: Path) -> RunRecord:
+    """The run's ``result.json`` as a checked, migrated :class:`RunRecord` (``StoreError`` when it is not one)."""
     try:
-        doc: dict[str, Any] = json.loads(f.read_text())
-    except (ValueError, OSError) as exc:
-        raise StoreError(f"{f}: not valid JSON ({exc})") from exc
-    if not isinstance(doc, dict):
-        raise StoreError(f"{f}: holds a JSON {type(doc).__name__}, not an mlmeter result object")
-    schema, version = doc.get("schema"), doc.get("schema_version")
-    if schema not in SCHEMAS:
-        raise StoreError(f"{f}: unknown result schema {schema!r}")
-    if not isinstance(version, int) or version > SUPPORTED_VERSION:
-        raise StoreError(f"{f}: schema {schema} version {version} is newer than this mlmeter reads "
-                         f"({SUPPORTED_VERSION}); upgrade mlmeter")
-    return doc
+        return load_record(run_dir)
+    except RecordError as exc:
+        raise StoreError(str(exc)) from exc
 
 
-def _summary(doc: dict[str, Any]) -> tuple[str, str, str, str, str]:
-    k, ident = kind(doc), identity(doc)
-    bench = ident.get("benchmark") or ident.get("model") or doc.get("sut_name") or ""
+def _summary(rec: RunRecord) -> tuple[str, str, str, str, str]:
+    ident = rec.identity
+    bench = ident.get("benchmark") or ident.get("model") or rec.body.get("sut_name") or ""
     scenario = ident.get("scenario") or ident.get("accelerator") or ""
-    head = metrics(doc)
-    text = f"{head[0].name} {head[0].value:.6g} {head[0].unit}".strip() if head and head[0].value is not None else ""
-    return k, str(bench), str(scenario), verdict(doc), text
+    head = rec.headline
+    text = f"{head.name} {head.value:.6g} {head.unit}".strip() if head and head.value is not None else ""
+    return rec.kind, str(bench), str(scenario), rec.verdict.value, text
 
 
 class RunStore:
@@ -110,9 +107,9 @@ class RunStore:
 
     def add(self, run_dir: Path) -> Run:
         run_dir = run_dir.resolve()
-        doc = read_result(run_dir)
+        rec = read_result(run_dir)
         digest = hashlib.sha256((run_dir / "result.json").read_bytes()).hexdigest()
-        kind, bench, scenario, verdict, headline = _summary(doc)
+        kind, bench, scenario, verdict, headline = _summary(rec)
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         try:
             with self.db:

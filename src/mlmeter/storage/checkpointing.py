@@ -4,7 +4,6 @@ by every rank, timed per rank, with real fsync, reported as the rules define (ma
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import statistics
@@ -15,12 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from mlmeter import __version__
 from mlmeter.power import Meter
+from mlmeter.results.record import new_record, write_record
 from mlmeter.storage.comm import BarrierComm, Comm, RankFailed, run_local_ranks
 from mlmeter.storage.workloads import StorageConfigError
 from mlmeter.system import describe_host
-from mlmeter.util.atomic import write_text
 from mlmeter.util.rundir import run_directory
 
 GIB = 1024**3
@@ -237,19 +235,18 @@ def _write(c: LlmCheckpoint, ranks: int, per_rank: list[dict[str, list[float]]],
            outdir: Path, power: dict[str, Any] | None = None) -> dict[str, Any]:
     size_gib = c.total_bytes(ranks) / GIB
     doc: dict[str, Any] = {
-        "schema": "mlmeter.storage.checkpoint_result", "schema_version": 1,
-        "tool": {"name": "mlmeter", "version": __version__}, "benchmark": "checkpointing", "model": c.model,
+        "benchmark": "checkpointing", "model": c.model,
         "num_processes": ranks, "full_world": c.world, "subset": ranks < c.world,
         "checkpoint_size_GiB": size_gib, "full_checkpoint_size_GiB": c.total_bytes() / GIB,
         "parameters": c.parameters(), "fsync": c.fsync,
         "save": _stats(per_rank, "save", size_gib), "load": _stats(per_rank, "load", size_gib),
         "per_rank": per_rank, "complete": not failures, "failures": failures,
         "category": "INVALID" if failures else "CLOSED" if ranks == c.world else "OPEN",
-        "settings": dataclasses.asdict(c), "system": describe_host(), "power": power,
+        "settings": dataclasses.asdict(c),
     }
-    write_text(outdir / "result.json", json.dumps(doc, indent=2) + "\n")
-    doc["outdir"] = str(outdir)
-    return doc
+    rec = new_record("checkpointing", doc, system=describe_host(), power=power)
+    write_record(outdir / "result.json", rec)
+    return {**doc, "outdir": str(outdir), "verdict": rec.verdict.value}
 
 
 def checkpointing_mpi(c: LlmCheckpoint, folder: Path, results_dir: Path) -> dict[str, Any] | None:

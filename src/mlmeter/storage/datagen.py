@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from mlmeter import events
 from mlmeter.errors import MlmeterError
 from mlmeter.storage import tfrecord
 from mlmeter.storage.workloads import StorageConfigError, TrainingWorkload
@@ -160,8 +161,6 @@ class DatagenResult:
         return self.bytes_written / 2**20 / self.seconds if self.seconds > 0 else 0.0
 
 
-Progress = Callable[[int, int, int, float], None]
-"""(files done, files total, bytes written, seconds elapsed)."""
 
 
 def _layout(w: TrainingWorkload, folder: Path, files: list[FilePlan]) -> Path | None:
@@ -263,18 +262,25 @@ def verify_dataset(w: TrainingWorkload, folder: Path) -> None:
                         "delete them and run datagen again")
 
 
+def _datagen_progress(done: int, total: int, nbytes: int, secs: float) -> events.Progress:
+    rate = nbytes / 2**20 / secs if secs > 0 else 0.0
+    return events.Progress("datagen", done, total, "files", f"{nbytes / 2**30:.2f} GiB, {rate:,.0f} MB/s")
+
+
 def _quiet_worker() -> None:
     """Pool workers leave Ctrl-C to the parent (which reports it once), instead of each printing a traceback."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def generate(w: TrainingWorkload, folder: Path, *, processes: int = 1, fsync: bool = False,
-             progress: Progress | None = None) -> DatagenResult:
+             observer: events.Observer | None = None) -> DatagenResult:
     """Write every missing file of ``w``'s dataset under ``folder`` with ``processes`` worker processes.
 
     A folder generated with other parameters is refused; a file whose size differs from the manifest's is
-    written again; the manifest records the parameters and every file's size.
+    written again; the manifest records the parameters and every file's size. Emits a progress event as files
+    finish (files written of all files, with the bytes and rate so far).
     """
+    obs = events.observing(observer)
     files = plan(w, folder)
     manifest = read_manifest(folder)
     _check_parameters(w, folder, manifest)
@@ -297,8 +303,7 @@ def generate(w: TrainingWorkload, folder: Path, *, processes: int = 1, fsync: bo
     began = time.perf_counter()
     written = 0
     done = len(files) - len(todo)
-    if progress:
-        progress(done, len(files), 0, 0.0)
+    obs.on_progress(_datagen_progress(done, len(files), 0, 0.0))
     with ProcessPoolExecutor(max_workers=max(1, processes), initializer=_quiet_worker) as pool:
         pending = {pool.submit(write_file, f, w.dataset.format, index_dir, fsync): f for f in todo}
         try:
@@ -311,8 +316,7 @@ def generate(w: TrainingWorkload, folder: Path, *, processes: int = 1, fsync: bo
                     except OSError as exc:
                         raise _disk_error(exc, f, todo, folder) from exc
                     done += 1
-                if progress:
-                    progress(done, len(files), written, time.perf_counter() - began)
+                obs.on_progress(_datagen_progress(done, len(files), written, time.perf_counter() - began))
         except BaseException:
             for fut in pending:
                 fut.cancel()

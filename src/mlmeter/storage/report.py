@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from mlmeter.results.record import RecordError, load_record
 from mlmeter.storage.workloads import StorageConfigError
 from mlmeter.util.atomic import write_text
 
@@ -18,14 +19,15 @@ RUNS_PER_RESULT = 5
 
 
 def _load(results_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """(run directory, storage body) of every storage and checkpointing run record under ``results_dir``."""
     runs = []
     for path in sorted(results_dir.rglob("result.json")):
         try:
-            doc = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+            rec = load_record(path.parent)
+        except RecordError:
             continue
-        if str(doc.get("schema", "")).startswith("mlmeter.storage"):
-            runs.append((path.parent, doc))
+        if rec.kind in ("storage", "checkpointing"):
+            runs.append((path.parent, rec.body))
     return runs
 
 

@@ -9,14 +9,14 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mlmeter import __version__
+from mlmeter import events
 from mlmeter.power import Meter
+from mlmeter.results.record import RunRecord, new_record, write_record
 from mlmeter.storage.comm import BarrierComm, MpiComm, RankFailed, run_local_ranks
 from mlmeter.storage.datagen import verify_dataset
 from mlmeter.storage.emulate import RankJob, list_files, run_rank, steps_per_epoch
@@ -28,8 +28,6 @@ from mlmeter.system import describe_host
 from mlmeter.util.atomic import write_text
 from mlmeter.util.rundir import run_directory
 
-SCHEMA = "mlmeter.storage.result"
-SCHEMA_VERSION = 1
 GIB = 1024**3
 
 
@@ -64,7 +62,12 @@ class RunResult:
     issues: list[Issue]
     summary: Summary | None
     failures: list[str] = field(default_factory=list)
-    document: dict[str, Any] = field(default_factory=dict)
+    record: RunRecord | None = None
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The storage body of the run record."""
+        return self.record.body if self.record is not None else {}
 
     @property
     def ok(self) -> bool:
@@ -115,16 +118,16 @@ def _rank_main(job: RankJob, timeout: float, rank: int, barrier: Any, results: A
         results.put(("error", rank, detail))
 
 
-Progress = Callable[[str, Any], None]
-"""(event, data): ("epoch-step", (epoch, step, steps, epochs))."""
-
-
-def run_local(job: RankJob, timeout_s: float, progress: Progress | None) -> tuple[list[list[EpochRecord]], list[str]]:
-    """Run ``job.ranks`` processes on this host; returns per-rank records and failures (naming ranks)."""
+def run_local(job: RankJob, timeout_s: float,
+              observer: events.Observer) -> tuple[list[list[EpochRecord]], list[str]]:
+    """Run ``job.ranks`` processes on this host; returns per-rank records and failures (naming ranks). Rank 0's
+    steps are reported as progress (steps of all epochs' steps)."""
+    total = job.steps * job.workload.train.epochs
 
     def tick(data: Any) -> None:
-        if progress:
-            progress("epoch-step", (*data, job.steps, job.workload.train.epochs))
+        epoch, step = data
+        observer.on_progress(events.Progress("training steps", (epoch - 1) * job.steps + step, total, "steps",
+                                             f"epoch {epoch}/{job.workload.train.epochs}"))
 
     got, failures, _ = run_local_ranks(_rank_main, (job, timeout_s), job.ranks, tick)
     ordered = [got[r] for r in range(job.ranks)] if len(got) == job.ranks else []
@@ -159,7 +162,7 @@ def potential_caching(cfg: RunConfig, per_host_ranks: int) -> bool:
     return data_per_host <= _measured_memory_gib()
 
 
-def training_run(cfg: RunConfig, progress: Progress | None = None, meter: Meter | None = None) -> RunResult:
+def training_run(cfg: RunConfig, observer: events.Observer | None = None, meter: Meter | None = None) -> RunResult:
     """Verify, run every rank on this host, and write the run directory (see ``document``); a ``meter``
     measures the energy of the whole run (every epoch of every rank)."""
     cat, issues = verify(cfg)
@@ -170,7 +173,7 @@ def training_run(cfg: RunConfig, progress: Progress | None = None, meter: Meter 
     if meter is not None:
         meter.start()
     try:
-        records, failures = run_local(job, cfg.barrier_timeout_s, progress)
+        records, failures = run_local(job, cfg.barrier_timeout_s, events.observing(observer))
     finally:
         if meter is not None:
             meter.stop()
@@ -198,15 +201,16 @@ def finish(cfg: RunConfig, job: RankJob, outdir: Path, cat: str, issues: list[Is
          "num_accelerators": cfg.num_accelerators, "memory_gib_per_host": cfg.memory_gib_per_host,
          "num_client_hosts": cfg.num_client_hosts, "hosts": list(cfg.hosts)}, indent=2) + "\n")
     system = describe_host(cfg.data_folder)
-    doc["system"] = system
+    power = None
     if meter is not None:
         avg = meter.trace.average_watts if meter.trace is not None else None
-        doc["power"] = meter.section({"samples_per_joule": summary.throughput_mean / avg if avg and summary else None,
-                                      "window": "the whole run: every epoch of every rank"})
+        power = meter.section({"samples_per_joule": summary.throughput_mean / avg if avg and summary else None,
+                               "window": "the whole run: every epoch of every rank"})
     write_text(outdir / "system.json", json.dumps(system, indent=2) + "\n")
     write_text(outdir / "summary.json", json.dumps(dlio_summary(cfg, job, summary, caching, began), indent=2) + "\n")
-    write_text(outdir / "result.json", json.dumps(doc, indent=2) + "\n")
-    return RunResult(outdir, doc["category"], issues, summary, failures, doc)
+    rec = new_record("storage", doc, system=system, power=power)
+    write_record(outdir / "result.json", rec)
+    return RunResult(outdir, doc["category"], issues, summary, failures, rec)
 
 
 def checkpoint_times(records: list[list[EpochRecord]], w: TrainingWorkload) -> list[dict[str, Any]]:
@@ -276,10 +280,9 @@ def document(cfg: RunConfig, job: RankJob, cat: str, issues: list[Issue], s: Sum
         warnings.append("the data each host reads fits in its memory: epochs after the first may be served from "
                         "the page cache (drop caches between runs, or use a dataset of the datasize rule)")
     return {
-        "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "tool": {"name": "mlmeter", "version": __version__},
         "benchmark": "training", "model": w.model, "accelerator": w.accelerator,
         "num_accelerators": cfg.num_accelerators, "num_hosts": len(cfg.hosts),
-        "started_at": began.isoformat(), "complete": not failures,
+        "started_at": began.isoformat(), "complete": not failures, "failures": list(failures),
         "au": s.au_mean if s else None, "au_stdev": s.au_stdev if s else None,
         "au_threshold": threshold, "au_pass": au_pass,
         "samples_per_second": s.throughput_mean if s else None,

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlmeter import __version__
+from mlmeter import events
 from mlmeter.power import Meter
+from mlmeter.results.record import RunRecord, new_record, write_record
 from mlmeter.system import describe_host
 from mlmeter.training import digits, dlrm, gpt
 from mlmeter.training.checkpoint import Checkpointer
@@ -22,6 +23,7 @@ from mlmeter.training.mllog import MLLogger
 from mlmeter.training.power_log import energy_to_train_j, node_log_path, write_node_log
 from mlmeter.training.scoring import BenchmarkScore, score_logs
 from mlmeter.training.timeline import rules_file
+from mlmeter.training.watch import LogWatcher
 from mlmeter.util.atomic import write_text
 
 
@@ -62,9 +64,6 @@ def workload(name: str) -> TrainingWorkload:
     return WORKLOADS[name]
 
 
-Progress = Callable[[int, dict[str, Any]], None]
-
-
 def torchrun(w: TrainingWorkload, seed: int, log_path: Path, nproc: int, *, fixed_epochs: int = 0,
              timeout_s: float = 3600) -> dict[str, Any]:
     """One run as ``nproc`` torchrun workers (gloo on CPU); a failed worker is reported, never a hang."""
@@ -94,10 +93,13 @@ def _finished(log_path: Path) -> bool:
 
 def run_workload(w: TrainingWorkload, runs: int, output: Path, *, seed: int = 1, nproc: int = 1,
                  checkpoint_every: int = 0, resume: bool = False,
-                 progress: Progress | None = None, meter: Meter | None = None) -> BenchmarkScore:
+                 observer: events.Observer | None = None,
+                 meter: Meter | None = None) -> tuple[BenchmarkScore, RunRecord]:
     """Run ``runs`` times (seeds ``seed``, ``seed + 1``, …), in this process or as ``nproc`` torchrun workers,
-    and score the logs. With ``checkpoint_every``, runs save checkpoints; with ``resume``, finished runs are kept
-    and unfinished ones continue from their checkpoint. A ``meter`` measures the energy of each run."""
+    and score the logs into the run record (``result.json``). With ``checkpoint_every``, runs save checkpoints;
+    with ``resume``, finished runs are kept and unfinished ones continue from their checkpoint. A ``meter``
+    measures the energy of each run. Emits a stage per run, its evaluations as progress, and its outcome."""
+    obs = events.observing(observer)
     if runs < 1 or nproc < 1:
         raise TrainingError("--runs and --nproc must be at least 1")
     if (checkpoint_every or resume) and (not w.checkpointing or nproc > 1):
@@ -119,14 +121,12 @@ def run_workload(w: TrainingWorkload, runs: int, output: Path, *, seed: int = 1,
             log_path.unlink(missing_ok=True)
             if ckpt is not None:
                 ckpt.path.unlink(missing_ok=True)
+        obs.on_stage(events.Stage(f"run {i + 1}/{runs}: {w.name}, seed {seed + i}"
+                                  + (f", {nproc} torchrun workers" if nproc > 1 else "")))
         if meter is not None:
             meter.start()
-        if nproc > 1:
-            figures = torchrun(w, seed + i, log_path, nproc)
-        else:
-            with MLLogger(log_path) as log:
-                figures = (w.train(seed + i, log, w.config, ckpt=ckpt) if ckpt is not None
-                           else w.train(seed + i, log, w.config))
+        with LogWatcher(log_path, obs, f"run {i + 1}"):
+            figures = _train_once(w, seed + i, log_path, nproc, ckpt)
         if meter is not None:
             trace = meter.stop()
             figures["power"] = meter.section()
@@ -137,19 +137,30 @@ def run_workload(w: TrainingWorkload, runs: int, output: Path, *, seed: int = 1,
             {"workload": w.name, "benchmark": w.benchmark, "seed": seed + i, "world_size": nproc,
              "config": dataclasses.asdict(w.config)}, indent=2) + "\n")
         write_text(rundir / "system.json", json.dumps(host, indent=2) + "\n")
-        write_text(rundir / "result.json", json.dumps(
+        write_text(rundir / "run.json", json.dumps(  # the run's own figures; the run record is the score's
             {"schema": "mlmeter.training.run", "schema_version": 1, "log": str(log_path), **figures,
              "system": host}, indent=2) + "\n")
         paths.append(log_path)
-        if progress:
-            progress(i, figures)
+        obs.on_stage(events.Stage(f"run {i + 1}: {run_text(figures)}"))
     score = score_logs(paths, w.reached, required=w.runs)
-    doc = score_document(score, w)
-    doc["system"] = host
-    if meter is not None:
-        doc["power"] = energy_section(meter, score, output, paths, energies)
-    write_text(output / "result.json", json.dumps(doc, indent=2) + "\n")
-    return score
+    power = energy_section(meter, score, output, paths, energies) if meter is not None else None
+    record = new_record("training", score_document(score, w), system=host, power=power)
+    write_record(output / "result.json", record)
+    obs.on_run_written(events.RunWritten(output, "training", record.verdict.value))
+    return score, record
+
+
+def _train_once(w: TrainingWorkload, seed: int, log_path: Path, nproc: int, ckpt: Checkpointer | None) -> dict[str, Any]:
+    if nproc > 1:
+        return torchrun(w, seed, log_path, nproc)
+    with MLLogger(log_path) as log:
+        return w.train(seed, log, w.config, ckpt=ckpt) if ckpt is not None else w.train(seed, log, w.config)
+
+
+def run_text(f: dict[str, Any]) -> str:
+    if f.get("status") == "failed":
+        return f"FAILED: {f['error']}"
+    return f"{f['status']} after {f['epochs']} epochs, eval {f['eval_accuracy']:.4f}, {f['train_seconds']:.2f} s"
 
 
 def energy_section(meter: Meter, score: BenchmarkScore, output: Path, paths: list[Path],
@@ -195,13 +206,11 @@ def scaling(w: TrainingWorkload, workers: list[int], output: Path, *, epochs: in
 
 
 def score_document(s: BenchmarkScore, w: TrainingWorkload | None) -> dict[str, Any]:
+    """The ``training`` body of the run record."""
     return {
-        "schema": "mlmeter.training.result", "schema_version": 1,
-        "tool": {"name": "mlmeter", "version": __version__},
         "benchmark": s.benchmark, "workload": w.name if w else None, "quality_target": w.target if w else None,
         "lower_is_better": w.lower_is_better if w else None,
         "required_runs": s.required_runs, "olympic_minutes": s.olympic_minutes, "kept_minutes": list(s.kept),
-        "valid": s.olympic_minutes is not None and not s.problems,
         "problems": list(s.problems),
         "not_mlperf": {"mean_minutes": s.mean, "ci95_minutes": list(s.ci95) if s.ci95 else None,
                        "note": "mean and t-based 95 % interval of the converged runs; not part of the MLPerf score"},

@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from mlmeter import events
 from mlmeter.backends.base import LoadedModel
 from mlmeter.errors import MlmeterError
 
@@ -107,6 +108,7 @@ class Workload(Protocol):
         """Model outputs of a batch -> one response row per sample (what the accuracy log records)."""
         ...
 
-    def evaluate(self, responses: Mapping[int, bytes], dataset: Dataset, duplicates: int) -> AccuracyReport:
+    def evaluate(self, responses: Mapping[int, bytes], dataset: Dataset, duplicates: int,
+                 observer: events.Observer = events.SILENT) -> AccuracyReport:
         """Score the first response of each QSL index against the dataset's ground truth."""
         ...

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from mlmeter import events
 from mlmeter.backends.base import LoadedModel
 from mlmeter.workloads.base import AccuracyMetric, AccuracyReport, Dataset, Feeder, QualityTarget, WorkloadError
 
@@ -87,5 +88,6 @@ class Classifier:
             cls, offset = scores.argmax(axis=1), (-1 if scores.shape[1] == 1001 else 0)
         return (cls + offset).astype(np.float32).reshape(-1, 1)
 
-    def evaluate(self, responses: Mapping[int, bytes], dataset: Dataset, duplicates: int) -> AccuracyReport:
+    def evaluate(self, responses: Mapping[int, bytes], dataset: Dataset, duplicates: int,
+                 observer: events.Observer = events.SILENT) -> AccuracyReport:
         return top1_report(responses, dataset.labels, self.target, duplicates)

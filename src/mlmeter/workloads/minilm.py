@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from mlmeter import events
 from mlmeter.backends.base import LoadedModel
 from mlmeter.util.atomic import write_bytes
 from mlmeter.util.cache import default_cache_dir
@@ -113,8 +114,9 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def reference_embeddings(samples: np.ndarray) -> np.ndarray:
-    """The FP32 forward pass in NumPy (float64 accumulation), mean pooling and L2 normalisation."""
+def reference_embeddings(samples: np.ndarray, observer: events.Observer = events.SILENT) -> np.ndarray:
+    """The FP32 forward pass in NumPy (float64 accumulation), mean pooling and L2 normalisation; one
+    progress event per sample (about 20 ms each)."""
     w = {k: v.astype(np.float64) for k, v in weights().items()}
     out = np.empty((len(samples), w["embeddings.word_embeddings.weight"].shape[1]), dtype=np.float32)
     for i, s in enumerate(samples):
@@ -146,7 +148,90 @@ def reference_embeddings(samples: np.ndarray) -> np.ndarray:
             layer += 1
         e = x.mean(0)
         out[i] = e / max(np.linalg.norm(e), 1e-12)
+        observer.on_progress(events.Progress("FP32 reference embeddings", i + 1, len(samples), "sentences"))
     return out
+
+
+class _Graph:
+    """The ONNX nodes and initializers of the export, added one call at a time."""
+
+    def __init__(self, helper: Any, numpy_helper: Any) -> None:
+        self.helper, self.numpy_helper = helper, numpy_helper
+        self.nodes: list[Any] = []
+        self.inits: list[Any] = []
+
+    def const(self, name: str, value: Any, dtype: Any = np.float32) -> str:
+        self.inits.append(self.numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def node(self, op: str, ins: Sequence[str], out: str, **attrs: Any) -> str:
+        self.nodes.append(self.helper.make_node(op, list(ins), [out], **attrs))
+        return out
+
+    def lin(self, v: str, name: str) -> str:
+        return self.node("Add", [self.node("MatMul", [v, name + ".weight"], name + ".mm"), name + ".bias"],
+                         name + ".out")
+
+    def heads(self, v: str, perm: list[int]) -> str:
+        return self.node("Transpose", [self.node("Reshape", [v, "split_heads"], v + ".split")], v + ".heads",
+                         perm=perm)
+
+    def layer_norm(self, x: str, prefix: str, out: str) -> str:
+        return self.node("LayerNormalization", [x, prefix + ".weight", prefix + ".bias"], out, axis=-1,
+                         epsilon=1e-12)
+
+
+def _constants(g: _Graph, w: dict[str, np.ndarray], hidden: int) -> None:
+    d = hidden // HEADS
+    for key, arr in w.items():
+        if key.startswith(("embeddings.", "encoder.")):
+            g.const(key, arr.T if key.endswith(".weight") and arr.ndim == 2 and "embeddings" not in key else arr)
+    for name, value in (("one", 1.0), ("neg", -10000.0), ("scale", 1 / np.sqrt(d)), ("sqrt2", np.sqrt(2.0)),
+                        ("half", 0.5), ("eps", 1e-12)):
+        g.const(name, value)
+    for name, ivalue in (("split_heads", [0, 0, HEADS, d]), ("merge_heads", [0, 0, hidden]), ("axis1", [1]),
+                         ("axes12", [1, 2]), ("axis2", [2]), ("zero_i", 0), ("one_i", 1)):
+        g.const(name, ivalue, np.int64)
+
+
+def _embeddings(g: _Graph) -> str:
+    seq = g.node("Gather", [g.node("Shape", ["input_ids"], "shape"), "one_i"], "seq_len", axis=0)
+    positions = g.node("Range", ["zero_i", seq, "one_i"], "positions")
+    x = g.node("Add", [g.node("Gather", ["embeddings.word_embeddings.weight", "input_ids"], "e_word"),
+                       g.node("Gather", ["embeddings.position_embeddings.weight", positions], "e_pos")], "e_sum")
+    x = g.node("Add", [x, g.node("Gather", ["embeddings.token_type_embeddings.weight", "token_type_ids"], "e_type")],
+               "e_all")
+    return g.layer_norm(x, "embeddings.LayerNorm", "e_ln")
+
+
+def _encoder_layer(g: _Graph, x: str, p: str, bias: str) -> str:
+    """One transformer block (``p`` = ``encoder.layer.<i>.``): attention, residual, GELU MLP, residual."""
+    q = g.heads(g.lin(x, p + "attention.self.query"), [0, 2, 1, 3])
+    k = g.heads(g.lin(x, p + "attention.self.key"), [0, 2, 3, 1])
+    v = g.heads(g.lin(x, p + "attention.self.value"), [0, 2, 1, 3])
+    scores = g.node("Add", [g.node("Mul", [g.node("MatMul", [q, k], p + "qk"), "scale"], p + "qk_scaled"), bias],
+                    p + "scores")
+    ctx = g.node("MatMul", [g.node("Softmax", [scores], p + "prob", axis=-1), v], p + "ctx")
+    ctx = g.node("Reshape", [g.node("Transpose", [ctx], p + "ctx_t", perm=[0, 2, 1, 3]), "merge_heads"], p + "ctx_m")
+    x = g.layer_norm(g.node("Add", [g.lin(ctx, p + "attention.output.dense"), x], p + "res1"),
+                     p + "attention.output.LayerNorm", p + "ln1")
+    h = g.lin(x, p + "intermediate.dense")
+    erf = g.node("Erf", [g.node("Div", [h, "sqrt2"], p + "h_scaled")], p + "erf")
+    gelu = g.node("Mul", [g.node("Mul", [h, "half"], p + "h_half"), g.node("Add", [erf, "one"], p + "erf1")],
+                  p + "gelu")
+    return g.layer_norm(g.node("Add", [g.lin(gelu, p + "output.dense"), x], p + "res2"), p + "output.LayerNorm",
+                        p + "ln2")
+
+
+def _pooling(g: _Graph, x: str, maskf: str) -> None:
+    """Mean over the unmasked tokens, then L2 normalisation: ``sentence_embedding``."""
+    m3 = g.node("Unsqueeze", [maskf, "axis2"], "mask3")
+    total = g.node("ReduceSum", [g.node("Mul", [x, m3], "masked"), "axis1"], "pooled_sum", keepdims=0)
+    count = g.node("Max", [g.node("ReduceSum", [m3, "axis1"], "mask_count", keepdims=0), "eps"], "count")
+    mean = g.node("Div", [total, count], "mean")
+    norm = g.node("Max", [g.node("Sqrt", [g.node("ReduceSum", [g.node("Mul", [mean, mean], "sq"), "axis1"], "sumsq",
+                                                 keepdims=1)], "norm"), "eps"], "norm_safe")
+    g.node("Div", [mean, norm], "sentence_embedding")
 
 
 def export_onnx(path: Path) -> Path:
@@ -156,84 +241,22 @@ def export_onnx(path: Path) -> Path:
     except ImportError as exc:
         raise WorkloadError("exporting MiniLM to ONNX needs: pip install 'mlmeter[language]'") from exc
     w = weights()
-    nodes: list[Any] = []
-    inits: list[Any] = []
-
-    def const(name: str, value: Any, dtype: Any = np.float32) -> str:
-        inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
-        return name
-
-    def node(op: str, ins: Sequence[str], out: str, **attrs: Any) -> str:
-        nodes.append(helper.make_node(op, list(ins), [out], **attrs))
-        return out
-
+    g = _Graph(helper, numpy_helper)
     hidden = w["embeddings.word_embeddings.weight"].shape[1]
-    d = hidden // HEADS
-    for key, arr in w.items():
-        if key.startswith(("embeddings.", "encoder.")):
-            const(key, arr.T if key.endswith(".weight") and arr.ndim == 2 and "embeddings" not in key else arr)
-    const("one", 1.0)
-    const("neg", -10000.0)
-    const("scale", 1 / np.sqrt(d))
-    const("sqrt2", np.sqrt(2.0))
-    const("half", 0.5)
-    const("eps", 1e-12)
-    const("split_heads", [0, 0, HEADS, d], np.int64)
-    const("merge_heads", [0, 0, hidden], np.int64)
-    const("axis1", [1], np.int64)
-    const("axes12", [1, 2], np.int64)
-    const("axis2", [2], np.int64)
-    const("zero_i", 0, np.int64)
-    const("one_i", 1, np.int64)
-    seq = node("Gather", [node("Shape", ["input_ids"], "shape"), "one_i"], "seq_len", axis=0)
-    positions = node("Range", ["zero_i", seq, "one_i"], "positions")
-    x = node("Add", [node("Gather", ["embeddings.word_embeddings.weight", "input_ids"], "e_word"),
-                     node("Gather", ["embeddings.position_embeddings.weight", positions], "e_pos")], "e_sum")
-    x = node("Add", [x, node("Gather", ["embeddings.token_type_embeddings.weight", "token_type_ids"], "e_type")], "e_all")
-    x = node("LayerNormalization", [x, "embeddings.LayerNorm.weight", "embeddings.LayerNorm.bias"], "e_ln",
-             axis=-1, epsilon=1e-12)
-    maskf = node("Cast", ["attention_mask"], "maskf", to=TensorProto.FLOAT)
-    bias = node("Unsqueeze", [node("Mul", [node("Sub", ["one", maskf], "inv_mask"), "neg"], "mask_bias"), "axes12"],
-                "attn_bias")
+    _constants(g, w, hidden)
+    x = _embeddings(g)
+    maskf = g.node("Cast", ["attention_mask"], "maskf", to=TensorProto.FLOAT)
+    bias = g.node("Unsqueeze", [g.node("Mul", [g.node("Sub", ["one", maskf], "inv_mask"), "neg"], "mask_bias"),
+                                "axes12"], "attn_bias")
     layer = 0
     while f"encoder.layer.{layer}.attention.self.query.weight" in w:
-        p = f"encoder.layer.{layer}."
-
-        def lin(v: str, name: str, p: str = p) -> str:
-            return node("Add", [node("MatMul", [v, p + name + ".weight"], p + name + ".mm"), p + name + ".bias"],
-                        p + name + ".out")
-
-        def heads(v: str, perm: list[int], p: str = p) -> str:
-            return node("Transpose", [node("Reshape", [v, "split_heads"], v + ".split")], v + ".heads", perm=perm)
-
-        q = heads(lin(x, "attention.self.query"), [0, 2, 1, 3])
-        k = heads(lin(x, "attention.self.key"), [0, 2, 3, 1])
-        v = heads(lin(x, "attention.self.value"), [0, 2, 1, 3])
-        scores = node("Add", [node("Mul", [node("MatMul", [q, k], p + "qk"), "scale"], p + "qk_scaled"), bias],
-                      p + "scores")
-        ctx = node("MatMul", [node("Softmax", [scores], p + "prob", axis=-1), v], p + "ctx")
-        ctx = node("Reshape", [node("Transpose", [ctx], p + "ctx_t", perm=[0, 2, 1, 3]), "merge_heads"], p + "ctx_m")
-        x = node("LayerNormalization", [node("Add", [lin(ctx, "attention.output.dense"), x], p + "res1"),
-                                        p + "attention.output.LayerNorm.weight", p + "attention.output.LayerNorm.bias"],
-                 p + "ln1", axis=-1, epsilon=1e-12)
-        h = lin(x, "intermediate.dense")
-        erf = node("Erf", [node("Div", [h, "sqrt2"], p + "h_scaled")], p + "erf")
-        gelu = node("Mul", [node("Mul", [h, "half"], p + "h_half"), node("Add", [erf, "one"], p + "erf1")], p + "gelu")
-        x = node("LayerNormalization", [node("Add", [lin(gelu, "output.dense"), x], p + "res2"),
-                                        p + "output.LayerNorm.weight", p + "output.LayerNorm.bias"],
-                 p + "ln2", axis=-1, epsilon=1e-12)
+        x = _encoder_layer(g, x, f"encoder.layer.{layer}.", bias)
         layer += 1
-    m3 = node("Unsqueeze", [maskf, "axis2"], "mask3")
-    total = node("ReduceSum", [node("Mul", [x, m3], "masked"), "axis1"], "pooled_sum", keepdims=0)
-    count = node("Max", [node("ReduceSum", [m3, "axis1"], "mask_count", keepdims=0), "eps"], "count")
-    mean = node("Div", [total, count], "mean")
-    norm = node("Max", [node("Sqrt", [node("ReduceSum", [node("Mul", [mean, mean], "sq"), "axis1"], "sumsq",
-                                          keepdims=1)], "norm"), "eps"], "norm_safe")
-    node("Div", [mean, norm], "sentence_embedding")
+    _pooling(g, x, maskf)
     graph = helper.make_graph(
-        nodes, "all_minilm_l6_v2",
+        g.nodes, "all_minilm_l6_v2",
         [helper.make_tensor_value_info(n, TensorProto.INT64, ["N", "S"]) for n in _INPUTS],
-        [helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["N", hidden])], inits)
+        [helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["N", hidden])], g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="mlmeter")
     model.ir_version = 8
     write_bytes(path, model.SerializeToString())
@@ -296,11 +319,12 @@ class MiniLM:
     def postprocess(self, outputs: Sequence[np.ndarray]) -> np.ndarray:
         return np.asarray(outputs[0], dtype=np.float32)
 
-    def evaluate(self, responses: Mapping[int, bytes], dataset: Dataset, duplicates: int) -> AccuracyReport:
+    def evaluate(self, responses: Mapping[int, bytes], dataset: Dataset, duplicates: int,
+                 observer: events.Observer = events.SILENT) -> AccuracyReport:
         if not responses:
             raise WorkloadError("the accuracy log holds no samples; nothing to score")
         order = sorted(responses)
-        ref = reference_embeddings(np.stack([dataset.preprocess(i) for i in order]))
+        ref = reference_embeddings(np.stack([dataset.preprocess(i) for i in order]), observer)
         cos = np.zeros(len(order))
         for k, idx in enumerate(order):
             data = responses[idx]

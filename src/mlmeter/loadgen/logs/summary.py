@@ -112,10 +112,21 @@ def summary_body(r: PerformanceResult, sut_name: str, mode_name: str, failures: 
     an mlmeter addition to the official layout.
     """
     es = r.settings
-    sc = r.scenario
-    m = r.metrics
-    out = [RULE, "MLPerf Results Summary", RULE, f"SUT name : {sut_name}", f"Scenario : {sc.name}",
+    out = [RULE, "MLPerf Results Summary", RULE, f"SUT name : {sut_name}", f"Scenario : {r.scenario.name}",
            f"Mode     : {mode_name}"]
+    out += _headline_lines(r) + _verdict_lines(r, failures)
+    out += ["", RULE, "Additional Stats", RULE] + _additional_stats(r)
+    out += ["", RULE, "Test Parameters Used", RULE]
+    out += test_parameters(es)
+    text = "\n".join(out) + "\n"
+    if es.sample_concatenate_permutation:
+        text += _EQUAL_ISSUE_WARNING
+    return text
+
+
+def _headline_lines(r: PerformanceResult) -> list[str]:
+    es, sc, m = r.settings, r.scenario, r.metrics
+    out: list[str] = []
     pct = f"{es.target_latency_percentile * 100:.1f}th"
     if sc in (TestScenario.SingleStream, TestScenario.MultiStream):
         out.append(f"{pct} percentile latency (ns) : {int(m['percentile_latency_ns'])}")
@@ -138,6 +149,12 @@ def summary_body(r: PerformanceResult, sut_name: str, mode_name: str, failures: 
             out.append("Tokens per second (inferred): %g" % m["inferred_tokens_per_second"])
         elif sc == TestScenario.Server:
             out.append(f"Completed tokens per second (inferred): {m['inferred_completed_tokens_per_second']:.2f}")
+    return out
+
+
+def _verdict_lines(r: PerformanceResult, failures: Sequence[str]) -> list[str]:
+    """The verdict, the checks, the official recommendations and the early-stopping paragraphs."""
+    out: list[str] = []
     out.append(f"Result is : {'VALID' if r.valid and not failures else 'INVALID'}")
     if failures:
         out.append("  Run completed without SUT failures : NO")
@@ -164,7 +181,12 @@ def summary_body(r: PerformanceResult, sut_name: str, mode_name: str, failures: 
     elif r.early_stopping is not None:
         out.append("Early Stopping Result:")
         out.append(early_stopping_text(r.early_stopping, r.early_stopping_99))
-    out += ["", RULE, "Additional Stats", RULE]
+    return out
+
+
+def _additional_stats(r: PerformanceResult) -> list[str]:
+    sc, m = r.scenario, r.metrics
+    out: list[str] = []
     if sc == TestScenario.SingleStream:
         out.append(f"QPS w/ loadgen overhead         : {m['qps_with_loadgen_overhead']:.2f}")
         out.append(f"QPS w/o loadgen overhead        : {m['qps_without_loadgen_overhead']:.2f}")
@@ -187,12 +209,7 @@ def summary_body(r: PerformanceResult, sut_name: str, mode_name: str, failures: 
             out += _token_block(r.tokens.ttft, "First Token latency (ns)", "first token latency (ns)")
             out.append("")
             out += _token_block(r.tokens.tpot, "Time per Output Token (ns)", "time to output token (ns)")
-    out += ["", RULE, "Test Parameters Used", RULE]
-    out += test_parameters(es)
-    text = "\n".join(out) + "\n"
-    if es.sample_concatenate_permutation:
-        text += _EQUAL_ISSUE_WARNING
-    return text
+    return out
 
 
 def footer(warnings: int, errors: int) -> str:

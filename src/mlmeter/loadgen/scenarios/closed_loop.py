@@ -45,7 +45,7 @@ def issue_closed_loop(ctx: PassContext) -> None:
                 issued_mv[k] = t
                 q += 1
                 need = q * spq
-                comp.n_issued = need
+                comp.issued(need)
                 try:
                     fire(pos, spq)
                 except Exception as exc:  # noqa: BLE001 - a failing SUT ends the run, not the generator
