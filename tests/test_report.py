@@ -261,3 +261,23 @@ def test_checkpointing_repeat_keeps_each_run_apart(tmp_path, capsys):
     assert len(set(doc["runs"])) == 2  # two runs in the same second still get two directories
     save = next(m for m in doc["metrics"] if m["name"] == "save GiB/s")
     assert len(save["values"]) == 2 and save["summary"]["ci_method"] == "t"
+
+
+def test_a_report_knows_when_its_runs_changed_and_can_be_made_again(tmp_path, capsys):
+    run = _loadgen(tmp_path, "r", "--scenario", "Offline")
+    page = tmp_path / "page.html"
+    assert main(["report", str(run), "--output", str(page)]) == 0
+    assert main(["report", "--check", str(page)]) == 0
+    assert "up to date with its 1 run(s)" in capsys.readouterr().out
+    before = page.read_text()
+    assert main([*LOADGEN, "--scenario", "Offline", "--output", str(run), "--overwrite"]) in (0, 1)  # a new run there
+    capsys.readouterr()
+    assert main(["report", "--check", str(page)]) == 1
+    assert "changed since the report was made" in capsys.readouterr().out and page.read_text() == before
+    assert main(["report", "--refresh", str(page)]) == 0 and page.read_text() != before
+    assert main(["report", "--check", str(page)]) == 0
+    (tmp_path / "other.html").write_text("<html></html>")
+    assert main(["report", "--check", str(tmp_path / "other.html")]) == 2
+    assert "not an HTML report made by mlmeter" in capsys.readouterr().err
+    assert main(["report", "--check", str(page), str(run)]) == 2
+    assert main(["report"]) == 2

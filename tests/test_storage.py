@@ -338,6 +338,8 @@ def test_mpi_datagen_and_checkpointing(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert "2 ranks wrote 6 files" in gen.stdout, gen.stderr
     assert len(list((tmp_path / "d" / "unet3d" / "train").glob("*.npz"))) == 6
+    manifest = json.loads((tmp_path / "d" / "unet3d" / "mlmeter_datagen.json").read_text())
+    assert len(manifest["files"]) == 6  # rank 0 records what every rank wrote, as local datagen does
     ck = subprocess.run([*mpi, "checkpointing", "run", "--model", "llama3-8b", "--num-processes", "2",
                          "--checkpoint-folder", str(tmp_path / "c"), "--results-dir", str(tmp_path / "r"),
                          "--num-checkpoints-write", "1", "--num-checkpoints-read", "1", "--param", "num_layers=1",

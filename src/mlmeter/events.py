@@ -105,34 +105,33 @@ SILENT = Observer()
 
 
 class Fanout(Observer):
-    """Sends every event to each observer in turn (in the order given)."""
+    """Sends every event to each observer in turn (in the order given; pass ends in the reverse order, so a
+    meter started last by ``on_pass_start`` is stopped first)."""
 
     def __init__(self, observers: Sequence[Observer | None]) -> None:
         self.observers = [o for o in observers if o is not None]
 
+    def _send(self, handler: str, event: object, reverse: bool = False) -> None:
+        for o in reversed(self.observers) if reverse else self.observers:
+            getattr(o, handler)(event)
+
     def on_stage(self, event: Stage) -> None:
-        for o in self.observers:
-            o.on_stage(event)
+        self._send("on_stage", event)
 
     def on_pass_start(self, event: PassInfo) -> None:
-        for o in self.observers:
-            o.on_pass_start(event)
+        self._send("on_pass_start", event)
 
     def on_pass_end(self, event: PassInfo) -> None:
-        for o in reversed(self.observers):
-            o.on_pass_end(event)
+        self._send("on_pass_end", event, reverse=True)
 
     def on_progress(self, event: Progress) -> None:
-        for o in self.observers:
-            o.on_progress(event)
+        self._send("on_progress", event)
 
     def on_warning(self, event: Warning) -> None:
-        for o in self.observers:
-            o.on_warning(event)
+        self._send("on_warning", event)
 
     def on_run_written(self, event: RunWritten) -> None:
-        for o in self.observers:
-            o.on_run_written(event)
+        self._send("on_run_written", event)
 
 
 def observing(observer: Observer | None) -> Observer:

@@ -1,4 +1,5 @@
-"""``mlmeter report RUN_DIR… [--output FILE] [--format html|json|csv|md]`` and ``mlmeter compare A B``.
+"""``mlmeter report RUN_DIR… [--output FILE] [--format html|json|csv|md]``, ``report --check|--refresh PAGE``
+and ``mlmeter compare A B``.
 
 A run may be named by its directory or by its id in the run store (``mlmeter runs list``).
 """
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from mlmeter.errors import MlmeterError
 from mlmeter.report import as_csv, as_json, as_markdown, compare, format_json, format_text, load_runs, render
+from mlmeter.report.sources import read_sources, stale
 from mlmeter.results.store import RunStore
 from mlmeter.util.atomic import write_text
 from mlmeter.util.rundir import RUN_FILES
@@ -19,7 +21,10 @@ FORMATS = {"html": render, "json": as_json, "csv": as_csv, "md": as_markdown}
 
 
 def add_report_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("runs", nargs="+", help="run directories (or run-store ids)")
+    p.add_argument("runs", nargs="*", help="run directories (or run-store ids)")
+    p.add_argument("--check", type=Path, metavar="PAGE",
+                   help="say whether the runs of an HTML report changed since it was made (exit 1 if so)")
+    p.add_argument("--refresh", type=Path, metavar="PAGE", help="make an HTML report again from its runs")
     p.add_argument("--output", "-o", type=Path, default=None,
                    help="file to write (default: report.<format> in the current directory; - for stdout)")
     p.add_argument("--format", choices=list(FORMATS), default=None,
@@ -61,7 +66,31 @@ def _format(a: argparse.Namespace) -> str:
     return {"htm": "html", "markdown": "md"}.get(suffix, suffix) if suffix in (*FORMATS, "htm", "markdown") else "html"
 
 
+def _page_mode(a: argparse.Namespace) -> int | None:
+    """``--check`` / ``--refresh``: None when neither was given."""
+    page = a.check or a.refresh
+    if page is None:
+        if not a.runs:
+            raise MlmeterError("report: give run directories (or run-store ids), or --check/--refresh PAGE")
+        return None
+    if a.runs or (a.check and a.refresh):
+        raise MlmeterError("report: --check and --refresh take one report page and no run directories")
+    if not page.is_file():
+        raise MlmeterError(f"{page}: no such report page")
+    if a.check:
+        changed = stale(page)
+        print("\n".join(changed) if changed else f"{page}: up to date with its {len(read_sources(page))} run(s)")
+        return 1 if changed else 0
+    views = load_runs([Path(s["path"]) for s in read_sources(page)])
+    write_text(page, render(views))
+    print(f"refreshed {page} from {len(views)} run(s)")
+    return 0
+
+
 def cmd_report(a: argparse.Namespace) -> int:
+    mode = _page_mode(a)
+    if mode is not None:
+        return mode
     views = load_runs(resolve(a.runs, a.store))
     fmt = _format(a)
     text = FORMATS[fmt](views)

@@ -103,6 +103,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         if name == "run":
             options.add_power(c, "the checkpoint writes and reads (local runs)")
             options.add_repeat(c)
+            c.add_argument("--quiet", action="store_true", help="no progress lines")
         _hosts(c)
         _common(c)
         c.set_defaults(func=func)
@@ -148,13 +149,10 @@ def cmd_datagen(a: argparse.Namespace) -> int:
 def _datagen_mpi(w: Any, folder: Path, fsync: bool) -> int:
     """Under mpirun: every rank writes its files; rank 0 reports the totals."""
     from mlmeter.storage.comm import MpiComm
-    from mlmeter.storage.datagen import generate_share, prepare_layout
+    from mlmeter.storage.datagen import generate_mpi
 
     comm = MpiComm()
-    if comm.rank == 0:
-        prepare_layout(w, folder)
-    comm.barrier()
-    parts = comm.gather(generate_share(w, folder, comm.rank, comm.size, fsync=fsync))
+    parts = generate_mpi(w, folder, comm, fsync=fsync)
     if parts is not None:
         print(f"{comm.size} ranks wrote {sum(p.files_written for p in parts)} files "
               f"({sum(p.bytes_written for p in parts) / 2**30:.2f} GiB), kept {sum(p.files_skipped for p in parts)} "
@@ -245,7 +243,8 @@ def cmd_ckpt_run(a: argparse.Namespace) -> int:
     verdicts = []
 
     def once(_i: int) -> list[tuple[str, Path]]:
-        doc = checkpointing_run(c, a.num_processes, a.checkpoint_folder, a.results_dir, meter)
+        doc = checkpointing_run(c, a.num_processes, a.checkpoint_folder, a.results_dir, meter,
+                                Progress(enabled=not a.quiet))
         _describe_checkpointing(doc, a.num_processes)
         verdicts.append(Verdict(doc["verdict"]))
         return [("", Path(doc["outdir"]))]

@@ -336,7 +336,7 @@ def QuerySamplesComplete(responses: Sequence[QuerySampleResponse], response_cb: 
         return
     if len(responses) == 1:
         r = responses[0]
-        sink.complete_one(r.id, r, r.n_tokens, on_response=response_cb)
+        sink.complete_one(r.id, r, r.n_tokens, response_cb)
     else:
         sink.complete([r.id for r in responses], responses, [r.n_tokens for r in responses], on_response=response_cb)
 

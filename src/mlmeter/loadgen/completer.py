@@ -2,7 +2,8 @@
 
 :class:`Completer` is the :class:`~mlmeter.loadgen.protocols.CompletionSink` a SUT receives (``complete``,
 ``complete_one``, ``first_token``, ``report_failure``) and, for the driver only, the pass state behind it
-(``start_pass``, ``rebase``, ``issued``, ``wait_for``, ``drain``). SUTs must use the sink methods alone.
+(``start_pass``, ``rebase``, ``wait_for``, ``drain``, and ``n_issued``, which the issue loops set as they
+issue — a plain attribute, as the hot loop cannot afford a call). SUTs must use the sink methods alone.
 
 Per-sample state lives in preallocated NumPy arrays indexed by ``id - base`` (no per-query objects);
 SingleStream/MultiStream reuse one window of them chunk after chunk (:meth:`Completer.rebase`). The scalar path uses memoryviews of those arrays; a call with many ids is vectorised. Misuse by the SUT
@@ -102,10 +103,6 @@ class Completer:
                 self.n_tokens[:] = 0
             self._first_payload.clear()
 
-    def issued(self, count: int) -> None:
-        """The driver has issued the pass's first ``count`` samples (ids above them are unknown)."""
-        self.n_issued = count
-
     def counts(self) -> tuple[int, int]:
         """(samples issued, samples done) of the current pass."""
         return self.n_issued, self.n_done
@@ -155,9 +152,9 @@ class Completer:
             self._complete_one(now, i, None if responses is None else responses[k], None if ntl is None else ntl[k],
                                on_response)
 
-    def complete_one(self, sample_id: int, response: Any = None, n_tokens: int | None = None, *,
+    def complete_one(self, sample_id: int, response: Any = None, n_tokens: int | None = None,
                      on_response: ResponseCallback | None = None) -> None:
-        """Complete one sample (the scalar fast path)."""
+        """Complete one sample (the scalar fast path: all arguments may be positional)."""
         self._complete_one(_clock(), sample_id, response, n_tokens, on_response)
 
     def _complete_one(self, now: int, sid: int, response: Any, n_tokens: int | None,

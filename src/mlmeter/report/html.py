@@ -13,6 +13,7 @@ from typing import Any
 from mlmeter import __version__
 from mlmeter.report.charts import PALETTE, Mark, Series, bars, fmt, histogram, xy_chart
 from mlmeter.report.runs import RunView, quality_curves
+from mlmeter.report.sources import embed
 
 CSS = """
 :root{--ok:#15803d;--bad:#b91c1c;--warn:#b45309;--ink:#111827;--mute:#6b7280;--line:#e5e7eb}
@@ -309,4 +310,4 @@ def render(views: list[RunView]) -> str:
             f"<title>mlmeter report — {escape(title)}</title><style>{CSS}</style></head><body>"
             f"<header class=\"top\"><h1>mlmeter report — {escape(title)}</h1><p>made by mlmeter {__version__} "
             f"on {now}; every figure comes from the runs' result.json (and training MLLOG files)</p></header>"
-            f"<main>{body}</main><script>{JS}</script></body></html>\n")
+            f"<main>{body}</main><script>{JS}</script>{embed(views)}</body></html>\n")

@@ -8,12 +8,14 @@ import os
 import shutil
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mlmeter import events
 from mlmeter.power import Meter
 from mlmeter.results.record import new_record, write_record
 from mlmeter.storage.comm import BarrierComm, Comm, RankFailed, run_local_ranks
@@ -156,8 +158,10 @@ def read_shard(path: Path) -> int:
             total += n
 
 
-def run_rank(c: LlmCheckpoint, folder: Path, comm: Comm) -> dict[str, list[float]]:
-    """Write then read this rank's shards; per checkpoint, the seconds this rank took."""
+def run_rank(c: LlmCheckpoint, folder: Path, comm: Comm,
+             tick: Callable[[str, int], None] | None = None) -> dict[str, list[float]]:
+    """Write then read this rank's shards; per checkpoint, the seconds this rank took. ``tick(phase, i)``
+    follows each checkpoint written or read."""
     model, optim = c.rank_bytes(comm.rank)
     out: dict[str, list[float]] = {"save": [], "load": []}
     for i in range(1, c.num_checkpoints_write + 1):
@@ -167,6 +171,8 @@ def run_rank(c: LlmCheckpoint, folder: Path, comm: Comm) -> dict[str, list[float
         for path, n in zip(_shard_paths(folder, i, comm.rank, c), (model, optim), strict=True):
             write_shard(path, n, c.fsync, seed=comm.rank * 1000 + i)
         out["save"].append(time.perf_counter() - t0)
+        if tick is not None:
+            tick("save", i)
     comm.barrier()
     for i in range(1, c.num_checkpoints_read + 1):
         step = (i - 1) % max(c.num_checkpoints_write, 1) + 1 if c.num_checkpoints_write else i
@@ -180,12 +186,18 @@ def run_rank(c: LlmCheckpoint, folder: Path, comm: Comm) -> dict[str, list[float
         for p in paths:
             read_shard(p)
         out["load"].append(time.perf_counter() - t0)
+        if tick is not None:
+            tick("load", i)
     return out
 
 
 def _rank_main(c: LlmCheckpoint, folder: Path, size: int, rank: int, barrier: Any, results: Any) -> None:
+    def tick(phase: str, i: int) -> None:
+        if rank == 0:
+            results.put(("tick", rank, (phase, i)))
+
     try:
-        results.put(("ok", rank, run_rank(c, folder, BarrierComm(rank, size, barrier, 3600.0))))
+        results.put(("ok", rank, run_rank(c, folder, BarrierComm(rank, size, barrier, 3600.0), tick)))
     except RankFailed as exc:
         results.put(("stopped", rank, str(exc)))
     except BaseException as exc:  # noqa: BLE001 - reported with the rank's number
@@ -210,9 +222,16 @@ def _stats(per_rank: list[dict[str, list[float]]], kind: str, size_gib: float) -
 
 
 def checkpointing_run(c: LlmCheckpoint, ranks: int, folder: Path, results_dir: Path,
-                      meter: Meter | None = None) -> dict[str, Any]:
+                      meter: Meter | None = None, observer: events.Observer | None = None) -> dict[str, Any]:
     """Run ``ranks`` local processes (a subset of the full world writes its share); write the run directory.
-    A ``meter`` measures the energy of all the writes and reads."""
+    A ``meter`` measures the energy of all the writes and reads; rank 0's checkpoints are reported as progress."""
+    obs = events.observing(observer)
+    total = {"save": c.num_checkpoints_write, "load": c.num_checkpoints_read}
+
+    def show(data: Any) -> None:
+        phase, i = data
+        obs.on_progress(events.Progress(f"checkpoint {phase}", i, total[phase], "checkpoints"))
+
     if ranks < 1 or ranks > c.world:
         raise StorageConfigError(f"--num-processes must be between 1 and {c.world} for {c.model}")
     folder = folder / c.model
@@ -222,7 +241,7 @@ def checkpointing_run(c: LlmCheckpoint, ranks: int, folder: Path, results_dir: P
     if meter is not None:
         meter.start()
     try:
-        got, failures, _ = run_local_ranks(_rank_main, (c, folder, ranks), ranks)
+        got, failures, _ = run_local_ranks(_rank_main, (c, folder, ranks), ranks, show)
     finally:
         if meter is not None:
             meter.stop()

@@ -176,8 +176,22 @@ def _layout(w: TrainingWorkload, folder: Path, files: list[FilePlan]) -> Path | 
 
 
 def prepare_layout(w: TrainingWorkload, folder: Path) -> None:
-    """Create the dataset's directories (one rank does this before the others write)."""
+    """Refuse a folder generated with other parameters, then create the dataset's directories (one rank does
+    this before the others write)."""
+    _check_parameters(w, folder, read_manifest(folder))
     _layout(w, folder, plan(w, folder))
+
+
+def generate_mpi(w: TrainingWorkload, folder: Path, comm: Any, *, fsync: bool = False) -> list[DatagenResult] | None:
+    """Under mpirun: rank 0 checks and lays out the folder, every rank writes its share, rank 0 writes the
+    manifest and gets every rank's result (the others get None)."""
+    if comm.rank == 0:
+        prepare_layout(w, folder)
+    comm.barrier()
+    parts: list[DatagenResult] | None = comm.gather(generate_share(w, folder, comm.rank, comm.size, fsync=fsync))
+    if parts is not None:
+        _write_manifest(w, folder, plan(w, folder))
+    return parts
 
 
 def generate_share(w: TrainingWorkload, folder: Path, rank: int, size: int, *, fsync: bool = False) -> DatagenResult:

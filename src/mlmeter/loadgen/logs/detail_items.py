@@ -13,6 +13,7 @@ from mlmeter import __version__
 from mlmeter.loadgen import config as conf
 from mlmeter.loadgen.logs.summary import early_stopping_text
 from mlmeter.loadgen.results import PerformanceResult
+from mlmeter.loadgen.scenarios.policy import scenario_policy
 from mlmeter.loadgen.settings import EffectiveSettings, TestMode, TestScenario, TestSettings
 
 LOADGEN_VERSION = "6.0.17"
@@ -139,40 +140,7 @@ def result_items(r: PerformanceResult, valid: bool, reasons: Sequence[str]) -> l
     items.append(("result_query_count", r.query_count))
     if sc == TestScenario.Server:
         items.append(("result_overlatency_query_count", r.overlatency_count))
-    return items + _scenario_items(r) + _latency_items(r) + _token_items(r)
-
-
-def _scenario_items(r: PerformanceResult) -> list[tuple[str, object]]:
-    """The scenario's own result keys (throughputs, query latencies, early-stopping estimates)."""
-    sc, m = r.scenario, r.metrics
-    items: list[tuple[str, object]] = []
-    if sc == TestScenario.SingleStream:
-        es_main, es99 = r.early_stopping, r.early_stopping_99
-        if r.token_early_stopping is not None and r.token_early_stopping_99 is not None:
-            es_main, es99 = r.token_early_stopping[0], r.token_early_stopping_99[0]
-        items += [
-            ("result_qps_with_loadgen_overhead", float(m["qps_with_loadgen_overhead"])),
-            ("result_qps_without_loadgen_overhead", float(m["qps_without_loadgen_overhead"])),
-            ("early_stopping_latency_ss", es_main.estimate if es_main is not None else 0),  # type: ignore[union-attr]
-        ]
-        items.append(("early_stopping_latency_ms", es99.estimate if es99 is not None and es99.satisfied else 0))
-    elif sc == TestScenario.MultiStream and r.query_latency is not None:
-        ql = r.query_latency
-        items += [
-            ("result_min_query_latency_ns", ql.min),
-            ("result_max_query_latency_ns", ql.max),
-            ("result_mean_query_latency_ns", ql.mean),
-        ]
-        items += [(f"result_{p * 100:.2f}_percentile_per_query_latency_ns", v) for p, v in ql.percentiles.items()]
-        items.append(("early_stopping_latency_ms#multistream", r.early_stopping.estimate if r.early_stopping is not None else 0))  # type: ignore[union-attr]
-    elif sc == TestScenario.Server:
-        items += [
-            ("result_scheduled_samples_per_sec", float(m["scheduled_samples_per_sec"])),
-            ("result_completed_samples_per_sec", float(m["completed_samples_per_sec"])),
-        ]
-    else:
-        items.append(("result_samples_per_second", float(m["samples_per_second"])))
-    return items
+    return items + scenario_policy(r.scenario).result_items(r) + _latency_items(r) + _token_items(r)
 
 
 def _latency_items(r: PerformanceResult) -> list[tuple[str, object]]:

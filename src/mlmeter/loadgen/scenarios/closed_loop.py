@@ -45,7 +45,7 @@ def issue_closed_loop(ctx: PassContext) -> None:
                 issued_mv[k] = t
                 q += 1
                 need = q * spq
-                comp.issued(need)
+                comp.n_issued = need  # driver-side pass state (the SUT sees only the sink)
                 try:
                     fire(pos, spq)
                 except Exception as exc:  # noqa: BLE001 - a failing SUT ends the run, not the generator

@@ -15,7 +15,7 @@ def issue_offline(ctx: PassContext) -> None:
     ctx.prepare(0, indices)
     fire = ctx.bind(ctx.ids(0, n), indices)
     start = ctx.start_ns = clock()
-    comp.issued(n)
+    comp.n_issued = n
     ctx.queries = 1
     ctx.issued_ns = np.array([start], dtype=np.int64)
     ctx.scheduled_ns = ctx.issued_ns

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -22,6 +22,11 @@ from mlmeter.loadgen.scenarios.closed_loop import issue_closed_loop
 from mlmeter.loadgen.scenarios.offline import issue_offline
 from mlmeter.loadgen.scenarios.server import issue_server
 from mlmeter.loadgen.settings import EffectiveSettings, TestScenario
+
+if TYPE_CHECKING:
+    from mlmeter.loadgen.results import PerformanceResult
+
+Items = list[tuple[str, object]]
 
 
 def div(a: float, b: float) -> float:
@@ -109,6 +114,10 @@ class Scenario:
     def headline(self, metrics: Mapping[str, float], percentile: float) -> Headline | None:
         return None
 
+    def result_items(self, r: PerformanceResult) -> Items:
+        """The scenario's own detail-log result keys (throughputs, query latencies, early-stopping estimates)."""
+        return []
+
 
 class SingleStream(Scenario):
     scenario = TestScenario.SingleStream
@@ -139,6 +148,15 @@ class SingleStream(Scenario):
         return Headline(f"result_{percentile * 100:.2f}_percentile_latency_ns", float(v),
                         f"p{percentile * 100:g} latency", "ms", False, True)
 
+    def result_items(self, r: PerformanceResult) -> Items:
+        main, e99 = r.early_stopping, r.early_stopping_99
+        if r.token_early_stopping is not None and r.token_early_stopping_99 is not None:
+            main, e99 = r.token_early_stopping[0], r.token_early_stopping_99[0]
+        return [("result_qps_with_loadgen_overhead", float(r.metrics["qps_with_loadgen_overhead"])),
+                ("result_qps_without_loadgen_overhead", float(r.metrics["qps_without_loadgen_overhead"])),
+                ("early_stopping_latency_ss", main.estimate if main is not None else 0),  # type: ignore[union-attr]
+                ("early_stopping_latency_ms", e99.estimate if e99 is not None and e99.satisfied else 0)]
+
 
 class MultiStream(SingleStream):
     scenario = TestScenario.MultiStream
@@ -159,6 +177,16 @@ class MultiStream(SingleStream):
         h = super().headline(metrics, percentile)
         return None if h is None else Headline(f"result_{percentile * 100:.2f}_percentile_per_query_latency_ns",
                                                h.value, h.name, h.unit, False, True)
+
+    def result_items(self, r: PerformanceResult) -> Items:
+        ql = r.query_latency
+        if ql is None:
+            return []
+        items: Items = [("result_min_query_latency_ns", ql.min), ("result_max_query_latency_ns", ql.max),
+                        ("result_mean_query_latency_ns", ql.mean)]
+        items += [(f"result_{p * 100:.2f}_percentile_per_query_latency_ns", v) for p, v in ql.percentiles.items()]
+        est = r.early_stopping.estimate if isinstance(r.early_stopping, PercentileEstimate) else 0
+        return items + [("early_stopping_latency_ms#multistream", est)]
 
 
 class Server(Scenario):
@@ -190,6 +218,10 @@ class Server(Scenario):
         return None if v is None else Headline("result_scheduled_samples_per_sec", float(v),
                                                "scheduled samples/s", "samples/s", True, False)
 
+    def result_items(self, r: PerformanceResult) -> Items:
+        return [("result_scheduled_samples_per_sec", float(r.metrics["scheduled_samples_per_sec"])),
+                ("result_completed_samples_per_sec", float(r.metrics["completed_samples_per_sec"]))]
+
 
 class Offline(Scenario):
     scenario = TestScenario.Offline
@@ -216,6 +248,9 @@ class Offline(Scenario):
         v = metrics.get("samples_per_second")
         return None if v is None else Headline("result_samples_per_second", float(v), "samples/s", "samples/s",
                                                True, False)
+
+    def result_items(self, r: PerformanceResult) -> Items:
+        return [("result_samples_per_second", float(r.metrics["samples_per_second"]))]
 
 
 SCENARIOS: dict[TestScenario, Scenario] = {p.scenario: p for p in (SingleStream(), MultiStream(), Server(), Offline())}

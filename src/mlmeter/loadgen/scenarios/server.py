@@ -36,7 +36,7 @@ def issue_server(ctx: PassContext) -> None:
                 while end < total and start + offsets[end] <= now:
                     issued_mv[end] = now
                     end += 1
-            comp.issued(end)
+            comp.n_issued = end
             try:
                 fire(q, end - q)
             except Exception as exc:  # noqa: BLE001 - a failing SUT ends the run, it does not crash the generator
