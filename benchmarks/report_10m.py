@@ -39,7 +39,7 @@ def main() -> None:
                    check=True, capture_output=True)
     report_s = time.perf_counter() - t0
     size_mb = out.stat().st_size / 1e6
-    hist = json.loads((work / "run" / "result.json").read_text())["latency_histogram"]
+    hist = json.loads((work / "run" / "result.json").read_text())["body"]["latency_histogram"]
     assert sum(hist["counts"]) == n
     print(f"run: {n:,} samples in {run_s:.1f} s; result.json {doc_kb:,.0f} kB")
     print(f"report (whole command, Python start-up included): {report_s:.2f} s  (target <= 10 s: "
