@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -282,6 +283,26 @@ def test_a_failing_torchrun_is_reported_not_raised(tmp_path):
     ghost = TrainingWorkload("no-such-workload", w.benchmark, 5, w.target, w.train, w.config)
     f = torchrun(ghost, 1, tmp_path / "result_0.txt", 2, timeout_s=120)
     assert f["status"] == "failed" and "torchrun exited with" in f["error"]
+
+
+def test_a_worker_dying_in_the_teardown_keeps_the_finished_run_with_a_warning(tmp_path, monkeypatch):
+    """The figures are written when training ends; a worker aborted afterwards (gloo's teardown on a loaded
+    machine) leaves them, so the run counts, with the exit named — while no figures still means a failed run."""
+    from mlmeter.training import runner
+
+    def fake(cmd, **kw):
+        figures = Path(cmd[cmd.index("--figures-file") + 1])
+        if "--seed" in cmd and cmd[cmd.index("--seed") + 1] == "1":
+            figures.write_text(json.dumps({"status": "converged", "epochs": 3, "eval_accuracy": 0.9,
+                                           "train_seconds": 1.0, "world_size": 2}))
+        return subprocess.CompletedProcess(cmd, 1, "", "traceback : Signal 6 (SIGABRT) received by PID 7\n")
+
+    monkeypatch.setattr(runner.subprocess, "run", fake)
+    kept = runner.torchrun(runner.workload("digits"), 1, tmp_path / "result_0.txt", 2)
+    assert kept["status"] == "converged" and "exited with 1 after the run finished" in kept["warning"]
+    assert "SIGABRT" in runner.run_text(kept)
+    lost = runner.torchrun(runner.workload("digits"), 2, tmp_path / "result_1.txt", 2)
+    assert lost["status"] == "failed" and "SIGABRT" in lost["error"]
 
 
 @pytest.mark.slow

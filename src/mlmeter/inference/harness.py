@@ -213,8 +213,9 @@ def output_dir(cfg: InferConfig, scenario: TestScenario) -> Path:
 
 def make_sut(p: Prepared, s: TestSettings, scenario: TestScenario) -> InferenceSUT:
     cfg = p.cfg
-    direct = scenario in (TestScenario.SingleStream, TestScenario.MultiStream)
-    if scenario == TestScenario.Server:
+    sc = scenario_policy(scenario)
+    direct = sc.closed  # one query outstanding: run it on the issuing thread, no batcher
+    if sc.counts_overlatency:  # a latency bound: batches may wait, never past 90 % of it
         wait = int(cfg.batch_timeout_ms * 1e6)
         budget = int(s.server_target_latency_ns * 0.9)
     else:

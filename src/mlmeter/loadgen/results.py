@@ -187,12 +187,12 @@ def _token_early_stopping(
 ) -> tuple[Any, Any]:
     """(TTFT, TPOT) early stopping. As officially, TTFT is evaluated only once TPOT has passed (None otherwise)."""
     p = es.target_latency_percentile
-    if es.scenario == TestScenario.Server:
+    if scenario_policy(es.scenario).counts_overlatency:
         tpot: Any = overlatency_check(nq, int((tokens.tpot_list > es.tpot_latency).sum()), p)
         if not tpot.satisfied:
             return None, tpot
         return overlatency_check(nq, int((tokens.ttft_list > es.ttft_latency).sum()), p), tpot
-    ms = es.scenario == TestScenario.MultiStream and qlat is not None
+    ms = scenario_policy(es.scenario).query_latency and qlat is not None
     tpot = percentile_estimate(qlat if ms else tokens.tpot_list, p)  # type: ignore[arg-type]
     if not tpot.satisfied:
         return None, tpot

@@ -40,9 +40,12 @@ def shard(idx: Any) -> Any:
 
 
 def shutdown() -> None:
+    """Leave the process group together: a barrier first, so no rank tears down gloo's connections while a peer
+    still uses them (which aborts that peer with SIGABRT on a loaded machine)."""
     _, size = world()
     if size > 1:
         import torch.distributed as dist
 
         if dist.is_initialized():
+            dist.barrier()
             dist.destroy_process_group()

@@ -78,12 +78,13 @@ def torchrun(w: TrainingWorkload, seed: int, log_path: Path, nproc: int, *, fixe
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         return {"seed": seed, "status": "failed", "error": f"torchrun did not finish within {timeout_s:g} s"}
-    if done.returncode != 0 or not figures.is_file():
-        tail = [ln for ln in done.stderr.splitlines() if ln.strip()][-3:]
-        return {"seed": seed, "status": "failed",
-                "error": f"torchrun exited with {done.returncode}: " + " | ".join(tail)}
+    tail = " | ".join([ln for ln in done.stderr.splitlines() if ln.strip()][-3:])
+    if not figures.is_file():
+        return {"seed": seed, "status": "failed", "error": f"torchrun exited with {done.returncode}: {tail}"}
     out: dict[str, Any] = json.loads(figures.read_text())
     figures.unlink()
+    if done.returncode != 0:  # the figures are written when training ended: a worker died in the teardown
+        out["warning"] = f"torchrun exited with {done.returncode} after the run finished: {tail}"
     return out
 
 
@@ -160,7 +161,8 @@ def _train_once(w: TrainingWorkload, seed: int, log_path: Path, nproc: int, ckpt
 def run_text(f: dict[str, Any]) -> str:
     if f.get("status") == "failed":
         return f"FAILED: {f['error']}"
-    return f"{f['status']} after {f['epochs']} epochs, eval {f['eval_accuracy']:.4f}, {f['train_seconds']:.2f} s"
+    text = f"{f['status']} after {f['epochs']} epochs, eval {f['eval_accuracy']:.4f}, {f['train_seconds']:.2f} s"
+    return text + (f" (warning: {f['warning']})" if f.get("warning") else "")
 
 
 def energy_section(meter: Meter, score: BenchmarkScore, output: Path, paths: list[Path],

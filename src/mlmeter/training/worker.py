@@ -34,10 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with MLLogger(a.mllog_file) as log:
             figures = w.train(a.seed, log, cfg)
+        if rank == 0:  # before the teardown: what was measured is kept whatever happens then
+            write_text(a.figures_file, json.dumps({**figures, "world_size": size}) + "\n")
     finally:
         distributed.shutdown()
-    if rank == 0:
-        write_text(a.figures_file, json.dumps({**figures, "world_size": size}) + "\n")
     return 0
 
 

@@ -13,10 +13,12 @@ from mlmeter import __version__
 from mlmeter.loadgen import config as conf
 from mlmeter.loadgen.logs.summary import early_stopping_text
 from mlmeter.loadgen.results import PerformanceResult
-from mlmeter.loadgen.scenarios.policy import scenario_policy
-from mlmeter.loadgen.settings import EffectiveSettings, TestMode, TestScenario, TestSettings
+from mlmeter.loadgen.scenarios.policy import PassFigures, scenario_policy
+from mlmeter.loadgen.settings import EffectiveSettings, TestMode, TestSettings
 
 LOADGEN_VERSION = "6.0.17"
+_ONE = PassFigures(2, 1, 1.0, 1.0, 1.0, 1.0, 1.0)
+"""Figures for asking a policy which inferred-rate keys it has (the values are not used)."""
 
 LOGGER_COUNTERS = (
     "logger_swap_request_slots_retry_count",
@@ -117,10 +119,10 @@ def effective_items(es: EffectiveSettings) -> list[tuple[str, object]]:
 
 
 def result_items(r: PerformanceResult, valid: bool, reasons: Sequence[str]) -> list[tuple[str, object]]:
-    sc = r.scenario
+    policy = scenario_policy(r.scenario)
     items: list[tuple[str, object]] = [("result_validity", "VALID" if valid else "INVALID")]
     checks = {c.name: c for c in r.checks}
-    if sc == TestScenario.Server:
+    if policy.counts_overlatency:
         items.append(("result_perf_constraints_met", checks["performance_constraints"].passed))
     items += [
         ("result_min_duration_met", checks["min_duration"].passed),
@@ -138,9 +140,9 @@ def result_items(r: PerformanceResult, valid: bool, reasons: Sequence[str]) -> l
     else:
         items.append(("early_stopping_result", ""))
     items.append(("result_query_count", r.query_count))
-    if sc == TestScenario.Server:
+    if policy.counts_overlatency:
         items.append(("result_overlatency_query_count", r.overlatency_count))
-    return items + scenario_policy(r.scenario).result_items(r) + _latency_items(r) + _token_items(r)
+    return items + policy.result_items(r) + _latency_items(r) + _token_items(r)
 
 
 def _latency_items(r: PerformanceResult) -> list[tuple[str, object]]:
@@ -152,10 +154,10 @@ def _latency_items(r: PerformanceResult) -> list[tuple[str, object]]:
 
 def _token_items(r: PerformanceResult) -> list[tuple[str, object]]:
     """Token latencies and throughputs (use_token_latencies), and the inferred token rates."""
-    sc, m, es = r.scenario, r.metrics, r.settings
+    m, es, policy = r.metrics, r.settings, scenario_policy(r.scenario)
     items: list[tuple[str, object]] = []
     if r.tokens is not None:
-        if sc != TestScenario.Offline:
+        if policy.first_token:
             t = r.tokens.ttft
             items += [
                 ("result_first_token_min_latency_ns", t.min),
@@ -178,11 +180,8 @@ def _token_items(r: PerformanceResult) -> list[tuple[str, object]]:
                 items.append(("result_completed_tokens_per_second", float(m["completed_tokens_per_second"])))
         else:
             items.append(("result_tokens_per_second", float(m["tokens_per_second"])))
-    if es.infer_token_latencies:
-        if sc == TestScenario.Server:
-            items.append(("result_inferred_completed_tokens_per_second", float(m["inferred_completed_tokens_per_second"])))
-        elif sc == TestScenario.Offline:
-            items.append(("result_inferred_tokens_per_second", float(m["inferred_tokens_per_second"])))
+    if es.infer_token_latencies:  # the scenario's inferred rates, in the order its policy computes them
+        items += [(f"result_{k}", float(m[k])) for k in policy.inferred_tokens(_ONE, 1.0)]
     return items
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mlmeter.loadgen.early_stopping import OverlatencyCheck, PercentileEstimate
-from mlmeter.loadgen.results import PERCENTILES, LatencyStats, PerformanceResult, sorted_percentile
-from mlmeter.loadgen.settings import EffectiveSettings, TestScenario
+from mlmeter.loadgen.results import PERCENTILES, LatencyStats, PerformanceResult
+from mlmeter.loadgen.scenarios.policy import scenario_policy
+from mlmeter.loadgen.settings import EffectiveSettings
 
 RULE = "================================================"
 _EQUAL_ISSUE_WARNING = (
@@ -114,7 +115,7 @@ def summary_body(r: PerformanceResult, sut_name: str, mode_name: str, failures: 
     es = r.settings
     out = [RULE, "MLPerf Results Summary", RULE, f"SUT name : {sut_name}", f"Scenario : {r.scenario.name}",
            f"Mode     : {mode_name}"]
-    out += _headline_lines(r) + _verdict_lines(r, failures)
+    out += scenario_policy(r.scenario).summary_result(r) + _verdict_lines(r, failures)
     out += ["", RULE, "Additional Stats", RULE] + _additional_stats(r)
     out += ["", RULE, "Test Parameters Used", RULE]
     out += test_parameters(es)
@@ -122,34 +123,6 @@ def summary_body(r: PerformanceResult, sut_name: str, mode_name: str, failures: 
     if es.sample_concatenate_permutation:
         text += _EQUAL_ISSUE_WARNING
     return text
-
-
-def _headline_lines(r: PerformanceResult) -> list[str]:
-    es, sc, m = r.settings, r.scenario, r.metrics
-    out: list[str] = []
-    pct = f"{es.target_latency_percentile * 100:.1f}th"
-    if sc in (TestScenario.SingleStream, TestScenario.MultiStream):
-        out.append(f"{pct} percentile latency (ns) : {int(m['percentile_latency_ns'])}")
-    elif sc == TestScenario.Server:
-        out.append(f"Completed samples per second    : {m['completed_samples_per_sec']:.2f}")
-    else:
-        out.append("Samples per second: %g" % m["samples_per_second"])
-    if r.tokens is not None:
-        if sc in (TestScenario.SingleStream, TestScenario.MultiStream):
-            out.append(
-                f"{pct} first token percentile latency (ns) : "
-                f"{sorted_percentile(r.tokens.ttft_list, es.target_latency_percentile)}"
-            )
-        elif sc == TestScenario.Offline:
-            out.append("Tokens per second: %g" % m["tokens_per_second"])
-        else:
-            out.append(f"Completed tokens per second: {m['completed_tokens_per_second']:.2f}")
-    if es.infer_token_latencies:
-        if sc == TestScenario.Offline:
-            out.append("Tokens per second (inferred): %g" % m["inferred_tokens_per_second"])
-        elif sc == TestScenario.Server:
-            out.append(f"Completed tokens per second (inferred): {m['inferred_completed_tokens_per_second']:.2f}")
-    return out
 
 
 def _verdict_lines(r: PerformanceResult, failures: Sequence[str]) -> list[str]:
@@ -185,27 +158,15 @@ def _verdict_lines(r: PerformanceResult, failures: Sequence[str]) -> list[str]:
 
 
 def _additional_stats(r: PerformanceResult) -> list[str]:
-    sc, m = r.scenario, r.metrics
-    out: list[str] = []
-    if sc == TestScenario.SingleStream:
-        out.append(f"QPS w/ loadgen overhead         : {m['qps_with_loadgen_overhead']:.2f}")
-        out.append(f"QPS w/o loadgen overhead        : {m['qps_without_loadgen_overhead']:.2f}")
-        out.append("")
-    elif sc == TestScenario.Server:
-        out.append(f"Scheduled samples per second : {m['scheduled_samples_per_sec']:.2f}")
-    if sc == TestScenario.MultiStream and r.query_latency is not None:
-        out.append("Per-query latency:  ")
-        out += latency_block(r.query_latency)
+    policy = scenario_policy(r.scenario)
+    out = policy.summary_stats(r)
+    if policy.query_latency and r.query_latency is not None:
+        out += ["Per-query latency:  ", *latency_block(r.query_latency)]
     else:
         out += latency_block(r.latency)
     if r.tokens is not None:
-        out.append("")
-        if sc == TestScenario.SingleStream:
-            out.append(f"TPS w/ loadgen overhead         : {m['tps_with_loadgen_overhead']:.2f}")
-            out.append(f"TPS w/o loadgen overhead        : {m['tps_without_loadgen_overhead']:.2f}")
-        elif sc == TestScenario.Server:
-            out.append(f"Completed tokens per second                 : {m['completed_tokens_per_second']:.2f}")
-        if sc != TestScenario.Offline:
+        out += ["", *policy.summary_token_stats(r)]
+        if policy.first_token:
             out += _token_block(r.tokens.ttft, "First Token latency (ns)", "first token latency (ns)")
             out.append("")
             out += _token_block(r.tokens.tpot, "Time per Output Token (ns)", "time to output token (ns)")

@@ -118,6 +118,22 @@ class Scenario:
         """The scenario's own detail-log result keys (throughputs, query latencies, early-stopping estimates)."""
         return []
 
+    def summary_result(self, r: PerformanceResult) -> list[str]:
+        """The summary's result lines under the header: the metric, then the token and inferred-token rates."""
+        m = r.metrics
+        out = []
+        if r.tokens is not None:
+            out.append(f"Completed tokens per second: {m['completed_tokens_per_second']:.2f}")
+        return out
+
+    def summary_stats(self, r: PerformanceResult) -> list[str]:
+        """The scenario's "Additional Stats" lines before the latency block."""
+        return []
+
+    def summary_token_stats(self, r: PerformanceResult) -> list[str]:
+        """The scenario's token lines after the latency block (the token latency blocks follow)."""
+        return []
+
 
 class SingleStream(Scenario):
     scenario = TestScenario.SingleStream
@@ -148,6 +164,26 @@ class SingleStream(Scenario):
         return Headline(f"result_{percentile * 100:.2f}_percentile_latency_ns", float(v),
                         f"p{percentile * 100:g} latency", "ms", False, True)
 
+    def summary_result(self, r: PerformanceResult) -> list[str]:
+        from mlmeter.loadgen.results import sorted_percentile
+
+        p = r.settings.target_latency_percentile
+        out = [f"{p * 100:.1f}th percentile latency (ns) : {int(r.metrics['percentile_latency_ns'])}"]
+        if r.tokens is not None:
+            out.append(f"{p * 100:.1f}th first token percentile latency (ns) : "
+                       f"{sorted_percentile(r.tokens.ttft_list, p)}")
+        return out
+
+    def summary_stats(self, r: PerformanceResult) -> list[str]:
+        m = r.metrics
+        return [f"QPS w/ loadgen overhead         : {m['qps_with_loadgen_overhead']:.2f}",
+                f"QPS w/o loadgen overhead        : {m['qps_without_loadgen_overhead']:.2f}", ""]
+
+    def summary_token_stats(self, r: PerformanceResult) -> list[str]:
+        m = r.metrics
+        return [f"TPS w/ loadgen overhead         : {m['tps_with_loadgen_overhead']:.2f}",
+                f"TPS w/o loadgen overhead        : {m['tps_without_loadgen_overhead']:.2f}"]
+
     def result_items(self, r: PerformanceResult) -> Items:
         main, e99 = r.early_stopping, r.early_stopping_99
         if r.token_early_stopping is not None and r.token_early_stopping_99 is not None:
@@ -177,6 +213,12 @@ class MultiStream(SingleStream):
         h = super().headline(metrics, percentile)
         return None if h is None else Headline(f"result_{percentile * 100:.2f}_percentile_per_query_latency_ns",
                                                h.value, h.name, h.unit, False, True)
+
+    def summary_stats(self, r: PerformanceResult) -> list[str]:
+        return []
+
+    def summary_token_stats(self, r: PerformanceResult) -> list[str]:
+        return []
 
     def result_items(self, r: PerformanceResult) -> Items:
         ql = r.query_latency
@@ -218,6 +260,19 @@ class Server(Scenario):
         return None if v is None else Headline("result_scheduled_samples_per_sec", float(v),
                                                "scheduled samples/s", "samples/s", True, False)
 
+    def summary_result(self, r: PerformanceResult) -> list[str]:
+        m = r.metrics
+        out = [f"Completed samples per second    : {m['completed_samples_per_sec']:.2f}", *super().summary_result(r)]
+        if r.settings.infer_token_latencies:
+            out.append(f"Completed tokens per second (inferred): {m['inferred_completed_tokens_per_second']:.2f}")
+        return out
+
+    def summary_stats(self, r: PerformanceResult) -> list[str]:
+        return [f"Scheduled samples per second : {r.metrics['scheduled_samples_per_sec']:.2f}"]
+
+    def summary_token_stats(self, r: PerformanceResult) -> list[str]:
+        return [f"Completed tokens per second                 : {r.metrics['completed_tokens_per_second']:.2f}"]
+
     def result_items(self, r: PerformanceResult) -> Items:
         return [("result_scheduled_samples_per_sec", float(r.metrics["scheduled_samples_per_sec"])),
                 ("result_completed_samples_per_sec", float(r.metrics["completed_samples_per_sec"]))]
@@ -248,6 +303,15 @@ class Offline(Scenario):
         v = metrics.get("samples_per_second")
         return None if v is None else Headline("result_samples_per_second", float(v), "samples/s", "samples/s",
                                                True, False)
+
+    def summary_result(self, r: PerformanceResult) -> list[str]:
+        m = r.metrics
+        out = ["Samples per second: %g" % m["samples_per_second"]]
+        if r.tokens is not None:
+            out.append("Tokens per second: %g" % m["tokens_per_second"])
+        if r.settings.infer_token_latencies:
+            out.append("Tokens per second (inferred): %g" % m["inferred_tokens_per_second"])
+        return out
 
     def result_items(self, r: PerformanceResult) -> Items:
         return [("result_samples_per_second", float(r.metrics["samples_per_second"]))]
