@@ -22,6 +22,7 @@ from mlmeter.cli import (
     report_cmd,
     run_cmd,
     runs_cmd,
+    serve_cmd,
     storage_cmd,
     sysinfo_cmd,
     train_cmd,
@@ -51,6 +52,7 @@ _COMMANDS = (
     ("train", train_cmd, "time-to-train runs, MLLOG scoring, compliance rules"),
     ("storage", storage_cmd, "MLPerf Storage: dataset sizing, datagen, emulated accelerators, checkpoints"),
     ("loadgen", loadgen_cmd, "run the LoadGen against a simulated SUT and explain the verdict"),
+    ("serve", serve_cmd, "benchmark an OpenAI-compatible server under MLPerf's rules (serve mock: a mock server)"),
 )
 
 

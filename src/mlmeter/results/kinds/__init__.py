@@ -60,6 +60,7 @@ BUILTIN = {
     "checkpointing": "mlmeter.results.kinds.checkpointing",
     "training": "mlmeter.results.kinds.training",
     "repeat": "mlmeter.results.kinds.repeat",
+    "serving": "mlmeter.results.kinds.serving",
 }
 _loaded: dict[str, KindAdapter] = {}
 

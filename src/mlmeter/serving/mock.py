@@ -1,0 +1,151 @@
+"""An OpenAI-compatible mock server with a set time to first token, inter-token delay and token count, for
+self-benchmarks and tests (``mlmeter serve mock``); loopback by default.
+
+It serves ``/v1/models``, ``/v1/completions`` and ``/v1/chat/completions``, streamed (SSE, with ``usage`` in the
+last chunk when ``stream_options.include_usage`` is asked) or whole. Faults for tests: ``fail_every`` answers
+every n-th request with HTTP 500; ``stall_after`` stops a stream after that many tokens without ending it;
+``api_key`` makes it refuse requests without that bearer token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MockSettings:
+    model: str = "mock-llm"
+    ttft_s: float = 0.0
+    itl_s: float = 0.0
+    tokens: int = 16
+    fail_every: int = 0
+    stall_after: int = 0
+    api_key: str | None = None
+    """When set, requests without ``Authorization: Bearer <api_key>`` get HTTP 401."""
+
+
+class MockServer:
+    """``with MockServer(MockSettings(ttft_s=0.02)) as m: m.url`` — a server on its own thread and loop."""
+
+    def __init__(self, settings: MockSettings | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.settings = settings or MockSettings()
+        self.host, self.port = host, port
+        self.requests = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="mlmeter-mock-server", daemon=True)
+        self._runner: Any = None
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def __enter__(self) -> MockServer:
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    async def _stop(self) -> None:
+        """Cancel the replies still going (a stalled stream), then close the server."""
+        me = asyncio.current_task()
+        for t in asyncio.all_tasks():
+            if t is not me:
+                t.cancel()
+        await self._runner.cleanup()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._start())
+        except BaseException as exc:  # noqa: BLE001 -- raised in the caller's thread by __enter__
+            self._error = exc
+            self._ready.set()
+            self._loop.close()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.close()
+
+    async def _start(self) -> None:
+        from aiohttp import web
+
+        app = web.Application()
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/completions", self._complete)
+        app.router.add_post("/v1/chat/completions", self._complete)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    def _refused(self, request: Any) -> Any:
+        from aiohttp import web
+
+        key = self.settings.api_key
+        if key is not None and request.headers.get("Authorization") != f"Bearer {key}":
+            return web.json_response({"error": {"message": "invalid API key"}}, status=401)
+        return None
+
+    async def _models(self, request: Any) -> Any:
+        from aiohttp import web
+
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        return web.json_response({"object": "list", "data": [{"id": self.settings.model, "object": "model"}]})
+
+    async def _complete(self, request: Any) -> Any:
+        from aiohttp import web
+
+        s = self.settings
+        self.requests += 1
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        if body.get("model") != s.model:
+            return web.json_response({"error": {"message": f"model {body.get('model')!r} not found"}}, status=404)
+        if s.fail_every and self.requests % s.fail_every == 0:
+            return web.json_response({"error": {"message": "mock failure"}}, status=500)
+        chat = request.path.endswith("/chat/completions")
+        n = min(int(body.get("max_tokens") or s.tokens), s.tokens)
+        if not body.get("stream"):
+            await asyncio.sleep(s.ttft_s + s.itl_s * max(n - 1, 0))
+            text = "".join(f" t{i}" for i in range(n))
+            choice = {"index": 0, "finish_reason": "length",
+                      **({"message": {"role": "assistant", "content": text}} if chat else {"text": text})}
+            return web.json_response({"object": "text_completion", "model": s.model, "choices": [choice],
+                                      "usage": {"prompt_tokens": 1, "completion_tokens": n}})
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await asyncio.sleep(s.ttft_s)
+        for i in range(n):
+            if i:
+                await asyncio.sleep(s.itl_s)
+            if s.stall_after and i >= s.stall_after:
+                await asyncio.sleep(3600)
+            piece = f" t{i}"
+            choice = {"index": 0, "finish_reason": "length" if i == n - 1 else None,
+                      **({"delta": {"content": piece}} if chat else {"text": piece})}
+            await resp.write(f"data: {json.dumps({'choices': [choice]})}\n\n".encode())
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": n}}
+            await resp.write(f"data: {json.dumps(usage)}\n\n".encode())
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp

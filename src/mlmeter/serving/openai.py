@@ -1,0 +1,108 @@
+"""The OpenAI-compatible protocol: request bodies for ``/v1/completions`` and ``/v1/chat/completions``, and
+reading a streamed (SSE) or whole reply into one :class:`Reply` with the time of every content chunk.
+
+Output tokens come from the server's ``usage`` when it reports it (``stream_options.include_usage``), else
+from the number of content chunks; :attr:`Reply.token_source` says which.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+_clock = time.perf_counter_ns
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    model: str
+    api: str = "completions"
+    """"completions" or "chat"."""
+    max_tokens: int = 128
+    temperature: float = 0.0
+    stream: bool = True
+    ignore_eos: bool = False
+    """Ask for exactly ``max_tokens`` (``ignore_eos`` and ``min_tokens``, which vLLM and llama.cpp honour)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return "/v1/chat/completions" if self.api == "chat" else "/v1/completions"
+
+    def body(self, prompt: str) -> dict[str, Any]:
+        b: dict[str, Any] = {"model": self.model, "max_tokens": self.max_tokens, "temperature": self.temperature,
+                             "stream": self.stream}
+        if self.api == "chat":
+            b["messages"] = [{"role": "user", "content": prompt}]
+        else:
+            b["prompt"] = prompt
+        if self.stream:
+            b["stream_options"] = {"include_usage": True}
+        if self.ignore_eos:
+            b.update(ignore_eos=True, min_tokens=self.max_tokens)
+        b.update(self.extra)
+        return b
+
+
+@dataclass
+class Reply:
+    text: str = ""
+    chunk_ns: list[int] = field(default_factory=list)
+    """When each chunk with content arrived (``perf_counter_ns``)."""
+    usage_tokens: int | None = None
+    finish_reason: str | None = None
+    error: str | None = None
+
+    @property
+    def tokens(self) -> int:
+        return self.usage_tokens if self.usage_tokens is not None else len(self.chunk_ns)
+
+    @property
+    def token_source(self) -> str:
+        return "server usage" if self.usage_tokens is not None else "counted chunks"
+
+
+def chunk_text(obj: dict[str, Any]) -> str:
+    """The content of one completion or chat chunk (a role-only chunk has none)."""
+    out = []
+    for c in obj.get("choices") or []:
+        if "text" in c:
+            out.append(c.get("text") or "")
+        delta = c.get("delta") or c.get("message") or {}
+        out.append(delta.get("content") or "")
+    return "".join(out)
+
+
+def read_event(reply: Reply, data: str) -> bool:
+    """Fold one SSE ``data:`` payload into ``reply``; False at ``[DONE]``."""
+    if data.strip() == "[DONE]":
+        return False
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        reply.error = f"malformed SSE data: {data[:80]!r}"
+        return False
+    if "error" in obj:
+        reply.error = f"server error in the stream: {str(obj['error'])[:200]}"
+        return False
+    text = chunk_text(obj)
+    if text:
+        reply.text += text
+        reply.chunk_ns.append(_clock())
+    for c in obj.get("choices") or []:
+        reply.finish_reason = c.get("finish_reason") or reply.finish_reason
+    usage = obj.get("usage")
+    if isinstance(usage, dict) and usage.get("completion_tokens") is not None:
+        reply.usage_tokens = int(usage["completion_tokens"])
+    return True
+
+
+def read_whole(reply: Reply, obj: dict[str, Any]) -> None:
+    """A non-streamed reply: all of it arrives at once."""
+    reply.text = chunk_text(obj)
+    reply.chunk_ns.append(_clock())
+    usage = obj.get("usage") or {}
+    if usage.get("completion_tokens") is not None:
+        reply.usage_tokens = int(usage["completion_tokens"])

@@ -1,0 +1,110 @@
+"""``mlmeter serve`` against the OpenAI-compatible mock server on loopback: token metrics from the LoadGen,
+the client's own figures, failures that end a run INVALID (never a hang), bad endpoints refused before the run,
+and the API key never written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlmeter.cli.main import main
+
+from .records import record
+
+pytest.importorskip("aiohttp")
+
+from mlmeter.serving.mock import MockServer, MockSettings  # noqa: E402
+
+QUICK = ["--min-duration-ms", "1500", "--min-query-count", "40", "--quiet"]
+
+
+def _serve(url, out, *extra, model="mock-llm"):
+    return main(["serve", "--endpoint", url, "--model", model, "--output", str(out), *QUICK, *extra])
+
+
+def test_a_server_run_measures_tokens_and_writes_a_serving_record(tmp_path, capsys):
+    with MockServer(MockSettings(ttft_s=0.02, itl_s=0.002, tokens=12)) as m:
+        code = _serve(m.url, tmp_path / "r", "--scenario", "Server", "--qps", "40")
+    rec = record(tmp_path / "r")
+    assert rec.kind == "serving" and code == (0 if rec.verdict.value == "VALID" else 1)
+    s, tokens = rec.body["serving"], rec.body["tokens"]
+    assert s["requests"] == rec.body["sample_count"] and s["failed_requests"] == 0
+    assert s["output_tokens_from"] == "server usage" and tokens["token_count"] == 12 * s["requests"]
+    assert 20e6 <= tokens["ttft"]["p50"] < 200e6  # the mock's 20 ms, measured by the LoadGen from the schedule
+    assert s["inter_token_latency_ms"]["p50"] >= 1.5 and s["goodput"]["requests_per_second"] > 0
+    assert [m.name for m in rec.metrics][:3] == ["output tokens/s", "p99 TTFT", "p99 TPOT"]
+    assert "client:" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "r"), "--output", str(tmp_path / "r.html")]) == 0
+    assert "serving:" in (tmp_path / "r.html").read_text()
+
+
+def test_offline_chat_and_whole_replies(tmp_path):
+    with MockServer(MockSettings(tokens=6)) as m:
+        _serve(m.url, tmp_path / "chat", "--scenario", "Offline", "--api", "chat", "--qps", "200")
+        _serve(m.url, tmp_path / "whole", "--scenario", "Offline", "--no-stream", "--qps", "200")
+    for name in ("chat", "whole"):
+        rec = record(tmp_path / name)
+        assert rec.body["serving"]["failed_requests"] == 0 and rec.body["tokens"]["token_count"] > 0, name
+    assert record(tmp_path / "chat").body["serving"]["api"] == "chat"
+
+
+def test_server_errors_are_failed_samples_and_the_run_is_invalid(tmp_path):
+    with MockServer(MockSettings(tokens=4, fail_every=5)) as m:
+        code = _serve(m.url, tmp_path / "r", "--scenario", "Server", "--qps", "50")
+    rec = record(tmp_path / "r")
+    assert code == 1 and rec.verdict.value == "INVALID"
+    assert rec.body["serving"]["failed_requests"] >= 5
+    assert any("HTTP 500" in r for r in rec.reasons), rec.reasons
+
+
+def test_a_stream_that_stalls_ends_invalid_not_hung(tmp_path):
+    with MockServer(MockSettings(tokens=8, stall_after=3)) as m:
+        code = _serve(m.url, tmp_path / "r", "--scenario", "Server", "--qps", "20", "--completion-timeout-s", "2",
+                      "--timeout-s", "30")
+    rec = record(tmp_path / "r")
+    assert code == 1 and any("stopped completing" in r for r in rec.reasons), rec.reasons
+
+
+@pytest.mark.parametrize(("where", "message"), [
+    ("unreachable", "cannot reach an OpenAI-compatible server"),
+    ("model", "does not serve model 'other'; it serves: mock-llm"),
+])
+def test_bad_endpoints_are_refused_before_the_run(tmp_path, capsys, where, message):
+    with MockServer() as m:
+        url = "http://127.0.0.1:9" if where == "unreachable" else m.url
+        code = _serve(url, tmp_path / "r", model="other" if where == "model" else "mock-llm")
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "r" / "result.json").exists()
+
+
+def test_the_api_key_is_sent_and_never_written(tmp_path, monkeypatch, capsys):
+    secret = "sk-test-0123456789abcdef"
+    with MockServer(MockSettings(tokens=4, api_key=secret)) as m:
+        assert _serve(m.url, tmp_path / "no-key") == 2
+        assert "API key is missing or wrong" in capsys.readouterr().err
+        monkeypatch.setenv("MY_KEY", secret)
+        _serve(m.url, tmp_path / "r", "--api-key-env", "MY_KEY", "--scenario", "Offline", "--qps", "100")
+    assert record(tmp_path / "r").body["serving"]["failed_requests"] == 0
+    out, err = capsys.readouterr()
+    assert secret not in out + err
+    for f in (tmp_path / "r").iterdir():
+        assert secret not in f.read_text(errors="replace"), f.name
+
+
+def test_several_endpoints_share_the_load(tmp_path):
+    with MockServer(MockSettings(ttft_s=0.005, tokens=4)) as a, MockServer(MockSettings(ttft_s=0.005, tokens=4)) as b:
+        main(["serve", "--endpoint", a.url, "--endpoint", b.url, "--model", "mock-llm", "--output",
+              str(tmp_path / "r"), "--scenario", "Server", "--qps", "60", *QUICK])
+        served = (a.requests, b.requests)
+    per = record(tmp_path / "r").body["serving"]["per_endpoint"]
+    assert [p["requests"] for p in per] == list(served) and min(served) > 10
+
+
+def test_prompt_files_are_checked(tmp_path, capsys):
+    bad = tmp_path / "p.json"
+    bad.write_text(json.dumps(["fine", {"no": "prompt"}]))
+    with MockServer() as m:
+        assert _serve(m.url, tmp_path / "r", "--prompts", str(bad)) == 2
+    assert "item 1 is not a prompt" in capsys.readouterr().err
