@@ -108,3 +108,18 @@ def test_prompt_files_are_checked(tmp_path, capsys):
     with MockServer() as m:
         assert _serve(m.url, tmp_path / "r", "--prompts", str(bad)) == 2
     assert "item 1 is not a prompt" in capsys.readouterr().err
+
+
+def test_concurrency_sweep_finds_the_highest_level_meeting_the_bounds(tmp_path, capsys):
+    # one slot: 4 streams queue behind each other, so TTFT grows ~4x past the 30 ms bound; 1 stream meets it
+    with MockServer(MockSettings(ttft_s=0.01, itl_s=0.001, tokens=4, serial=True)) as m:
+        code = main(["serve", "--endpoint", m.url, "--model", "mock-llm", "--concurrency", "1,4", "--ttft-ms", "30",
+                     "--min-duration-ms", "1000", "--output", str(tmp_path), "--quiet"])
+    out = capsys.readouterr().out
+    one, four = record(tmp_path / "concurrency-1"), record(tmp_path / "concurrency-4")
+    assert one.verdict.value == "VALID" and four.verdict.value == "INVALID" and code == 1
+    assert any("p99 TTFT" in r for r in four.reasons)
+    assert "not an MLPerf scenario" in out and "highest concurrency meeting the TTFT/TPOT bounds: 1" in out
+    c1, c4 = one.body["concurrency"], four.body["concurrency"]
+    assert c1["streams"] == 1 and c4["streams"] == 4 and one.body["tokens"]["token_count"] > 0
+    assert four.body["tokens"]["ttft"]["p50"] > 2 * one.body["tokens"]["ttft"]["p50"]

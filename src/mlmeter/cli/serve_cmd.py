@@ -4,8 +4,10 @@ mock server to point it at."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
+from typing import Any
 
 from mlmeter.cli import knobs, loadgen_cmd, options, repeat
 from mlmeter.cli.progress import Progress
@@ -29,6 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--timeout-s", type=options.number(0, 86_400), default=600.0, help="per-request timeout")
     b = p.add_argument_group("benchmark")
     b.add_argument("--scenario", choices=[s.name for s in TestScenario], default="Server")
+    b.add_argument("--concurrency", default=None, metavar="N[,N…]",
+                   help="N closed-loop streams for --min-duration-ms instead of a scenario (not MLPerf); several "
+                        "levels sweep them and name the highest meeting the TTFT/TPOT bounds")
     b.add_argument("--mode", choices=["performance", "accuracy", "submission", "find-peak"], default="performance")
     b.add_argument("--mlperf-model", default=None, help="apply this MLPerf model's mlperf.conf (e.g. llama2-70b)")
     b.add_argument("--prompts", type=Path, default=None, help="prompts file (JSON list or one per line)")
@@ -67,29 +72,63 @@ def cmd_serve(a: argparse.Namespace) -> int:
         return _mock(a)
     if not a.endpoint or not a.model:
         raise ServingError("serve: give --endpoint URL and --model NAME (see 'mlmeter serve --help')")
-    from mlmeter.serving.bench import ServeConfig, run_serve
+    from mlmeter.serving.bench import ServeConfig, highest_passing, run_serve, sweep_concurrency
 
     settings = knobs.knob_values(a)
     if a.ttft_ms is not None:
         settings["ttft_latency"] = int(a.ttft_ms * 1e6)
     if a.tpot_ms is not None:
         settings["tpot_latency"] = int(a.tpot_ms * 1e6)
-    base = a.output
+    levels = _levels(a.concurrency)
+    cfg = ServeConfig(tuple(a.endpoint), a.model, TestScenario[a.scenario], a.mode, a.api, a.max_tokens,
+                      not a.no_stream, a.ignore_eos, a.mlperf_model, settings, a.prompts, a.count, a.output,
+                      a.overwrite, a.timeout_s, a.api_key_env, levels[0] if len(levels) == 1 else 0)
+    progress = Progress(enabled=not a.quiet)
+    if len(levels) > 1:
+        outcomes = sweep_concurrency(cfg, levels, progress)
+        repeat.register_runs([o.outdir for o in outcomes])
+        for o in outcomes:
+            print(_describe(o))
+        best = highest_passing(outcomes)
+        print(f"highest concurrency meeting the TTFT/TPOT bounds: {best if best is not None else 'none'}")
+        return exit_code(o.record.verdict for o in outcomes)
     verdicts = []
 
     def once(i: int) -> list[tuple[str, Path]]:
-        out = base if a.repeat == 1 or base is None else base / f"repeat-{i + 1}"
-        cfg = ServeConfig(tuple(a.endpoint), a.model, TestScenario[a.scenario], a.mode, a.api, a.max_tokens,
-                          not a.no_stream, a.ignore_eos, a.mlperf_model, settings, a.prompts, a.count, out,
-                          a.overwrite, a.timeout_s, a.api_key_env)
-        r, rec, outdir = run_serve(cfg, Progress(enabled=not a.quiet))
-        print(loadgen_cmd.describe(r))
-        s = rec.body["serving"]
-        print(f"  client: {s['requests']} requests, {s['failed_requests']} failed; output tokens from "
-              f"{s['output_tokens_from']}; send lag p99 {(s['send_lag_ms'] or {}).get('p99', 0):.3f} ms; "
-              f"goodput {s['goodput']['requests_per_second'] or 0:.2f} requests/s")
-        verdicts.append(rec.verdict)
-        return [("", outdir)]
+        out = a.output if a.repeat == 1 or a.output is None else a.output / f"repeat-{i + 1}"
+        o = run_serve(dataclasses.replace(cfg, output=out), progress)
+        print(_describe(o))
+        verdicts.append(o.record.verdict)
+        return [("", o.outdir)]
 
     repeat.repeated(a.repeat, once, lambda _k, runs: runs[0].parent / f"repeat-{runs[0].name}")
     return exit_code(verdicts)
+
+
+def _levels(text: str | None) -> list[int]:
+    if text is None:
+        return [0]
+    try:
+        levels = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        levels = []
+    if not levels or not all(1 <= n <= 100_000 for n in levels):
+        raise ServingError(f"--concurrency {text!r}: expected stream counts from 1 to 100000, like 1,2,4,8")
+    return levels
+
+
+def _describe(o: Any) -> str:
+    rec, s = o.record, o.record.body["serving"]
+    if o.result is not None:
+        head = loadgen_cmd.describe(o.result)
+    else:
+        c, tok = rec.body["concurrency"], rec.body["tokens"]
+        p99 = {k: ((tok[k] or {}).get("p99") or 0) / 1e6 for k in ("ttft", "tpot")}
+        head = (f"concurrency {c['streams']} (not an MLPerf scenario): {rec.verdict}\n"
+                f"  {rec.body['metrics']['completed_tokens_per_second'] or 0:,.1f} output tokens/s, "
+                f"p99 TTFT {p99['ttft']:.3f} ms, p99 TPOT {p99['tpot']:.3f} ms, "
+                f"goodput {c['goodput_requests_per_second'] or 0:.2f} requests/s\n  files: {o.outdir}")
+        head += "".join(f"\n  [FAIL] {r}" for r in rec.reasons)
+    return head + (f"\n  client: {s['requests']} requests, {s['failed_requests']} failed; output tokens from "
+                   f"{s['output_tokens_from']}; send lag p99 {(s['send_lag_ms'] or {}).get('p99', 0):.3f} ms; "
+                   f"goodput {s['goodput']['requests_per_second'] or 0:.2f} requests/s")

@@ -7,7 +7,7 @@ import json
 import os
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from mlmeter.loadgen.builder import SettingsBuilder
 from mlmeter.loadgen.result_json import result_body
 from mlmeter.results.record import RunRecord, new_record, write_record
 from mlmeter.serving import ServingError, require_aiohttp
+from mlmeter.serving.concurrency import ConcurrencyRun
 from mlmeter.serving.endpoint import EndpointSUT, Exchange
 from mlmeter.serving.openai import RequestSpec
 from mlmeter.serving.prompts import PromptQSL, load_prompts
@@ -51,6 +52,16 @@ class ServeConfig:
     overwrite: bool = False
     timeout_s: float = 600.0
     api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 0
+    """> 0: N closed-loop streams for the minimum duration instead of a LoadGen scenario (not MLPerf)."""
+
+
+@dataclass(frozen=True)
+class ServeOutcome:
+    record: RunRecord
+    outdir: Path
+    result: TestResult | None
+    """The LoadGen's result (None for a concurrency run)."""
 
 
 def check_endpoints(cfg: ServeConfig) -> None:
@@ -83,35 +94,71 @@ def build_settings(cfg: ServeConfig) -> SettingsBuilder:
     return b.values("flags", {"mode": MODES[cfg.mode], "use_token_latencies": True, **cfg.settings}, "command line")
 
 
-def run_serve(cfg: ServeConfig, observer: events.Observer | None = None) -> tuple[TestResult, RunRecord, Path]:
-    """Benchmark the endpoints; returns the LoadGen result, the run record and the run directory."""
+def run_serve(cfg: ServeConfig, observer: events.Observer | None = None) -> ServeOutcome:
+    """Benchmark the endpoints: one LoadGen test, or a concurrency run; write the run record."""
     require_aiohttp()
     obs = events.observing(observer)
     prompts = load_prompts(cfg.prompts, cfg.count)
-    built = build_settings(cfg)
-    outdir = fresh_directory(cfg.output or Path("mlmeter-serve") / f"{cfg.model}-{cfg.scenario.name}",
+    settings = build_settings(cfg)
+    what = f"concurrency-{cfg.concurrency}" if cfg.concurrency else cfg.scenario.name
+    outdir = fresh_directory(cfg.output or Path("mlmeter-serve") / f"{cfg.model}-{what}",
                              given=cfg.output is not None, overwrite=cfg.overwrite)
     obs.on_stage(events.Stage(f"checking {', '.join(cfg.endpoints)} for model {cfg.model}"))
     check_endpoints(cfg)
     spec = RequestSpec(cfg.model, cfg.api, cfg.max_tokens, stream=cfg.stream, ignore_eos=cfg.ignore_eos)
     sut = EndpointSUT(cfg.endpoints, spec, prompts, timeout_s=cfg.timeout_s, api_key_env=cfg.api_key_env)
-    interrupted = False
+    obs.on_stage(events.Stage(f"{what} {'' if cfg.concurrency else cfg.mode} -> {outdir}"))
     try:
-        obs.on_stage(events.Stage(f"{cfg.scenario.name} {cfg.mode} -> {outdir}"))
-        try:
-            r = run_test(sut, PromptQSL(prompts), built.settings, LogSettings(outdir=str(outdir), write_result_json=False),
-                         audit_config=None, observer=obs, layers=built.layers)
-        except RunInterrupted as exc:
-            r, interrupted = exc.result, True
+        if cfg.concurrency:
+            return _concurrency(cfg, sut, len(prompts), settings, outdir, obs)
+        return _loadgen(cfg, sut, prompts, settings, outdir, obs)
     finally:
         sut.close()
-    body = {**result_body(r), "serving": client_figures(cfg, sut.exchanges, r)}
-    record = new_record("serving", body, checks=r.checks, complete=not r.interrupted, system=describe_host())
-    write_record(outdir / "result.json", record)
-    obs.on_run_written(events.RunWritten(outdir, "serving", record.verdict.value))
+
+
+def _loadgen(cfg: ServeConfig, sut: EndpointSUT, prompts: list[str], built: SettingsBuilder, outdir: Path,
+             obs: events.Observer) -> ServeOutcome:
+    interrupted = False
+    try:
+        r = run_test(sut, PromptQSL(prompts), built.settings, LogSettings(outdir=str(outdir), write_result_json=False),
+                     audit_config=None, observer=obs, layers=built.layers)
+    except RunInterrupted as exc:
+        r, interrupted = exc.result, True
+    es = r.settings
+    body = {**result_body(r), "serving": client_figures(cfg, sut.exchanges, es.ttft_latency, es.tpot_latency)}
+    record = _write(outdir, body, r.checks, not r.interrupted, obs)
     if interrupted:
         raise RunInterrupted(r)
-    return r, record, outdir
+    return ServeOutcome(record, outdir, r)
+
+
+def _concurrency(cfg: ServeConfig, sut: EndpointSUT, prompts: int, built: SettingsBuilder, outdir: Path,
+                 obs: events.Observer) -> ServeOutcome:
+    s = built.settings
+    run = ConcurrencyRun(sut, cfg.concurrency, s.min_duration_ms / 1000, prompts)
+    run.run()
+    body = {**run.body(s.ttft_latency, s.tpot_latency),
+            "serving": client_figures(cfg, sut.exchanges, s.ttft_latency, s.tpot_latency)}
+    return ServeOutcome(_write(outdir, body, run.checks(s.ttft_latency, s.tpot_latency), True, obs), outdir, None)
+
+
+def _write(outdir: Path, body: dict[str, Any], checks: Any, complete: bool, obs: events.Observer) -> RunRecord:
+    record = new_record("serving", body, checks=checks, complete=complete, system=describe_host())
+    write_record(outdir / "result.json", record)
+    obs.on_run_written(events.RunWritten(outdir, "serving", record.verdict.value))
+    return record
+
+
+def sweep_concurrency(cfg: ServeConfig, levels: list[int], observer: events.Observer | None = None) -> list[ServeOutcome]:
+    """One concurrency run per level (``<output>/concurrency-<n>``), in order."""
+    base = cfg.output or Path("mlmeter-serve") / f"{cfg.model}-concurrency"
+    return [run_serve(replace(cfg, concurrency=n, output=base / f"concurrency-{n}"), observer) for n in levels]
+
+
+def highest_passing(outcomes: list[ServeOutcome]) -> int | None:
+    """The highest concurrency whose run met the bounds (None when none did)."""
+    ok = [o.record.body["concurrency"]["streams"] for o in outcomes if o.record.verdict.value == "VALID"]
+    return max(ok) if ok else None
 
 
 def _pcts(values: list[float]) -> dict[str, float] | None:
@@ -122,12 +169,11 @@ def _pcts(values: list[float]) -> dict[str, float] | None:
             "p99": float(np.percentile(a, 99)), "max": float(a.max()), "mean": float(a.mean())}
 
 
-def client_figures(cfg: ServeConfig, exchanges: list[Exchange], r: TestResult) -> dict[str, Any]:
+def client_figures(cfg: ServeConfig, exchanges: list[Exchange], ttft_ns: int, tpot_ns: int) -> dict[str, Any]:
     """What the client measured: its send lag, inter-token gaps, goodput, failures, per endpoint."""
     ok = [e for e in exchanges if e.error is None]
-    es = r.settings
-    good = [e for e in ok if e.first_ns and (e.first_ns - e.issued_ns) <= es.ttft_latency and
-            (e.tokens < 2 or (e.done_ns - e.first_ns) / (e.tokens - 1) <= es.tpot_latency)]
+    good = [e for e in ok if e.first_ns and (e.first_ns - e.issued_ns) <= ttft_ns and
+            (e.tokens < 2 or (e.done_ns - e.first_ns) / (e.tokens - 1) <= tpot_ns)]
     span_s = ((max(e.done_ns for e in exchanges) - min(e.issued_ns for e in exchanges)) / 1e9) if exchanges else 0.0
     sources = sorted({e.token_source for e in ok})
     return {
@@ -141,7 +187,7 @@ def client_figures(cfg: ServeConfig, exchanges: list[Exchange], r: TestResult) -
         "goodput": {"requests_per_second": len(good) / span_s if span_s else None,
                     "tokens_per_second": sum(e.tokens for e in good) / span_s if span_s else None,
                     "share": len(good) / len(exchanges) if exchanges else None,
-                    "bounds_ns": {"ttft": es.ttft_latency, "tpot": es.tpot_latency},
+                    "bounds_ns": {"ttft": ttft_ns, "tpot": tpot_ns},
                     "note": "requests whose TTFT and TPOT (client-measured, from the LoadGen's issue) met the bounds"},
         "per_endpoint": [{"endpoint": url, "requests": sum(1 for e in exchanges if e.endpoint == k),
                           "failed": sum(1 for e in exchanges if e.endpoint == k and e.error),

@@ -27,6 +27,8 @@ class MockSettings:
     stall_after: int = 0
     api_key: str | None = None
     """When set, requests without ``Authorization: Bearer <api_key>`` get HTTP 401."""
+    serial: bool = False
+    """Serve one request at a time (a server with one slot: latency grows with the load)."""
 
 
 class MockServer:
@@ -41,6 +43,7 @@ class MockServer:
         self._thread = threading.Thread(target=self._serve, name="mlmeter-mock-server", daemon=True)
         self._runner: Any = None
         self._error: BaseException | None = None
+        self._slot: asyncio.Lock | None = None
 
     @property
     def url(self) -> str:
@@ -83,6 +86,7 @@ class MockServer:
     async def _start(self) -> None:
         from aiohttp import web
 
+        self._slot = asyncio.Lock()
         app = web.Application()
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/completions", self._complete)
@@ -122,6 +126,16 @@ class MockServer:
             return web.json_response({"error": {"message": f"model {body.get('model')!r} not found"}}, status=404)
         if s.fail_every and self.requests % s.fail_every == 0:
             return web.json_response({"error": {"message": "mock failure"}}, status=500)
+        if s.serial:
+            assert self._slot is not None
+            async with self._slot:
+                return await self._reply(request, body)
+        return await self._reply(request, body)
+
+    async def _reply(self, request: Any, body: dict[str, Any]) -> Any:
+        from aiohttp import web
+
+        s = self.settings
         chat = request.path.endswith("/chat/completions")
         n = min(int(body.get("max_tokens") or s.tokens), s.tokens)
         if not body.get("stream"):
