@@ -36,7 +36,8 @@ def test_a_server_run_measures_tokens_and_writes_a_serving_record(tmp_path, caps
     assert [m.name for m in rec.metrics][:3] == ["output tokens/s", "p99 TTFT", "p99 TPOT"]
     assert "client:" in capsys.readouterr().out
     assert main(["report", str(tmp_path / "r"), "--output", str(tmp_path / "r.html")]) == 0
-    assert "serving:" in (tmp_path / "r.html").read_text()
+    html = (tmp_path / "r.html").read_text()
+    assert "serving:" in html and "<h3>Client</h3>" in html and "latency distribution" in html
 
 
 def test_offline_chat_and_whole_replies(tmp_path):

@@ -265,6 +265,21 @@ def _checks(v: RunView) -> str:
             f"<th>advice</th></tr>{rows}</table>")
 
 
+def _client(doc: dict[str, Any]) -> str:
+    """A serving run's client figures: what the load generator's own side measured."""
+    s = doc.get("serving")
+    if not s:
+        return ""
+    lag, itl, good = s.get("send_lag_ms") or {}, s.get("inter_token_latency_ms") or {}, s.get("goodput") or {}
+    rows = [("endpoints", ", ".join(s.get("endpoints") or [])), ("requests (failed)",
+            f"{s.get('requests')} ({s.get('failed_requests')})"), ("output tokens from", str(s.get("output_tokens_from"))),
+            ("send lag p50 / p99 (ms)", f"{fmt(lag.get('p50') or 0)} / {fmt(lag.get('p99') or 0)}"),
+            ("inter-token latency p50 / p99 (ms)", f"{fmt(itl.get('p50') or 0)} / {fmt(itl.get('p99') or 0)}"),
+            ("goodput (requests/s, share)", f"{fmt(good.get('requests_per_second') or 0)}, "
+                                            f"{(good.get('share') or 0):.1%}")]
+    return "<h3>Client</h3>" + _table(rows)
+
+
 def _accuracy(doc: dict[str, Any]) -> str:
     acc = doc.get("accuracy")
     if not acc:
@@ -285,7 +300,7 @@ def run_section(v: RunView, anchor: str) -> str:
     return (f'<section class="run" id="{anchor}"><h2>{escape(v.title)}{_badge(v.verdict)}</h2>'
             f'<div class="path">{escape(str(v.path.resolve()))}</div>'
             + (f"<p>{escape(summary)}</p>" if summary else "") + _why(v) + _cards(v) + _accuracy(d)
-            + (f'<div class="grid">{"".join(charts)}</div>' if charts else "") + _checks(v) + _power_block(v.record.power)
+            + (f'<div class="grid">{"".join(charts)}</div>' if charts else "") + _checks(v) + _client(d) + _power_block(v.record.power)
             + _system_block(v.record.system) + _settings(v) + "</section>")
 
 

