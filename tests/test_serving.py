@@ -77,7 +77,7 @@ def test_bad_endpoints_are_refused_before_the_run(tmp_path, capsys, where, messa
         code = _serve(url, tmp_path / "r", model="other" if where == "model" else "mock-llm")
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
-    assert not (tmp_path / "r" / "result.json").exists()
+    assert not (tmp_path / "r").exists()  # refused before anything was written
 
 
 def test_the_api_key_is_sent_and_never_written(tmp_path, monkeypatch, capsys):

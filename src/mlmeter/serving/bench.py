@@ -101,10 +101,10 @@ def run_serve(cfg: ServeConfig, observer: events.Observer | None = None) -> Serv
     prompts = load_prompts(cfg.prompts, cfg.count)
     settings = build_settings(cfg)
     what = f"concurrency-{cfg.concurrency}" if cfg.concurrency else cfg.scenario.name
+    obs.on_stage(events.Stage(f"checking {', '.join(cfg.endpoints)} for model {cfg.model}"))
+    check_endpoints(cfg)  # before anything is created on disk
     outdir = fresh_directory(cfg.output or Path("mlmeter-serve") / f"{cfg.model}-{what}",
                              given=cfg.output is not None, overwrite=cfg.overwrite)
-    obs.on_stage(events.Stage(f"checking {', '.join(cfg.endpoints)} for model {cfg.model}"))
-    check_endpoints(cfg)
     spec = RequestSpec(cfg.model, cfg.api, cfg.max_tokens, stream=cfg.stream, ignore_eos=cfg.ignore_eos)
     sut = EndpointSUT(cfg.endpoints, spec, prompts, timeout_s=cfg.timeout_s, api_key_env=cfg.api_key_env)
     obs.on_stage(events.Stage(f"{what} {'' if cfg.concurrency else cfg.mode} -> {outdir}"))
