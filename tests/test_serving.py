@@ -124,3 +124,16 @@ def test_concurrency_sweep_finds_the_highest_level_meeting_the_bounds(tmp_path, 
     c1, c4 = one.body["concurrency"], four.body["concurrency"]
     assert c1["streams"] == 1 and c4["streams"] == 4 and one.body["tokens"]["token_count"] > 0
     assert four.body["tokens"]["ttft"]["p50"] > 2 * one.body["tokens"]["ttft"]["p50"]
+
+
+def test_a_rate_sweep_names_the_highest_valid_rate(tmp_path, capsys):
+    # one slot of ~8 ms: 20 QPS is served within a 60 ms TTFT bound, 400 QPS queues far past it
+    with MockServer(MockSettings(ttft_s=0.005, itl_s=0.001, tokens=4, serial=True)) as m:
+        code = main(["serve", "--endpoint", m.url, "--model", "mock-llm", "--rates", "20,400", "--ttft-ms", "60",
+                     "--percentile", "0.9", "--min-duration-ms", "2500", "--min-query-count", "44",
+                     "--output", str(tmp_path), "--quiet"])
+    out = capsys.readouterr().out
+    low, high = record(tmp_path / "qps-20"), record(tmp_path / "qps-400")
+    assert low.verdict.value == "VALID" and high.verdict.value == "INVALID" and code == 1, low.reasons
+    assert any("TTFT" in r for r in high.reasons)
+    assert "highest target QPS VALID under MLPerf's rules: 20" in out

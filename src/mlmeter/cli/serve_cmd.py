@@ -35,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="N closed-loop streams for --min-duration-ms instead of a scenario (not MLPerf); several "
                         "levels sweep them and name the highest meeting the TTFT/TPOT bounds")
     b.add_argument("--mode", choices=["performance", "accuracy", "submission", "find-peak"], default="performance")
+    b.add_argument("--rates", default=None, metavar="QPS[,QPS…]",
+                   help="a Server run at each target QPS (MLPerf's rules at each); names the highest VALID one")
     b.add_argument("--mlperf-model", default=None, help="apply this MLPerf model's mlperf.conf (e.g. llama2-70b)")
     b.add_argument("--prompts", type=Path, default=None, help="prompts file (JSON list or one per line)")
     b.add_argument("--count", type=options.whole(1, 10_000_000), default=None, help="use the first N prompts")
@@ -72,7 +74,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
         return _mock(a)
     if not a.endpoint or not a.model:
         raise ServingError("serve: give --endpoint URL and --model NAME (see 'mlmeter serve --help')")
-    from mlmeter.serving.bench import ServeConfig, highest_passing, run_serve, sweep_concurrency
+    from mlmeter.serving.bench import ServeConfig, highest_passing, run_serve, sweep_concurrency, sweep_rates
 
     settings = knobs.knob_values(a)
     if a.ttft_ms is not None:
@@ -84,13 +86,16 @@ def cmd_serve(a: argparse.Namespace) -> int:
                       not a.no_stream, a.ignore_eos, a.mlperf_model, settings, a.prompts, a.count, a.output,
                       a.overwrite, a.timeout_s, a.api_key_env, levels[0] if len(levels) == 1 else 0)
     progress = Progress(enabled=not a.quiet)
-    if len(levels) > 1:
-        outcomes = sweep_concurrency(cfg, levels, progress)
+    if len(levels) > 1 or a.rates is not None:
+        if a.rates is not None:
+            outcomes, what = sweep_rates(cfg, _rates(a.rates), progress), "target QPS VALID under MLPerf's rules"
+        else:
+            outcomes, what = sweep_concurrency(cfg, levels, progress), "concurrency meeting the TTFT/TPOT bounds"
         repeat.register_runs([o.outdir for o in outcomes])
         for o in outcomes:
             print(_describe(o))
         best = highest_passing(outcomes)
-        print(f"highest concurrency meeting the TTFT/TPOT bounds: {best if best is not None else 'none'}")
+        print(f"highest {what}: {f'{best:g}' if best is not None else 'none'}")
         return exit_code(o.record.verdict for o in outcomes)
     verdicts = []
 
@@ -103,6 +108,16 @@ def cmd_serve(a: argparse.Namespace) -> int:
 
     repeat.repeated(a.repeat, once, lambda _k, runs: runs[0].parent / f"repeat-{runs[0].name}")
     return exit_code(verdicts)
+
+
+def _rates(text: str) -> list[float]:
+    try:
+        rates = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        rates = []
+    if not rates or not all(0 < q <= 1e6 for q in rates):
+        raise ServingError(f"--rates {text!r}: expected target QPS values above 0, like 5,10,20")
+    return rates
 
 
 def _levels(text: str | None) -> list[int]:

@@ -155,9 +155,22 @@ def sweep_concurrency(cfg: ServeConfig, levels: list[int], observer: events.Obse
     return [run_serve(replace(cfg, concurrency=n, output=base / f"concurrency-{n}"), observer) for n in levels]
 
 
-def highest_passing(outcomes: list[ServeOutcome]) -> int | None:
-    """The highest concurrency whose run met the bounds (None when none did)."""
-    ok = [o.record.body["concurrency"]["streams"] for o in outcomes if o.record.verdict.value == "VALID"]
+def sweep_rates(cfg: ServeConfig, rates: list[float], observer: events.Observer | None = None) -> list[ServeOutcome]:
+    """One Server run per target QPS (``<output>/qps-<rate>``), in order: MLPerf's rules at each rate."""
+    base = cfg.output or Path("mlmeter-serve") / f"{cfg.model}-rates"
+    return [run_serve(replace(cfg, scenario=TestScenario.Server, concurrency=0, output=base / f"qps-{q:g}",
+                              settings={**cfg.settings, "server_target_qps": q}), observer) for q in rates]
+
+
+def level_of(o: ServeOutcome) -> float:
+    """What a sweep varied in this run: its streams (concurrency) or its target QPS (rates)."""
+    c = o.record.body.get("concurrency")
+    return float(c["streams"]) if c else float(o.record.body["settings"]["effective"]["target_qps"])
+
+
+def highest_passing(outcomes: list[ServeOutcome]) -> float | None:
+    """The highest level of a sweep whose run is VALID (None when none is)."""
+    ok = [level_of(o) for o in outcomes if o.record.verdict.value == "VALID"]
     return max(ok) if ok else None
 
 
