@@ -2,7 +2,7 @@
 
 ``mlmeter loadgen`` and ``mlmeter infer`` share :func:`add_knobs`; ``infer`` also keeps the reference harness's
 names (``--time``, ``--max-latency`` in seconds) as aliases (:func:`add_reference_aliases`). The library
-takes and names TestSettings *fields*; :func:`flag_for` turns a field back into the flag that sets it, so an
+takes and names TestSettings *fields*; :func:`name_flags` adds to a message the flag that sets each one, so an
 error from the library can name what the user typed.
 """
 
@@ -96,11 +96,6 @@ def knob_values(a: argparse.Namespace, knobs: tuple[Knob, ...] = KNOBS) -> dict[
         if v is not None and v is not False:
             out.update(k.fields(v))
     return out
-
-
-def flag_for(field: str) -> str | None:
-    """The flag that sets a TestSettings field, for error messages."""
-    return next((k.flag for k in KNOBS if field in k.fields(1)), None)
 
 
 def name_flags(message: str) -> str:

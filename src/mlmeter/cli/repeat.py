@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mlmeter.results.repeat import format_repeat, run_repeated
-from mlmeter.results.store import Registrar
+from mlmeter.results.store import Registrar, register
 
 
 def repeated(n: int, run_once: Callable[[int], Sequence[tuple[str, Path]]],
@@ -25,8 +25,6 @@ def repeated(n: int, run_once: Callable[[int], Sequence[tuple[str, Path]]],
 
 
 def register_runs(members: list[Path]) -> None:
-    """Register runs made outside ``repeated`` (the embedded default)."""
-    registrar = Registrar()
-    run_repeated(1, lambda _i: [("", m) for m in members], lambda _k, _d: Path(), registrar)
-    for line in registrar.problems:
+    """Register runs made outside ``repeated`` (the embedded default, sweeps)."""
+    for line in register(members):
         print(f"mlmeter: {line}", file=sys.stderr)

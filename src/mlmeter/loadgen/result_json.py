@@ -75,8 +75,8 @@ def result_body(r: TestResult) -> dict[str, Any]:
             "max_latency": p.max_latency_s,
         } if p else None,
         "query_count": p.query_count if p else 0,
-        "latency": _plain(_stats(p.latency)) if p else None,
-        "query_latency": _plain(_stats(p.query_latency)) if p and p.query_latency else None,
+        "latency": _plain(stats_dict(p.latency)) if p else None,
+        "query_latency": _plain(stats_dict(p.query_latency)) if p and p.query_latency else None,
         "early_stopping": _early_stopping(p.early_stopping) if p else None,
         "settings": {
             "requested": _plain(dataclasses.asdict(r.requested)) if r.requested else None,
@@ -95,13 +95,14 @@ def result_body(r: TestResult) -> dict[str, Any]:
     if p and p.tokens is not None:
         doc["tokens"] = {
             "token_count": p.tokens.token_count,
-            "ttft": _plain(_stats(p.tokens.ttft)),
-            "tpot": _plain(_stats(p.tokens.tpot)),
+            "ttft": _plain(stats_dict(p.tokens.ttft)),
+            "tpot": _plain(stats_dict(p.tokens.tpot)),
         }
     return doc
 
 
-def _stats(s: Any) -> dict[str, Any]:
+def stats_dict(s: Any) -> dict[str, Any]:
+    """Latency statistics as ``result.json`` writes them: min, max, mean, p50 … p99.9."""
     d = {"min": s.min, "max": s.max, "mean": s.mean}
     d.update({f"p{k * 100:g}": v for k, v in s.percentiles.items()})
     return d

@@ -4,7 +4,6 @@ write the run record (kind ``serving``) with the client's own figures beside the
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field, replace
@@ -21,7 +20,7 @@ from mlmeter.results.record import RunRecord, new_record, write_record
 from mlmeter.serving import ServingError, require_aiohttp
 from mlmeter.serving.concurrency import ConcurrencyRun
 from mlmeter.serving.endpoint import EndpointSUT, Exchange
-from mlmeter.serving.openai import RequestSpec
+from mlmeter.serving.openai import RequestSpec, auth_headers
 from mlmeter.serving.prompts import PromptQSL, load_prompts
 from mlmeter.system import describe_host
 from mlmeter.util.rundir import fresh_directory
@@ -66,8 +65,7 @@ class ServeOutcome:
 
 def check_endpoints(cfg: ServeConfig) -> None:
     """Every endpoint answers ``/v1/models`` and serves ``cfg.model`` (else the served models are named)."""
-    key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    headers = auth_headers(cfg.api_key_env)
     for url in cfg.endpoints:
         try:
             req = urllib.request.Request(url.rstrip("/") + "/v1/models", headers=headers)

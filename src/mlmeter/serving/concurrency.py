@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from mlmeter.loadgen.results import PERCENTILES
+from mlmeter.loadgen.result_json import stats_dict
+from mlmeter.loadgen.results import LatencyStats
 from mlmeter.serving.endpoint import EndpointSUT
 from mlmeter.verdict import Check, failure
 
@@ -120,9 +121,4 @@ class ConcurrencyRun:
 
 
 def _stats(a: np.ndarray) -> dict[str, Any] | None:
-    if len(a) == 0:
-        return None
-    s = np.sort(a)
-    d: dict[str, Any] = {"min": int(s[0]), "max": int(s[-1]), "mean": int(s.mean())}
-    d.update({f"p{p * 100:g}": int(s[min(int(len(s) * p), len(s) - 1)]) for p in PERCENTILES})
-    return d
+    return stats_dict(LatencyStats.of_sorted(np.sort(a))) if len(a) else None

@@ -11,7 +11,6 @@ never starts) is a failed sample: reported to the sink with the reason — the r
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from mlmeter.loadgen.protocols import CompletionSink
-from mlmeter.serving.openai import Reply, RequestSpec, read_event, read_whole
+from mlmeter.serving.openai import Reply, RequestSpec, auth_headers, read_event, read_whole
 
 _clock = time.perf_counter_ns
 
@@ -48,8 +47,7 @@ class EndpointSUT:
                  timeout_s: float = 600.0, api_key_env: str | None = "OPENAI_API_KEY", max_connections: int = 0) -> None:
         self.endpoints = [e.rstrip("/") for e in endpoints]
         self.spec, self.prompts, self.timeout_s = spec, list(prompts), timeout_s
-        key = os.environ.get(api_key_env) if api_key_env else None
-        self._headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._headers = auth_headers(api_key_env)
         self._max_connections = max_connections
         self.name = f"mlmeter-endpoint-{spec.model}"
         self.exchanges: list[Exchange] = []

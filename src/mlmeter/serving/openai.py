@@ -8,11 +8,18 @@ from the number of content chunks; :attr:`Reply.token_source` says which.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 _clock = time.perf_counter_ns
+
+
+def auth_headers(api_key_env: str | None) -> dict[str, str]:
+    """The bearer-token header from the environment variable named (none when unset); the key is never logged."""
+    key = os.environ.get(api_key_env) if api_key_env else None
+    return {"Authorization": f"Bearer {key}"} if key else {}
 
 
 @dataclass(frozen=True)

@@ -33,21 +33,31 @@ class LogFile:
         return [r for r in self.records if r.key == key]
 
 
+def line_record(line: str) -> dict[str, Any] | None:
+    """The JSON of one ``:::MLLOG`` line (the last token wins, as officially); None for other lines.
+
+    :raises ValueError: a line with the prefix whose JSON does not parse.
+    """
+    at = line.rfind(PREFIX)
+    if at < 0:
+        return None
+    d: dict[str, Any] = json.loads(line[at + len(PREFIX):].strip())
+    return d
+
+
 def read_log(path: Path) -> LogFile:
     """Every ``:::MLLOG`` record (the last token of a line wins; latin-1); bad lines become errors."""
     log = LogFile(path)
     index = 0
     with open(path, encoding="latin-1") as f:
         for n, line in enumerate(f, 1):
-            at = line.rfind(PREFIX)
-            if at < 0:
-                continue
-            text = line[at + len(PREFIX):].strip()
             try:
-                d = json.loads(text)
+                d = line_record(line)
             except ValueError as exc:
                 log.errors.append(f"{path}:{n}: not JSON ({exc})")
                 index += 1
+                continue
+            if d is None:
                 continue
             missing = [k for k in ("time_ms", "key") if k not in d]
             if missing:

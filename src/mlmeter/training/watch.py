@@ -3,13 +3,12 @@ one :class:`~mlmeter.events.Progress` per evaluation."""
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from types import TracebackType
 
 from mlmeter import events
-from mlmeter.training.mllog import PREFIX
+from mlmeter.training.logfile import line_record
 
 
 class LogWatcher:
@@ -47,14 +46,11 @@ class LogWatcher:
         lines = (self._partial + text).split("\n")
         self._partial = lines.pop()
         for line in lines:
-            at = line.find(PREFIX)
-            if at < 0:
-                continue
             try:
-                rec = json.loads(line[at + len(PREFIX):])
+                rec = line_record(line)
             except ValueError:
                 continue
-            if rec.get("key") == "eval_accuracy":
+            if rec is not None and rec.get("key") == "eval_accuracy":
                 epoch = (rec.get("metadata") or {}).get("epoch_num")
                 self.observer.on_progress(events.Progress(self.label, float(epoch or 0), None, "epochs",
                                                           f"eval {rec.get('value')}"))

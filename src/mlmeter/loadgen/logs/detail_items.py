@@ -13,12 +13,11 @@ from mlmeter import __version__
 from mlmeter.loadgen import config as conf
 from mlmeter.loadgen.logs.summary import early_stopping_text
 from mlmeter.loadgen.results import PerformanceResult
-from mlmeter.loadgen.scenarios.policy import PassFigures, scenario_policy
+from mlmeter.loadgen.scenarios.policy import scenario_policy
 from mlmeter.loadgen.settings import EffectiveSettings, TestMode, TestSettings
 
 LOADGEN_VERSION = "6.0.17"
-_ONE = PassFigures(2, 1, 1.0, 1.0, 1.0, 1.0, 1.0)
-"""Figures for asking a policy which inferred-rate keys it has (the values are not used)."""
+_INFERRED = ("inferred_completed_tokens_per_second", "inferred_tokens_per_second")
 
 LOGGER_COUNTERS = (
     "logger_swap_request_slots_retry_count",
@@ -180,8 +179,8 @@ def _token_items(r: PerformanceResult) -> list[tuple[str, object]]:
                 items.append(("result_completed_tokens_per_second", float(m["completed_tokens_per_second"])))
         else:
             items.append(("result_tokens_per_second", float(m["tokens_per_second"])))
-    if es.infer_token_latencies:  # the scenario's inferred rates, in the order its policy computes them
-        items += [(f"result_{k}", float(m[k])) for k in policy.inferred_tokens(_ONE, 1.0)]
+    if es.infer_token_latencies:  # the inferred rate the scenario computed (Server or Offline)
+        items += [(f"result_{k}", float(m[k])) for k in _INFERRED if k in m]
     return items
 
 
