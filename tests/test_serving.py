@@ -138,3 +138,95 @@ def test_a_rate_sweep_names_the_highest_valid_rate(tmp_path, capsys):
     assert low.verdict.value == "VALID" and high.verdict.value == "INVALID" and code == 1, low.reasons
     assert any("TTFT" in r for r in high.reasons)
     assert "highest target QPS VALID under MLPerf's rules: 20" in out
+
+
+def test_find_peak_probes_bisects_and_confirms_the_highest_valid_rate(tmp_path, capsys):
+    """A one-slot mock saturates near 1 / (service time); the search brackets it with probes judged on every check
+    but duration, then confirms the rate it found with a full run; the report draws every probe."""
+    out = tmp_path / "peak"
+    with MockServer(MockSettings(ttft_s=0.002, itl_s=0.0005, tokens=4, serial=True)) as m:
+        code = main(["serve", "--endpoint", m.url, "--model", "mock-llm", "--mode", "find-peak", "--qps", "100",
+                     "--ttft-ms", "50", "--tpot-ms", "20", "--min-duration-ms", "2000", "--min-query-count", "500",
+                     "--probe-duration-ms", "500", "--peak-tolerance", "0.15", "--output", str(out), "--quiet"])
+    peak = json.loads((out / "peak.json").read_text())
+    probes = [t for t in peak["trials"] if t["role"] == "probe"]
+    passed = [t["target_qps"] for t in probes if t["passed"]]
+    failed = [t["target_qps"] for t in probes if not t["passed"]]
+    assert passed and failed and peak["probe"]["min_query_count"] == 459
+    assert peak["probed_qps"] == max(passed) and min(failed) > max(passed)
+    assert all(t["reasons"] for t in probes if not t["passed"])  # a failed probe says which check failed
+    assert (min(failed) - max(passed)) / max(passed) <= 0.15 or len(probes) == 16
+    conf = [t for t in peak["trials"] if t["role"] == "confirmation"]
+    assert len(conf) == 1
+    assert code == (0 if conf[0]["verdict"] == "VALID" else 1)
+    if conf[0]["verdict"] == "VALID":
+        assert peak["qps"] == conf[0]["target_qps"] <= peak["probed_qps"]
+        rec = record(out / conf[0]["run"])
+        assert rec.body["peak"] == peak and rec.metrics[0].name == "peak VALID Server QPS"
+    assert "peak Server rate under MLPerf's rules" in capsys.readouterr().out
+    runs = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert len(runs) == len(peak["trials"])
+    assert main(["report", str(out / conf[-1]["run"]), "--output", str(tmp_path / "p.html")]) == 0
+    assert "validity-aware find-peak" in (tmp_path / "p.html").read_text()
+
+
+def test_the_embedded_accuracy_gate_scores_replies_with_rouge(tmp_path):
+    """A server that copies the sentence scores 100 and is VALID; one that answers anything else is INVALID with
+    the ROUGE scores named — both through the LoadGen's accuracy log."""
+    for echo, name in ((True, "good"), (False, "bad")):
+        with MockServer(MockSettings(echo=echo)) as m:
+            code = _serve(m.url, tmp_path / name, "--scenario", "Offline", "--mode", "accuracy", "--count", "20")
+        rec = record(tmp_path / name)
+        acc = rec.body["llm_accuracy"]
+        assert acc["samples"] == 20 and acc["target"].startswith("mlmeter's embedded copy tasks")
+        if echo:
+            assert code == 0 and rec.verdict.value == "VALID" and acc["scores"]["rougeLsum"] == 100.0
+        else:
+            assert code == 1 and rec.verdict.value == "INVALID" and acc["scores"]["rouge1"] < 10
+            assert {c.name for c in rec.checks if not c.passed} == {"ROUGE1", "ROUGE2", "ROUGEL"}
+
+
+def test_rouge_matches_the_scoring_library_on_partial_answers():
+    from rouge_score import rouge_scorer
+
+    from mlmeter.serving.llm_accuracy import rouge
+
+    preds = ["The cat sat on the mat today.", "A dog barked. It ran away."]
+    refs = ["The cat sat on a mat.", "The dog barked loudly. Then it ran away."]
+    ours, _ = rouge(preds, refs)
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    for k in ("rouge1", "rouge2", "rougeL"):
+        want = sum(scorer.score(r, p)[k].fmeasure for p, r in zip(preds, refs, strict=True)) / 2 * 100
+        assert abs(ours[k] - want) < 1e-3 and 0 < ours[k] < 100
+
+
+def test_mlperf_dataset_files_load_with_their_references(tmp_path):
+    """llama2-70b's OpenOrca pickle and llama3.1-8b's CNN/DailyMail JSON (input, tok_input, output)."""
+    pd = pytest.importorskip("pandas")
+    from mlmeter.serving import ServingError
+    from mlmeter.serving.llm_accuracy import score, target_for
+    from mlmeter.serving.prompts import load_prompts
+
+    rows = {"input": ["Summarise: a b c.", "Summarise: d e f."], "tok_input": [[1, 2], [3, 4]],
+            "output": ["a b c.", "d e f."]}
+    pd.DataFrame(rows).to_pickle(tmp_path / "open_orca.pkl")
+    pd.DataFrame(rows).to_json(tmp_path / "cnn_eval.json")  # pandas' default orient, as the reference reads it
+    records = [dict(zip(rows, v, strict=True)) for v in zip(*rows.values(), strict=True)]
+    (tmp_path / "records.json").write_text(json.dumps(records))
+    for name in ("open_orca.pkl", "cnn_eval.json", "records.json"):
+        ps = load_prompts(tmp_path / name)
+        assert ps.prompts == rows["input"] and ps.references == rows["output"], name
+    out = score(["a b c.", "x y z."], rows["output"], [290, 300], target_for("llama2-70b", "x"))
+    assert out["scores"]["rouge1"] == 50.0 and out["tokens_per_sample"] == 295
+    assert [(a["name"], a["pass"]) for a in out["accuracy"]] == [
+        ("ROUGE1", True), ("ROUGE2", True), ("ROUGEL", True), ("TOKENS_PER_SAMPLE", True)]  # 50 >= 99 % of 44.43
+    low = score(["q"], ["a b c."], [400], target_for("llama2-70b", "x"))["accuracy"]
+    assert not any(a["pass"] for a in low)  # ROUGE 0, and 400 tokens is above 1.1 x 294.45
+    gen = score(["a b c."], ["a b c."], [3], target_for("llama3_1-8b", "x"))["accuracy"][-1]
+    assert gen["name"] == "GEN_LEN" and gen["upper"] == round(8167644 / 13368 * 1.1, 4) and not gen["pass"]
+    pd.DataFrame({"input": ["ok", 7], "output": ["a", "b"]}).to_pickle(tmp_path / "bad.pkl")
+    with pytest.raises(ServingError, match="row 1: column 'input' is int"):
+        load_prompts(tmp_path / "bad.pkl")
+    (tmp_path / "nocol.json").write_text(json.dumps({"question": {"0": "q"}}))
+    with pytest.raises(ServingError, match="no 'input' column"):
+        load_prompts(tmp_path / "nocol.json")

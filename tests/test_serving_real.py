@@ -99,11 +99,14 @@ def test_a_server_run_against_llama_server_counts_what_the_server_counts(llama_s
     assert rec.body["tokens"]["ttft"]["p50"] > 0 and rec.body["tokens"]["tpot"]["p50"] > 0
 
 
-def test_an_accuracy_pass_logs_every_reply(llama_server, tmp_path):
+def test_the_embedded_accuracy_gate_passes_on_a_real_small_model(llama_server, tmp_path):
+    """SmolLM2-135M copies the embedded sentences (the recorded reference score is 100); ROUGE from rouge_score."""
     code = main(["serve", "--endpoint", llama_server, "--model", "smollm2", "--scenario", "Offline", "--mode",
-                 "accuracy", "--api", "chat", "--max-tokens", "8", "--ignore-eos", "--count", "6", "--output", str(tmp_path / "acc"),
-                 "--quiet"])
+                 "accuracy", "--count", "24", "--output", str(tmp_path / "acc"), "--quiet"])
     rec = record(tmp_path / "acc")
-    assert code == 0 and rec.verdict.value == "NOT_JUDGED"  # no accuracy metric for free text yet
+    acc = rec.body["llm_accuracy"]
+    assert code == 0 and rec.verdict.value == "VALID", acc
+    assert acc["samples"] == 24 and acc["scores"]["rouge1"] >= 99.0 and 5 <= acc["tokens_per_sample"] <= 30
+    assert [c.name for c in rec.checks if c.decisive] == ["ROUGE1", "ROUGE2", "ROUGEL"]
     log = (tmp_path / "acc" / "mlperf_log_accuracy.json").read_text()
-    assert log.count('"qsl_idx"') == 6 and rec.body["serving"]["failed_requests"] == 0
+    assert log.count('"qsl_idx"') == 24 and rec.body["serving"]["failed_requests"] == 0

@@ -13,6 +13,7 @@ _REGISTRY = {
     "openvino": ("mlmeter.backends.openvino", "OpenVinoBackend"),
     "tflite": ("mlmeter.backends.tflite", "TfLiteBackend"),
     "null": ("mlmeter.backends.null", "NullBackend"),
+    "kserve": ("mlmeter.backends.kserve", "KServeBackend"),
     "simulated": ("mlmeter.backends.simulated", "SimulatedBackend"),
 }
 BACKEND_NAMES = tuple(_REGISTRY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--endpoint", action="append", default=[], metavar="URL",
                    help="base URL of an OpenAI-compatible server (repeat for several: least outstanding wins)")
     e.add_argument("--model", default=None, help="the served model's name (as /v1/models lists it)")
-    e.add_argument("--api", choices=["completions", "chat"], default="completions")
+    e.add_argument("--api", choices=["completions", "chat", "generate"], default="completions",
+                   help="OpenAI /v1/completions or /v1/chat/completions, or Triton's KServe v2 generate extension")
+    e.add_argument("--extra-body", default=None, metavar="JSON",
+                   help='fields merged into every request body, e.g. \'{"top_k": 1}\' (server-specific settings)')
     e.add_argument("--max-tokens", type=options.whole(1, 1_000_000), default=64, help="output tokens per request")
     e.add_argument("--no-stream", action="store_true", help="whole replies (TTFT is then the whole latency)")
     e.add_argument("--ignore-eos", action="store_true", help="ask for exactly --max-tokens (ignore_eos, min_tokens)")
+    e.add_argument("--tokenizer", type=Path, default=None, metavar="PATH",
+                   help="tokenizer.json (or its directory) to count output tokens when the server reports no usage")
     e.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
     e.add_argument("--timeout-s", type=options.number(0, 86_400), default=600.0, help="per-request timeout")
     b = p.add_argument_group("benchmark")
@@ -35,6 +41,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="N closed-loop streams for --min-duration-ms instead of a scenario (not MLPerf); several "
                         "levels sweep them and name the highest meeting the TTFT/TPOT bounds")
     b.add_argument("--mode", choices=["performance", "accuracy", "submission", "find-peak"], default="performance")
+    b.add_argument("--probe-duration-ms", type=options.whole(1, 86_400_000), default=5_000,
+                   help="find-peak: minimum duration of each probe (the confirmation uses the full settings)")
+    b.add_argument("--probe-queries", type=options.whole(1, 100_000_000), default=None,
+                   help="find-peak: queries per probe (default: what early stopping needs, 459 for p99)")
+    b.add_argument("--peak-tolerance", type=options.number(0, 1), default=0.05,
+                   help="find-peak: bisect until the bracket is within this fraction")
+    b.add_argument("--max-probes", type=options.whole(1, 1000), default=16)
     b.add_argument("--rates", default=None, metavar="QPS[,QPS…]",
                    help="a Server run at each target QPS (MLPerf's rules at each); names the highest VALID one")
     b.add_argument("--mlperf-model", default=None, help="apply this MLPerf model's mlperf.conf (e.g. llama2-70b)")
@@ -84,8 +97,11 @@ def cmd_serve(a: argparse.Namespace) -> int:
     levels = _levels(a.concurrency)
     cfg = ServeConfig(tuple(a.endpoint), a.model, TestScenario[a.scenario], a.mode, a.api, a.max_tokens,
                       not a.no_stream, a.ignore_eos, a.mlperf_model, settings, a.prompts, a.count, a.output,
-                      a.overwrite, a.timeout_s, a.api_key_env, levels[0] if len(levels) == 1 else 0)
+                      a.overwrite, a.timeout_s, a.api_key_env, extra_body=_extra_body(a.extra_body), tokenizer=a.tokenizer,
+                      concurrency=levels[0] if len(levels) == 1 else 0)
     progress = Progress(enabled=not a.quiet)
+    if a.mode == "find-peak":
+        return _find_peak(a, cfg, progress)
     if len(levels) > 1 or a.rates is not None:
         if a.rates is not None:
             outcomes, what = sweep_rates(cfg, _rates(a.rates), progress), "target QPS VALID under MLPerf's rules"
@@ -108,6 +124,39 @@ def cmd_serve(a: argparse.Namespace) -> int:
 
     repeat.repeated(a.repeat, once, lambda _k, runs: runs[0].parent / f"repeat-{runs[0].name}")
     return exit_code(verdicts)
+
+
+def _find_peak(a: argparse.Namespace, cfg: Any, progress: Progress) -> int:
+    from mlmeter.serving.peak import PeakSearch, find_peak, probe_passed, trial_row
+
+    if a.scenario != "Server" or cfg.concurrency or a.rates is not None:
+        raise ServingError("--mode find-peak searches Server target QPS: use it without --scenario/--concurrency/"
+                           "--rates (for concurrency give several levels: --concurrency 1,2,4,8)")
+    search = PeakSearch(a.probe_duration_ms, a.probe_queries or 0, a.peak_tolerance, a.max_probes)
+    out = find_peak(cfg, search, progress)
+    repeat.register_runs([o.outdir for o in out.probes] + ([out.confirmation.outdir] if out.confirmation else []))
+    for k, o in enumerate(out.probes, 1):
+        t = trial_row(o, probe_passed(o), "probe")
+        lat = f"p99 TTFT {(t['p99_latency_ns'] or 0) / 1e6:.1f} ms, TPOT {(t['p99_tpot_ns'] or 0) / 1e6:.1f} ms"
+        print(f"probe {k}: {t['target_qps']:.4g} QPS {'pass' if t['passed'] else 'fail'} ({lat})"
+              + "".join(f"\n  {r}" for r in t["reasons"]))
+    if out.confirmation is not None:
+        print(_describe(out.confirmation))
+    found = f"{out.qps:.4g} QPS, confirmed VALID by a full run" if out.qps is not None else "none VALID"
+    print(f"peak Server rate under MLPerf's rules: {found}  (search: {out.outdir / 'peak.json'})")
+    return 0 if out.qps is not None else 1
+
+
+def _extra_body(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        raise ServingError(f"--extra-body: not valid JSON ({exc}); give an object like '{{\"top_k\": 1}}'") from exc
+    if not isinstance(body, dict):
+        raise ServingError(f"--extra-body: expected a JSON object, got {type(body).__name__}")
+    return body
 
 
 def _rates(text: str) -> list[float]:
@@ -135,7 +184,9 @@ def _levels(text: str | None) -> list[int]:
 def _describe(o: Any) -> str:
     rec, s = o.record, o.record.body["serving"]
     if o.result is not None:
-        head = loadgen_cmd.describe(o.result)
+        head = loadgen_cmd.describe(o.result).replace(f": {o.result.verdict}", f": {rec.verdict}", 1)
+        head += "".join(f"\n  [{'ok ' if a['pass'] else 'FAIL'}] {a['name']} {a['value']} (needs >= {a['threshold']}"
+                        + (f" and <= {a['upper']}" if "upper" in a else "") + ")" for a in rec.body.get("accuracy") or [])
     else:
         c, tok = rec.body["concurrency"], rec.body["tokens"]
         p99 = {k: ((tok[k] or {}).get("p99") or 0) / 1e6 for k in ("ttft", "tpot")}

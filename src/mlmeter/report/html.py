@@ -127,19 +127,27 @@ def _timeline_charts(lg: dict[str, Any]) -> list[str]:
 
 
 def _find_peak_chart(lg: dict[str, Any]) -> list[str]:
-    trials = lg.get("find_peak_trials") or []
+    """The LoadGen's FindPeakPerformance trials, or a serving run's validity-aware search (``peak``)."""
+    eff = (lg.get("settings") or {}).get("effective") or {}
+    peak = lg.get("peak")
+    if peak:
+        trials, top, what = peak.get("trials") or [], peak.get("qps"), "p99 TTFT"
+        bound = eff.get("ttft_latency") if lg.get("tokens") else eff.get("target_latency_ns")
+        good, bad, title = "VALID (probe or confirmation)", "not VALID", "Server latency vs load (validity-aware find-peak)"
+    else:
+        trials, top, what = lg.get("find_peak_trials") or [], lg.get("find_peak_qps"), "p99 latency"
+        bound, good, bad, title = eff.get("target_latency_ns"), "met the bound", "missed", "Server latency vs load (find-peak)"
     if not trials:
         return []
     ok = [t for t in trials if t["passed"] and t["p99_latency_ns"] is not None]
-    bad = [t for t in trials if not t["passed"] and t["p99_latency_ns"] is not None]
-    bound = ((lg.get("settings") or {}).get("effective") or {}).get("target_latency_ns")
-    marks = [Mark(bound / 1e6, f"latency bound {fmt(bound / 1e6)} ms", False, "#dc2626")] if bound else []
-    if lg.get("find_peak_qps"):
-        marks.append(Mark(lg["find_peak_qps"], f"peak {fmt(lg['find_peak_qps'])} QPS", True, "#16a34a"))
+    miss = [t for t in trials if not t["passed"] and t["p99_latency_ns"] is not None]
+    marks = [Mark(bound / 1e6, f"bound {fmt(bound / 1e6)} ms", False, "#dc2626")] if bound else []
+    if top:
+        marks.append(Mark(top, f"peak {fmt(top)} QPS", True, "#16a34a"))
     series = [Series(name, [t["target_qps"] for t in group], [t["p99_latency_ns"] / 1e6 for t in group], "points",
-                     color, [f"{t['target_qps']:.3f} QPS: p99 {t['p99_latency_ns'] / 1e6:.3f} ms" for t in group])
-              for name, group, color in (("met the bound", ok, "#16a34a"), ("missed", bad, "#dc2626")) if group]
-    return [xy_chart("Server latency vs load (find-peak)", series, "target QPS", "p99 latency (ms)", marks=marks)]
+                     color, [f"{t['target_qps']:.3f} QPS: {what} {t['p99_latency_ns'] / 1e6:.3f} ms" for t in group])
+              for name, group, color in ((good, ok, "#16a34a"), (bad, miss, "#dc2626")) if group]
+    return [xy_chart(title, series, "target QPS", f"{what} (ms)", marks=marks)]
 
 
 def _power_block(pw: dict[str, Any] | None) -> str:
@@ -284,7 +292,8 @@ def _accuracy(doc: dict[str, Any]) -> str:
     acc = doc.get("accuracy")
     if not acc:
         return ""
-    rows = [(a["name"], a["value"], a["threshold"], "pass" if a["pass"] else "FAIL") for a in acc]
+    rows = [(a["name"], a["value"], f"{a['threshold']} to {a['upper']}" if "upper" in a else a["threshold"],
+             "pass" if a["pass"] else "FAIL") for a in acc]
     return "<h3>Accuracy</h3>" + _table(rows, ("metric", "value", "required", "verdict"))
 
 

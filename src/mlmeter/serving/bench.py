@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from mlmeter import events
+from mlmeter.inference.accuracy import read_accuracy_log
 from mlmeter.loadgen import LogSettings, RunInterrupted, TestMode, TestResult, TestScenario, run_test
 from mlmeter.loadgen.builder import SettingsBuilder
 from mlmeter.loadgen.result_json import result_body
@@ -20,13 +22,16 @@ from mlmeter.results.record import RunRecord, new_record, write_record
 from mlmeter.serving import ServingError, require_aiohttp
 from mlmeter.serving.concurrency import ConcurrencyRun
 from mlmeter.serving.endpoint import EndpointSUT, Exchange
+from mlmeter.serving.llm_accuracy import Target, accuracy_checks, score, target_for
 from mlmeter.serving.openai import RequestSpec, auth_headers
-from mlmeter.serving.prompts import PromptQSL, load_prompts
+from mlmeter.serving.prompts import PromptQSL, PromptSet, load_prompts
 from mlmeter.system import describe_host
 from mlmeter.util.rundir import fresh_directory
+from mlmeter.workloads.base import WorkloadError
 
 MODES = {"performance": TestMode.PerformanceOnly, "accuracy": TestMode.AccuracyOnly,
-         "submission": TestMode.SubmissionRun, "find-peak": TestMode.FindPeakPerformance}
+         "submission": TestMode.SubmissionRun}
+"""The LoadGen modes; ``find-peak`` is the validity-aware search of :mod:`mlmeter.serving.peak`."""
 DEFAULTS = {"min_duration_ms": 10_000, "min_query_count": 64, "server_target_qps": 1.0,
             "offline_expected_qps": 10.0, "ttft_latency": 2_000_000_000, "tpot_latency": 200_000_000}
 """Without --mlperf-model: a 10 s minimum, and llama2-70b's Server bounds (TTFT 2 s, TPOT 200 ms)."""
@@ -51,6 +56,10 @@ class ServeConfig:
     overwrite: bool = False
     timeout_s: float = 600.0
     api_key_env: str = "OPENAI_API_KEY"
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    """Fields merged into every request body (server-specific sampling settings)."""
+    tokenizer: Path | None = None
+    """A ``tokenizer.json`` (or a directory holding one) to count output tokens when the server reports none."""
     concurrency: int = 0
     """> 0: N closed-loop streams for the minimum duration instead of a LoadGen scenario (not MLPerf)."""
 
@@ -63,14 +72,44 @@ class ServeOutcome:
     """The LoadGen's result (None for a concurrency run)."""
 
 
+def _get(url: str, headers: dict[str, str], method: str = "GET") -> Any:
+    data = b"{}" if method == "POST" else None
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 -- the user's endpoint
+        return json.loads(resp.read() or b"null")
+
+
+def _check_v2(url: str, cfg: ServeConfig, headers: dict[str, str]) -> None:
+    """A KServe v2 server that is ready and has ``cfg.model`` ready (else the repository's models are named)."""
+    try:
+        _get(url + "/v2/health/ready", headers)
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            raise ServingError(f"{url}: HTTP {exc.code}: the API key is missing or wrong (set ${cfg.api_key_env})") from exc
+        raise ServingError(f"{url}/v2/health/ready: HTTP {exc.code}: the server is not ready") from exc
+    except (OSError, ValueError) as exc:
+        raise ServingError(f"{url}: cannot reach a KServe v2 server ({exc}); check --endpoint") from exc
+    try:
+        _get(f"{url}/v2/models/{cfg.model}/ready", headers)
+    except (OSError, ValueError) as exc:
+        try:
+            index = _get(url + "/v2/repository/index", headers, "POST")
+            names = ", ".join(str(m.get("name")) for m in index or [] if isinstance(m, dict)) or "none"
+        except (OSError, ValueError):
+            names = "(the server does not list its repository)"
+        raise ServingError(f"{url}: model {cfg.model!r} is not ready ({exc}); the server has: {names}") from exc
+
+
 def check_endpoints(cfg: ServeConfig) -> None:
-    """Every endpoint answers ``/v1/models`` and serves ``cfg.model`` (else the served models are named)."""
+    """Every endpoint answers ``/v1/models`` and serves ``cfg.model`` (else the served models are named); for
+    ``--api generate``, the KServe v2 readiness of the server and the model."""
     headers = auth_headers(cfg.api_key_env)
     for url in cfg.endpoints:
+        if cfg.api == "generate":
+            _check_v2(url.rstrip("/"), cfg, headers)
+            continue
         try:
-            req = urllib.request.Request(url.rstrip("/") + "/v1/models", headers=headers)
-            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 -- the user's endpoint
-                data = json.loads(resp.read())
+            data = _get(url.rstrip("/") + "/v1/models", headers)
         except urllib.error.HTTPError as exc:
             if exc.code in (401, 403):
                 raise ServingError(f"{url}: HTTP {exc.code}: the API key is missing or wrong (set "
@@ -78,9 +117,25 @@ def check_endpoints(cfg: ServeConfig) -> None:
             raise ServingError(f"{url}/v1/models: HTTP {exc.code}; is this an OpenAI-compatible server?") from exc
         except (OSError, ValueError) as exc:
             raise ServingError(f"{url}: cannot reach an OpenAI-compatible server ({exc}); check --endpoint") from exc
-        served = [m.get("id") for m in data.get("data") or [] if isinstance(m, dict)]
+        served = [m.get("id") for m in (data or {}).get("data") or [] if isinstance(m, dict)]
         if cfg.model not in served:
             raise ServingError(f"{url} does not serve model {cfg.model!r}; it serves: {', '.join(map(str, served)) or 'none'}")
+
+
+def token_counter(path: Path | None) -> Callable[[str], int] | None:
+    """Output tokens of a reply by a local Hugging Face ``tokenizers`` file (no special tokens added)."""
+    if path is None:
+        return None
+    try:
+        from tokenizers import Tokenizer
+    except ImportError as exc:
+        raise ServingError("--tokenizer needs the tokenizers package: pip install tokenizers") from exc
+    file = path / "tokenizer.json" if path.is_dir() else path
+    try:
+        tok = Tokenizer.from_file(str(file))
+    except Exception as exc:  # noqa: BLE001 -- the library raises a bare Exception for a bad file
+        raise ServingError(f"--tokenizer {file}: not a readable tokenizer.json ({exc})") from exc
+    return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
 
 
 def build_settings(cfg: ServeConfig) -> SettingsBuilder:
@@ -97,34 +152,44 @@ def run_serve(cfg: ServeConfig, observer: events.Observer | None = None) -> Serv
     require_aiohttp()
     obs = events.observing(observer)
     prompts = load_prompts(cfg.prompts, cfg.count)
+    target = target_for(cfg.mlperf_model, prompts.source) if prompts.references is not None else None
+    counter = token_counter(cfg.tokenizer)
     settings = build_settings(cfg)
     what = f"concurrency-{cfg.concurrency}" if cfg.concurrency else cfg.scenario.name
     obs.on_stage(events.Stage(f"checking {', '.join(cfg.endpoints)} for model {cfg.model}"))
     check_endpoints(cfg)  # before anything is created on disk
     outdir = fresh_directory(cfg.output or Path("mlmeter-serve") / f"{cfg.model}-{what}",
                              given=cfg.output is not None, overwrite=cfg.overwrite)
-    spec = RequestSpec(cfg.model, cfg.api, cfg.max_tokens, stream=cfg.stream, ignore_eos=cfg.ignore_eos)
-    sut = EndpointSUT(cfg.endpoints, spec, prompts, timeout_s=cfg.timeout_s, api_key_env=cfg.api_key_env)
+    spec = RequestSpec(cfg.model, cfg.api, cfg.max_tokens, stream=cfg.stream, ignore_eos=cfg.ignore_eos,
+                       stop=prompts.stop, extra=dict(cfg.extra_body))
+    sut = EndpointSUT(cfg.endpoints, spec, prompts.prompts, timeout_s=cfg.timeout_s, api_key_env=cfg.api_key_env,
+                      count_tokens=counter)
     obs.on_stage(events.Stage(f"{what} {'' if cfg.concurrency else cfg.mode} -> {outdir}"))
     try:
         if cfg.concurrency:
-            return _concurrency(cfg, sut, len(prompts), settings, outdir, obs)
-        return _loadgen(cfg, sut, prompts, settings, outdir, obs)
+            return _concurrency(cfg, sut, len(prompts.prompts), settings, outdir, obs)
+        return _loadgen(cfg, sut, prompts, target, settings, outdir, obs)
     finally:
         sut.close()
 
 
-def _loadgen(cfg: ServeConfig, sut: EndpointSUT, prompts: list[str], built: SettingsBuilder, outdir: Path,
-             obs: events.Observer) -> ServeOutcome:
+def _loadgen(cfg: ServeConfig, sut: EndpointSUT, prompts: PromptSet, target: Target | None, built: SettingsBuilder,
+             outdir: Path, obs: events.Observer) -> ServeOutcome:
     interrupted = False
     try:
-        r = run_test(sut, PromptQSL(prompts), built.settings, LogSettings(outdir=str(outdir), write_result_json=False),
+        r = run_test(sut, PromptQSL(prompts.prompts), built.settings, LogSettings(outdir=str(outdir), write_result_json=False),
                      audit_config=None, observer=obs, layers=built.layers)
     except RunInterrupted as exc:
         r, interrupted = exc.result, True
     es = r.settings
     body = {**result_body(r), "serving": client_figures(cfg, sut.exchanges, es.ttft_latency, es.tpot_latency)}
-    record = _write(outdir, body, r.checks, not r.interrupted, obs)
+    checks = list(r.checks)
+    if cfg.mode in ("accuracy", "submission") and not interrupted and r.files.get("accuracy"):
+        obs.on_stage(events.Stage("accuracy: scoring the replies (ROUGE)"))
+        acc = score_replies(Path(r.files["accuracy"]), prompts, sut.exchanges, target)
+        body.update(llm_accuracy=acc, accuracy=acc["accuracy"])
+        checks += accuracy_checks(acc["accuracy"])
+    record = _write(outdir, body, checks, not r.interrupted, obs)
     if interrupted:
         raise RunInterrupted(r)
     return ServeOutcome(record, outdir, r)
@@ -145,6 +210,21 @@ def _write(outdir: Path, body: dict[str, Any], checks: Any, complete: bool, obs:
     write_record(outdir / "result.json", record)
     obs.on_run_written(events.RunWritten(outdir, "serving", record.verdict.value))
     return record
+
+
+def score_replies(log: Path, prompts: PromptSet, exchanges: list[Exchange], target: Target | None) -> dict[str, Any]:
+    """Score the replies the accuracy log holds (first reply per prompt) against the set's references."""
+    if prompts.references is None:
+        return {"accuracy": [], "note": f"{prompts.source} has no references: nothing to score (give a dataset "
+                                        "with an output column, or the embedded set)"}
+    try:
+        replies, _ = read_accuracy_log(log)
+    except WorkloadError as exc:
+        raise ServingError(str(exc)) from exc
+    tokens = {e.sample: e.tokens for e in exchanges if e.error is None}
+    order = sorted(replies)
+    return score([replies[i].decode("utf-8", "replace") for i in order], [prompts.references[i] for i in order],
+                 [tokens.get(i, 0) for i in order], target)
 
 
 def sweep_concurrency(cfg: ServeConfig, levels: list[int], observer: events.Observer | None = None) -> list[ServeOutcome]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,8 @@ class Exchange:
 
     endpoint: int
     issued_ns: int
+    sample: int = -1
+    """The QSL index of the prompt."""
     sent_ns: int = 0
     first_ns: int = 0
     done_ns: int = 0
@@ -44,11 +46,13 @@ class EndpointSUT:
     """``EndpointSUT(["http://127.0.0.1:8000"], spec, prompts)``; ``close()`` when done."""
 
     def __init__(self, endpoints: Sequence[str], spec: RequestSpec, prompts: Sequence[str], *,
-                 timeout_s: float = 600.0, api_key_env: str | None = "OPENAI_API_KEY", max_connections: int = 0) -> None:
+                 timeout_s: float = 600.0, api_key_env: str | None = "OPENAI_API_KEY", max_connections: int = 0,
+                 count_tokens: Callable[[str], int] | None = None) -> None:
         self.endpoints = [e.rstrip("/") for e in endpoints]
         self.spec, self.prompts, self.timeout_s = spec, list(prompts), timeout_s
         self._headers = auth_headers(api_key_env)
         self._max_connections = max_connections
+        self._count_tokens = count_tokens
         self.name = f"mlmeter-endpoint-{spec.model}"
         self.exchanges: list[Exchange] = []
         self._outstanding = [0] * len(self.endpoints)
@@ -90,7 +94,7 @@ class EndpointSUT:
         for sid, idx in pairs:
             e = min(range(len(self.endpoints)), key=self._outstanding.__getitem__)
             self._outstanding[e] += 1
-            ex = Exchange(e, issued_ns)
+            ex = Exchange(e, issued_ns, idx)
             self.exchanges.append(ex)
             self._loop.create_task(self._request(sid, idx, ex))
 
@@ -107,6 +111,8 @@ class EndpointSUT:
         finally:
             self._outstanding[ex.endpoint] -= 1
         ex.done_ns = _clock()
+        if reply.usage_tokens is None and self._count_tokens is not None and reply.error is None:
+            reply.local_tokens = self._count_tokens(reply.text)
         ex.tokens, ex.token_source = reply.tokens, reply.token_source
         ex.first_ns = reply.chunk_ns[0] if reply.chunk_ns else 0
         ex.chunk_gaps_ns = np.diff(reply.chunk_ns).tolist() if len(reply.chunk_ns) > 1 else []

@@ -1,10 +1,11 @@
 """An OpenAI-compatible mock server with a set time to first token, inter-token delay and token count, for
 self-benchmarks and tests (``mlmeter serve mock``); loopback by default.
 
-It serves ``/v1/models``, ``/v1/completions`` and ``/v1/chat/completions``, streamed (SSE, with ``usage`` in the
+It serves ``/v1/models``, ``/v1/completions``, ``/v1/chat/completions`` and Triton's KServe v2 generate extension
+(``/v2/health/ready``, ``/v2/models/{name}/ready``, ``generate``, ``generate_stream``), streamed (SSE, with ``usage`` in the
 last chunk when ``stream_options.include_usage`` is asked) or whole. Faults for tests: ``fail_every`` answers
 every n-th request with HTTP 500; ``stall_after`` stops a stream after that many tokens without ending it;
-``api_key`` makes it refuse requests without that bearer token.
+``api_key`` makes it refuse requests without that bearer token. ``echo`` answers copy tasks correctly (accuracy tests).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class MockSettings:
     """When set, requests without ``Authorization: Bearer <api_key>`` get HTTP 401."""
     serial: bool = False
     """Serve one request at a time (a server with one slot: latency grows with the load)."""
+    echo: bool = False
+    """Answer the embedded copy tasks: reply with the words of the prompt's last ``Sentence:`` line (else ``t0 t1…``)."""
 
 
 class MockServer:
@@ -91,6 +94,10 @@ class MockServer:
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/completions", self._complete)
         app.router.add_post("/v1/chat/completions", self._complete)
+        app.router.add_get("/v2/health/ready", self._readiness)
+        app.router.add_get("/v2/models/{name}/ready", self._readiness)
+        app.router.add_post("/v2/models/{name}/generate", self._complete)
+        app.router.add_post("/v2/models/{name}/generate_stream", self._complete)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -113,6 +120,18 @@ class MockServer:
             return refused
         return web.json_response({"object": "list", "data": [{"id": self.settings.model, "object": "model"}]})
 
+    async def _readiness(self, request: Any) -> Any:
+        """KServe v2 readiness of the server, or of the model named in the path."""
+        from aiohttp import web
+
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        name = request.match_info.get("name", self.settings.model)
+        if name != self.settings.model:
+            return web.json_response({"error": f"model {name!r} is not found"}, status=404)
+        return web.json_response({"ready": True})
+
     async def _complete(self, request: Any) -> Any:
         from aiohttp import web
 
@@ -122,6 +141,10 @@ class MockServer:
         if refused is not None:
             return refused
         body = await request.json()
+        if "/v2/models/" in request.path:  # Triton's generate extension: the model is in the path
+            params = body.get("parameters") or {}
+            body = {"model": request.match_info["name"], "prompt": body.get("text_input", ""), "generate": True,
+                    "max_tokens": params.get("max_tokens"), "stream": request.path.endswith("_stream")}
         if body.get("model") != s.model:
             return web.json_response({"error": {"message": f"model {body.get('model')!r} not found"}}, status=404)
         if s.fail_every and self.requests % s.fail_every == 0:
@@ -132,15 +155,29 @@ class MockServer:
                 return await self._reply(request, body)
         return await self._reply(request, body)
 
+    def _pieces(self, body: dict[str, Any]) -> list[str]:
+        """The reply's tokens: ``t0 t1…`` (``tokens`` of them, at most ``max_tokens``), or the copied sentence."""
+        limit = min(int(body.get("max_tokens") or self.settings.tokens), self.settings.tokens)
+        if self.settings.echo:
+            text = body.get("prompt") or "".join(str(m.get("content", "")) for m in body.get("messages") or [])
+            lines = [ln for ln in str(text).splitlines() if ln.startswith("Sentence:")]
+            words = lines[-1].removeprefix("Sentence:").split() if lines else ["(nothing", "to", "copy)"]
+            return [f" {w}" for w in words][:limit]
+        return [f" t{i}" for i in range(limit)]
+
     async def _reply(self, request: Any, body: dict[str, Any]) -> Any:
         from aiohttp import web
 
         s = self.settings
         chat = request.path.endswith("/chat/completions")
-        n = min(int(body.get("max_tokens") or s.tokens), s.tokens)
+        pieces = self._pieces(body)
+        n = len(pieces)
+        generate = bool(body.get("generate"))
         if not body.get("stream"):
             await asyncio.sleep(s.ttft_s + s.itl_s * max(n - 1, 0))
-            text = "".join(f" t{i}" for i in range(n))
+            text = "".join(pieces)
+            if generate:
+                return web.json_response({"model_name": s.model, "text_output": text})
             choice = {"index": 0, "finish_reason": "length",
                       **({"message": {"role": "assistant", "content": text}} if chat else {"text": text})}
             return web.json_response({"object": "text_completion", "model": s.model, "choices": [choice],
@@ -153,10 +190,14 @@ class MockServer:
                 await asyncio.sleep(s.itl_s)
             if s.stall_after and i >= s.stall_after:
                 await asyncio.sleep(3600)
-            piece = f" t{i}"
+            piece = pieces[i]
             choice = {"index": 0, "finish_reason": "length" if i == n - 1 else None,
                       **({"delta": {"content": piece}} if chat else {"text": piece})}
-            await resp.write(f"data: {json.dumps({'choices': [choice]})}\n\n".encode())
+            event = {"model_name": s.model, "text_output": piece} if generate else {"choices": [choice]}
+            await resp.write(f"data: {json.dumps(event)}\n\n".encode())
+        if generate:  # the generate stream ends with the connection, without usage or [DONE]
+            await resp.write_eof()
+            return resp
         if (body.get("stream_options") or {}).get("include_usage"):
             usage = {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": n}}
             await resp.write(f"data: {json.dumps(usage)}\n\n".encode())

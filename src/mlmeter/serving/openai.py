@@ -1,8 +1,10 @@
-"""The OpenAI-compatible protocol: request bodies for ``/v1/completions`` and ``/v1/chat/completions``, and
-reading a streamed (SSE) or whole reply into one :class:`Reply` with the time of every content chunk.
+"""The request and reply formats: OpenAI's ``/v1/completions`` and ``/v1/chat/completions``, and Triton's
+generate extension of KServe v2 (``/v2/models/{name}/generate`` and ``generate_stream``); reading a streamed
+(SSE) or whole reply into one :class:`Reply` with the time of every content chunk.
 
 Output tokens come from the server's ``usage`` when it reports it (``stream_options.include_usage``), else
-from the number of content chunks; :attr:`Reply.token_source` says which.
+from a local tokenizer when one is given, else from the number of content chunks; :attr:`Reply.token_source`
+says which.
 """
 
 from __future__ import annotations
@@ -26,19 +28,31 @@ def auth_headers(api_key_env: str | None) -> dict[str, str]:
 class RequestSpec:
     model: str
     api: str = "completions"
-    """"completions" or "chat"."""
+    """"completions", "chat" (OpenAI) or "generate" (Triton's KServe v2 generate extension)."""
     max_tokens: int = 128
     temperature: float = 0.0
     stream: bool = True
     ignore_eos: bool = False
     """Ask for exactly ``max_tokens`` (``ignore_eos`` and ``min_tokens``, which vLLM and llama.cpp honour)."""
+    stop: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    """Extra body fields, merged last (``--extra-body``)."""
 
     @property
     def path(self) -> str:
+        if self.api == "generate":
+            return f"/v2/models/{self.model}/generate" + ("_stream" if self.stream else "")
         return "/v1/chat/completions" if self.api == "chat" else "/v1/completions"
 
     def body(self, prompt: str) -> dict[str, Any]:
+        if self.api == "generate":  # sampling settings as request parameters (Triton's vLLM backend reads them)
+            params: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": self.temperature,
+                                      "stream": self.stream}
+            if self.ignore_eos:
+                params.update(ignore_eos=True, min_tokens=self.max_tokens)
+            if self.stop:
+                params["stop"] = list(self.stop)
+            return {"text_input": prompt, "parameters": params, **self.extra}
         b: dict[str, Any] = {"model": self.model, "max_tokens": self.max_tokens, "temperature": self.temperature,
                              "stream": self.stream}
         if self.api == "chat":
@@ -49,6 +63,8 @@ class RequestSpec:
             b["stream_options"] = {"include_usage": True}
         if self.ignore_eos:
             b.update(ignore_eos=True, min_tokens=self.max_tokens)
+        if self.stop:
+            b["stop"] = list(self.stop)
         b.update(self.extra)
         return b
 
@@ -59,21 +75,27 @@ class Reply:
     chunk_ns: list[int] = field(default_factory=list)
     """When each chunk with content arrived (``perf_counter_ns``)."""
     usage_tokens: int | None = None
+    local_tokens: int | None = None
+    """The reply's text counted by the local tokenizer (only when the server reported no usage)."""
     finish_reason: str | None = None
     error: str | None = None
 
     @property
     def tokens(self) -> int:
-        return self.usage_tokens if self.usage_tokens is not None else len(self.chunk_ns)
+        if self.usage_tokens is not None:
+            return self.usage_tokens
+        return self.local_tokens if self.local_tokens is not None else len(self.chunk_ns)
 
     @property
     def token_source(self) -> str:
-        return "server usage" if self.usage_tokens is not None else "counted chunks"
+        if self.usage_tokens is not None:
+            return "server usage"
+        return "local tokenizer" if self.local_tokens is not None else "counted chunks"
 
 
 def chunk_text(obj: dict[str, Any]) -> str:
     """The content of one completion or chat chunk (a role-only chunk has none)."""
-    out = []
+    out = [str(obj.get("text_output") or "")]  # Triton's generate extension
     for c in obj.get("choices") or []:
         if "text" in c:
             out.append(c.get("text") or "")

@@ -21,6 +21,9 @@ class ServingKind(KindAdapter):
         m, tok = body.get("metrics") or {}, body.get("tokens") or {}
         rate = m.get("completed_tokens_per_second", m.get("tokens_per_second"))
         out = [Metric("output tokens/s", rate, "tokens/s", True)]
+        peak = body.get("peak") or {}
+        if peak.get("qps"):
+            out.insert(0, Metric("peak VALID Server QPS", peak["qps"], "QPS", True))
         for key, name in (("ttft", "TTFT"), ("tpot", "TPOT")):
             st = tok.get(key) or {}
             if st.get("p99"):

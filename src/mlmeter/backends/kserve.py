@@ -1,0 +1,166 @@
+"""A model server behind the KServe v2 / Triton HTTP inference protocol as a backend: the workload's own
+pre-processing and accuracy run here, the inference on the server (``mlmeter infer --backend kserve``).
+
+``--backend-option url=http://host:8000`` (required) and ``model=NAME`` (default: the model file's stem),
+optionally ``version=N``, ``layout=NHWC``, ``timeout_s=60``. Loading checks the server's and the model's
+readiness and reads the model's metadata (inputs and outputs, v2 datatypes); each batch is one
+``POST /v2/models/{name}/infer`` with JSON tensors over a keep-alive connection per thread. An API key from
+``$KSERVE_API_KEY`` (``api_key_env=NAME`` to change it) is sent as a bearer token and never recorded. A failed
+request raises: the harness counts it as a failed sample and the run ends INVALID. Nothing is retried.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlmeter.backends.base import BackendError, BackendOptions, LoadedModel, TensorInfo
+from mlmeter.serving.openai import auth_headers
+
+V2_TYPES = {"BOOL": "bool", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32", "UINT64": "uint64",
+            "INT8": "int8", "INT16": "int16", "INT32": "int32", "INT64": "int64", "FP16": "float16",
+            "FP32": "float32", "FP64": "float64"}
+"""KServe v2 datatypes and the NumPy dtypes they carry (BYTES and BF16 are not numeric tensors here)."""
+NUMPY_TYPES = {v: k for k, v in V2_TYPES.items()}
+
+
+class V2Client:
+    """Blocking KServe v2 HTTP calls; one keep-alive connection per calling thread."""
+
+    def __init__(self, url: str, timeout_s: float = 60.0, api_key_env: str | None = "KSERVE_API_KEY") -> None:
+        u = urllib.parse.urlsplit(url)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise BackendError(f"url={url!r}: expected the server's base URL, like http://127.0.0.1:8000")
+        self.url, self._u, self.timeout_s = url.rstrip("/"), u, timeout_s
+        self._headers = {"Content-Type": "application/json", **auth_headers(api_key_env)}
+        self._local = threading.local()
+        self._opened: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            kind = http.client.HTTPSConnection if self._u.scheme == "https" else http.client.HTTPConnection
+            c = self._local.conn = kind(self._u.hostname or "", self._u.port, timeout=self.timeout_s)
+            with self._lock:
+                self._opened.append(c)
+        return c
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """(HTTP status, parsed JSON or None); a dropped keep-alive connection is reopened once, before sending."""
+        data = json.dumps(body).encode() if body is not None else None
+        for attempt in (0, 1):
+            c = self._connection()
+            try:
+                c.request(method, self._u.path.rstrip("/") + path, body=data, headers=self._headers)
+                resp = c.getresponse()
+                raw = resp.read()
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                c.close()
+                self._local.conn = None
+                if attempt or not isinstance(exc, http.client.RemoteDisconnected):
+                    raise BackendError(f"{self.url}{path}: {type(exc).__name__}: {exc}") from exc
+            except OSError as exc:
+                c.close()
+                self._local.conn = None
+                raise BackendError(f"{self.url}{path}: {exc}; is a KServe v2 server listening there?") from exc
+        try:
+            return resp.status, json.loads(raw) if raw else None
+        except ValueError:
+            return resp.status, {"error": raw[:200].decode("utf-8", "replace")}
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        with self._lock:
+            for c in self._opened:
+                c.close()
+            self._opened.clear()
+
+
+def _info(t: Mapping[str, Any]) -> TensorInfo:
+    dt = V2_TYPES.get(str(t.get("datatype")))
+    if dt is None:
+        raise BackendError(f"tensor {t.get('name')!r} has datatype {t.get('datatype')!r}: only numeric tensors "
+                           f"({', '.join(V2_TYPES)}) can be benchmarked with a local workload")
+    return TensorInfo(str(t["name"]), dt, tuple(None if int(d) < 0 else int(d) for d in t.get("shape") or ()))
+
+
+class KServeBackend:
+    name = "kserve"
+    version = "v2"
+    preferred_layout = "NCHW"
+    thread_safe = True
+
+    def __init__(self) -> None:
+        self._client: V2Client | None = None
+        self._path = ""
+        self._outputs: tuple[TensorInfo, ...] = ()
+
+    def load(self, path: Path, options: BackendOptions) -> LoadedModel:
+        x = options.extra
+        if not x.get("url"):
+            raise BackendError("backend 'kserve' needs the server: --backend-option url=http://HOST:PORT "
+                               "(and model=NAME if the served name is not the model file's stem)")
+        model = str(x.get("model") or Path(path).stem)
+        self._path = f"/v2/models/{urllib.parse.quote(model)}" + (f"/versions/{x['version']}" if x.get("version") else "")
+        self.preferred_layout = str(x.get("layout", "NCHW")).upper()
+        c = self._client = V2Client(str(x["url"]), float(x.get("timeout_s", 60)), str(x.get("api_key_env", "KSERVE_API_KEY")))
+        try:
+            return self._open(c, model)
+        except BackendError:
+            c.close()
+            raise
+
+    def _open(self, c: V2Client, model: str) -> LoadedModel:
+        self._check(c.call("GET", "/v2/health/ready"), "the server is not ready (GET /v2/health/ready)")
+        self._check(c.call("GET", self._path + "/ready"), f"model {model!r} is not ready on {c.url}")
+        status, meta = c.call("GET", self._path)
+        self._check((status, meta), f"cannot read model {model!r}'s metadata")
+        inputs = tuple(_info(t) for t in meta.get("inputs") or [])
+        self._outputs = tuple(_info(t) for t in meta.get("outputs") or [])
+        settings = {"url": c.url, "model": model, "server_model_version": meta.get("versions"),
+                    "platform": meta.get("platform"), "protocol": "KServe v2 HTTP/JSON"}
+        return LoadedModel(f"{c.url}{self._path}", inputs, self._outputs, settings)
+
+    def _check(self, answer: tuple[int, Any], what: str) -> None:
+        status, body = answer
+        if status in (401, 403):
+            raise BackendError(f"{what}: HTTP {status}: the API key is missing or wrong (api_key_env)")
+        if status != 200:
+            detail = (body or {}).get("error") if isinstance(body, dict) else body
+            raise BackendError(f"{what}: HTTP {status}{f' ({detail})' if detail else ''}")
+
+    def predict(self, feeds: Mapping[str, np.ndarray]) -> Sequence[np.ndarray]:
+        assert self._client is not None, "load() first"
+        inputs = []
+        for name, a in feeds.items():
+            a = np.ascontiguousarray(a)
+            dt = NUMPY_TYPES.get(a.dtype.name)
+            if dt is None:
+                raise BackendError(f"input {name!r}: dtype {a.dtype} has no KServe v2 datatype")
+            inputs.append({"name": name, "shape": list(a.shape), "datatype": dt, "data": a.ravel().tolist()})
+        body = {"inputs": inputs, "outputs": [{"name": o.name} for o in self._outputs]}
+        status, out = self._client.call("POST", self._path + "/infer", body)
+        if status != 200:
+            detail = out.get("error") if isinstance(out, dict) else out
+            raise BackendError(f"POST {self._path}/infer: HTTP {status}: {detail}")
+        got = {t["name"]: t for t in out.get("outputs") or []}
+        result = []
+        for o in self._outputs or tuple(TensorInfo(n, "float32", ()) for n in got):  # metadata without outputs: all
+            t = got.get(o.name)
+            if t is None:
+                raise BackendError(f"the server's reply has no output {o.name!r} (it has {', '.join(got) or 'none'})")
+            result.append(np.asarray(t["data"], dtype=V2_TYPES.get(t.get("datatype"), o.dtype)).reshape(t["shape"]))
+        return result
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()

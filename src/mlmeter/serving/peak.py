@@ -1,0 +1,199 @@
+"""Validity-aware peak finding on an endpoint (``mlmeter serve --mode find-peak``).
+
+The highest Server target QPS whose run is VALID under MLPerf's rules — the TTFT and TPOT (or latency) bounds
+*and* early stopping — found with short probes and then confirmed by a full run. Unlike the LoadGen's own
+FindPeakPerformance (which checks the latency bound only), a probe passes only when every check other than
+the two it shortens on purpose (``min_duration``, ``min_queries``) passes. Each probe runs at least as many
+queries as early stopping needs with none over the bound, so a probe that passes has enough evidence.
+
+Search: from the base ``server_target_qps``, double (or halve) until the verdict changes, then bisect until
+the bracket is within ``tolerance``; confirm the lower end with the full settings, stepping down by the
+tolerance when the confirmation fails (at most ``confirmations`` full runs). Every probe and confirmation is a
+run directory of its own under the output; the confirmation's record carries the whole search.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from mlmeter import events
+from mlmeter.loadgen import TestScenario
+from mlmeter.loadgen.early_stopping import needed_queries
+from mlmeter.results.record import new_record, write_record
+from mlmeter.serving import ServingError
+from mlmeter.serving.bench import ServeConfig, ServeOutcome, build_settings, check_endpoints, run_serve
+from mlmeter.util.atomic import write_text
+from mlmeter.util.rundir import fresh_directory
+
+SHORTENED = frozenset({"min_duration", "min_queries"})
+"""The checks a probe shortens on purpose; every other check must pass."""
+
+
+@dataclass(frozen=True)
+class PeakSearch:
+    probe_duration_ms: int = 5_000
+    probe_queries: int = 0
+    """Queries per probe; 0: as many as early stopping needs with none over the bound (459 for p99)."""
+    tolerance: float = 0.05
+    """Stop bisecting when (upper - lower) / lower is at most this."""
+    max_probes: int = 16
+    confirmations: int = 2
+
+
+@dataclass(frozen=True)
+class PeakOutcome:
+    qps: float | None
+    """The confirmed peak (None when no rate was VALID)."""
+    probes: list[ServeOutcome]
+    confirmation: ServeOutcome | None
+    outdir: Path
+
+
+def probe_passed(o: ServeOutcome) -> bool:
+    return o.record.complete and all(c.passed for c in o.record.checks if c.name not in SHORTENED)
+
+
+def trial_row(o: ServeOutcome, passed: bool, role: str) -> dict[str, Any]:
+    """One point of the latency-vs-load chart: target and achieved rate, p99 TTFT and TPOT, the outcome."""
+    body = o.record.body
+    tok, m = body.get("tokens") or {}, body.get("metrics") or {}
+    return {
+        "role": role,
+        "target_qps": float(body["settings"]["effective"]["target_qps"]),
+        "achieved_qps": m.get("completed_samples_per_sec"),
+        "p99_latency_ns": (tok.get("ttft") or {}).get("p99") or (body.get("latency") or {}).get("p99"),
+        "p99_tpot_ns": (tok.get("tpot") or {}).get("p99"),
+        "passed": passed,
+        "verdict": o.record.verdict.value,
+        "reasons": [
+            r
+            for c in o.record.checks
+            if not c.passed and (role == "confirmation" or c.name not in SHORTENED)
+            for r in [f"{c.name}: {c.actual} (needs {c.expected})"]
+        ],
+        "run": o.outdir.name,
+    }
+
+
+class _Search:
+    def __init__(self, cfg: ServeConfig, search: PeakSearch, observer: events.Observer | None) -> None:
+        self.cfg, self.search, self.observer = cfg, search, observer
+        self.outdir = Path()
+        es = build_settings(replace(cfg, scenario=TestScenario.Server, mode="performance")).settings
+        self.base = float(es.server_target_qps)
+        pct = float(es.server_target_latency_percentile)
+        need = needed_queries(0, pct)
+        if 0 < search.probe_queries < need:
+            raise ServingError(
+                f"--probe-queries {search.probe_queries}: early stopping at p{pct * 100:g} needs at "
+                f"least {need} queries even with none over the bound; give {need} or more"
+            )
+        self.queries = search.probe_queries or need
+        self.probes: list[ServeOutcome] = []
+        self.verdicts: dict[float, bool] = {}
+        self.confirmations: list[ServeOutcome] = []
+
+    def _run(self, qps: float, name: str, full: bool) -> ServeOutcome:
+        settings = {**self.cfg.settings, "server_target_qps": qps}
+        if not full:
+            settings.update(min_duration_ms=self.search.probe_duration_ms, min_query_count=self.queries)
+        run = replace(
+            self.cfg,
+            scenario=TestScenario.Server,
+            mode="performance",
+            concurrency=0,
+            output=self.outdir / name,
+            overwrite=False,
+            settings=settings,
+        )
+        return run_serve(run, self.observer)
+
+    def probe(self, qps: float) -> bool:
+        if len(self.probes) >= self.search.max_probes:
+            raise _OutOfProbes
+        o = self._run(qps, f"probe-{len(self.probes) + 1:02d}-qps-{qps:.4g}", full=False)
+        self.probes.append(o)
+        self.verdicts[qps] = probe_passed(o)
+        return self.verdicts[qps]
+
+    def bracket(self) -> tuple[float | None, float | None]:
+        """(highest passing, lowest failing) probed rates, by doubling or halving from the base."""
+        q = self.base
+        if self.probe(q):
+            while self.probe(q * 2):
+                q *= 2
+            return q, q * 2
+        floor = self.base / 2**6
+        while q > floor:
+            q /= 2
+            if self.probe(q):
+                return q, q * 2
+        return None, q
+
+    def bisect(self, lo: float, hi: float) -> float:
+        while (hi - lo) / lo > self.search.tolerance:
+            mid = (lo + hi) / 2
+            if self.probe(mid):
+                lo = mid
+            else:
+                hi = mid
+        return lo
+
+    def confirm(self, qps: float) -> float | None:
+        """Full runs from ``qps`` down by the tolerance until one is VALID; the VALID rate (None if none was)."""
+        for k in range(self.search.confirmations):
+            run = self._run(qps, f"confirm-{k + 1}-qps-{qps:.4g}", full=True)
+            self.confirmations.append(run)
+            if run.record.verdict.value == "VALID":
+                return qps
+            qps *= 1 - self.search.tolerance
+        return None
+
+
+class _OutOfProbes(Exception):
+    pass
+
+
+def find_peak(
+    cfg: ServeConfig, search: PeakSearch | None = None, observer: events.Observer | None = None
+) -> PeakOutcome:
+    """Search, confirm, and write the search to ``peak.json`` and into the confirmation run's record."""
+    search = search or PeakSearch()
+    if not 0 < search.tolerance < 1:
+        raise ServingError(f"--peak-tolerance {search.tolerance}: expected a fraction between 0 and 1, like 0.05")
+    s = _Search(cfg, search, observer)
+    check_endpoints(cfg)  # before anything is created on disk
+    outdir = s.outdir = fresh_directory(
+        cfg.output or Path("mlmeter-serve") / f"{cfg.model}-find-peak",
+        given=cfg.output is not None,
+        overwrite=cfg.overwrite,
+    )
+    obs = events.observing(observer)
+    lo: float | None = None
+    try:
+        lo, hi = s.bracket()
+        if lo is not None and hi is not None:
+            lo = s.bisect(lo, hi)
+    except _OutOfProbes:
+        passing = [q for q, ok in s.verdicts.items() if ok]
+        lo = max(passing) if passing else None
+        obs.on_warning(events.Warning(f"find-peak: stopped after {search.max_probes} probes (--max-probes)"))
+    qps = s.confirm(lo) if lo is not None else None
+    confirmation = s.confirmations[-1] if s.confirmations else None
+    trials = [trial_row(o, probe_passed(o), "probe") for o in s.probes]
+    trials += [trial_row(o, o.record.verdict.value == "VALID", "confirmation") for o in s.confirmations]
+    peak = {"qps": qps, "confirmed": qps is not None, "probed_qps": lo, "base_qps": s.base,
+            "tolerance": search.tolerance, "trials": trials,
+            "probe": {"min_duration_ms": search.probe_duration_ms, "min_query_count": s.queries,
+                      "judged_on": "every check but min_duration and min_queries"}}
+    if confirmation is not None:
+        r = confirmation.record
+        record = new_record("serving", {**r.body, "peak": peak}, checks=r.checks, complete=r.complete,
+                            system=r.system, power=r.power)
+        write_record(confirmation.outdir / "result.json", record)
+        confirmation = replace(confirmation, record=record)
+    write_text(outdir / "peak.json", json.dumps(peak, indent=1) + "\n")
+    return PeakOutcome(qps, s.probes, confirmation, outdir)

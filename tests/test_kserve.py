@@ -1,0 +1,149 @@
+"""KServe v2: the classic workloads on a model server (``mlmeter infer --backend kserve``) against MLServer, a
+real KServe v2 server (Seldon's, from PyPI) serving the embedded digits ONNX model — same pre-processing, same
+accuracy as ONNX Runtime locally; and Triton's generate extension for LLMs (``mlmeter serve --api generate``)
+against the mock.
+
+``$MLMETER_MLSERVER`` names the ``mlserver`` executable (``.ci/run`` installs it in a venv of its own); without
+it the MLServer tests skip, unless ``$MLMETER_REQUIRE_MLSERVER`` is set (CI), when they fail instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from mlmeter.cli.main import main
+
+from .records import record
+
+HERE = Path(__file__).parent
+
+
+def _port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture(scope="module")
+def mlserver(tmp_path_factory):
+    exe = os.environ.get("MLMETER_MLSERVER")
+    if not exe or not Path(exe).is_file():
+        if os.environ.get("MLMETER_REQUIRE_MLSERVER"):
+            pytest.fail("no mlserver ($MLMETER_MLSERVER; .ci/run installs it)")
+        pytest.skip("no mlserver executable ($MLMETER_MLSERVER)")
+    from mlmeter.workloads.digits import data_file
+
+    root = tmp_path_factory.mktemp("mlserver")
+    shutil.copy(HERE / "kserve_runtime" / "onnx_runtime.py", root / "onnx_runtime.py")
+    http, grpc, metrics = _port(), _port(), _port()
+    (root / "settings.json").write_text(json.dumps({
+        "host": "127.0.0.1", "http_port": http, "grpc_port": grpc, "metrics_port": metrics, "parallel_workers": 0}))
+    (root / "model-settings.json").write_text(json.dumps({
+        "name": "digits_fp32", "implementation": "onnx_runtime.OnnxModel",
+        "parameters": {"uri": str(data_file("digits_fp32.onnx"))},
+        "inputs": [{"name": "pixels", "datatype": "FP32", "shape": [-1, 64]}],
+        "outputs": [{"name": "logits", "datatype": "FP32", "shape": [-1, 10]}]}))
+    log = root / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([exe, "start", str(root)], cwd=root, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{http}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"mlserver exited with {proc.returncode}: {log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(url + "/v2/models/digits_fp32/ready", timeout=2) as r:  # noqa: S310
+                    if r.status == 200:
+                        break
+            except OSError:
+                if time.time() > deadline:
+                    pytest.fail(f"mlserver not ready within 120 s: {log.read_text()[-2000:]}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_digits_on_a_kserve_v2_server_scores_as_it_does_locally(mlserver, tmp_path):
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    assert main(["infer", "--backend", "onnxruntime", "--model", "digits", "--scenario", "Offline", "--mode",
+                 "accuracy", "--output", str(local), "--quiet"]) == 0
+    code = main(["infer", "--backend", "kserve", "--backend-option", f"url={mlserver}", "--model", "digits",
+                 "--scenario", "Offline", "--mode", "accuracy", "--output", str(remote), "--quiet"])
+    ours, theirs = record(remote / "Offline" / "accuracy"), record(local / "Offline" / "accuracy")
+    assert code == 0 and ours.verdict.value == "VALID"
+    assert ours.body["accuracy"][0]["value"] == theirs.body["accuracy"][0]["value"]  # same model, same pre-processing
+    code = main(["infer", "--backend", "kserve", "--backend-option", f"url={mlserver}", "--model", "digits",
+                 "--scenario", "Server", "--time", "1", "--auto-targets", "--output", str(tmp_path / "srv"), "--quiet"])
+    rec = record(tmp_path / "srv" / "Server" / "performance")
+    assert code in (0, 1) and rec.body["loadgen"]["sample_count"] > 0
+    assert not [c for c in rec.checks if c.decisive and not c.passed]  # no failed request
+
+
+def test_a_kserve_model_that_is_not_served_is_refused_naming_it(mlserver, tmp_path, capsys):
+    code = main(["infer", "--backend", "kserve", "--backend-option", f"url={mlserver}", "--backend-option",
+                 "model=resnet", "--model", "digits", "--output", str(tmp_path), "--quiet"])
+    assert code == 2 and "model 'resnet' is not ready" in capsys.readouterr().err
+
+
+def test_a_kserve_server_that_is_not_there_is_one_line(tmp_path, capsys):
+    code = main(["infer", "--backend", "kserve", "--backend-option", "url=http://127.0.0.1:9", "--model", "digits",
+                 "--output", str(tmp_path), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "is a KServe v2 server listening there?" in err and "Traceback" not in err
+    assert main(["infer", "--backend", "kserve", "--model", "digits", "--output", str(tmp_path / "b"), "--quiet"]) == 2
+    assert "--backend-option url=" in capsys.readouterr().err
+
+
+def _word_tokenizer(path: Path) -> Path:
+    """A word-level tokenizer.json: one token per whitespace-separated word."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from mlmeter.serving.prompts import embedded
+
+    words = {w for s in embedded().references or [] for w in s.split()}
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(sorted(words) + ["[UNK]"])}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.save(str(path))
+    return path
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_triton_generate_extension_runs_under_the_loadgen(tmp_path, stream):
+    """Streamed: a token per chunk; whole replies (no usage in the generate extension): a local tokenizer counts."""
+    pytest.importorskip("aiohttp")
+    from mlmeter.serving.mock import MockServer, MockSettings
+    from mlmeter.serving.prompts import embedded
+
+    how = [] if stream else ["--no-stream", "--tokenizer", str(_word_tokenizer(tmp_path / "tokenizer.json"))]
+    with MockServer(MockSettings(ttft_s=0.01, itl_s=0.002, tokens=64, echo=True)) as m:
+        code = main(["serve", "--endpoint", m.url, "--model", "mock-llm", "--api", "generate", "--scenario", "Server",
+                     "--qps", "30", "--min-duration-ms", "1000", "--min-query-count", "20", "--output",
+                     str(tmp_path / "g"), "--quiet", *how])
+        bad = main(["serve", "--endpoint", m.url, "--model", "other", "--api", "generate", "--output",
+                    str(tmp_path / "x"), "--quiet"])
+    rec = record(tmp_path / "g")
+    s, tok = rec.body["serving"], rec.body["tokens"]
+    assert code in (0, 1) and s["failed_requests"] == 0 and s["api"] == "generate"
+    assert s["output_tokens_from"] == ("counted chunks" if stream else "local tokenizer")
+    words = [len(r.split()) for r in embedded().references]
+    assert min(words) * s["requests"] <= tok["token_count"] <= max(words) * s["requests"]  # one token per word
+    if stream:  # the mock's 10 ms TTFT, measured from the schedule
+        assert tok["ttft"]["p50"] >= 10e6 and s["inter_token_latency_ms"]["p50"] >= 1.5
+    assert bad == 2 and not (tmp_path / "x").exists()
