@@ -20,7 +20,7 @@ def digits_batch():
 
 
 def test_unknown_backend_lists_valid_ones():
-    with pytest.raises(BackendError, match="valid backends: onnxruntime, pytorch, openvino, tflite, null, simulated"):
+    with pytest.raises(BackendError, match="valid backends: onnxruntime, pytorch, openvino, tflite, null, kserve, simulated"):
         create_backend("tensorrt-llm")
 
 

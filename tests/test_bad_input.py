@@ -277,7 +277,7 @@ CASES: list[tuple[str, int]] = [
     ("serve --endpoint http://127.0.0.1:9 --model m --mode find-peak --probe-queries 10", 2),
     ("serve --endpoint http://127.0.0.1:9 --model m --mode find-peak --scenario Offline", 2),
     ("serve --endpoint http://127.0.0.1:9 --model m --mode find-peak --peak-tolerance 1.5", 2),
-    ("serve --endpoint http://127.0.0.1:9 --model m --extra-body '{bad'", 2),
+    ("serve --endpoint http://127.0.0.1:9 --model m --extra-body not-json", 2),
     ("serve --endpoint http://127.0.0.1:9 --model m --extra-body '[1]'", 2),
     ("serve --endpoint http://127.0.0.1:9 --model m --api generate --quiet", 2),
     ("serve --endpoint http://127.0.0.1:9 --model m --prompts {file}.pkl", 2),

@@ -230,3 +230,13 @@ def test_mlperf_dataset_files_load_with_their_references(tmp_path):
     (tmp_path / "nocol.json").write_text(json.dumps({"question": {"0": "q"}}))
     with pytest.raises(ServingError, match="no 'input' column"):
         load_prompts(tmp_path / "nocol.json")
+
+
+def test_compare_takes_two_serving_runs_and_refuses_different_bounds(tmp_path, capsys):
+    with MockServer(MockSettings(ttft_s=0.005, tokens=6)) as m:
+        for name, ttft in (("a", "2000"), ("b", "2000"), ("c", "500")):
+            _serve(m.url, tmp_path / name, "--scenario", "Server", "--qps", "40", "--ttft-ms", ttft)
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert "output tokens/s" in capsys.readouterr().out
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "c")]) == 2
+    assert "ttft_latency" in capsys.readouterr().err

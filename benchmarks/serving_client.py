@@ -1,0 +1,300 @@
+"""Serving client: mlmeter, the peers and a bare client against the same mock server, side by side.
+
+Two measurements from the serving issue, in one invocation:
+
+- **ceiling** — the mock (``mlmeter serve mock``, its own process) with zero delays and 16 tokens per reply;
+  each client is driven at rising Poisson request rates for ``--duration`` seconds; a rate is *sustained*
+  when the achieved rate is at least 99 % of it (and, for mlmeter, its send lag p99 is at most 2 ms). Prints
+  each client's highest sustained rate and mlmeter's ratio to the best peer and to the bare client.
+- **error** — the mock at 20 ms TTFT and 32 tokens 5 ms apart, 100 req/s: each client's TTFT and TPOT
+  p50/p99 against the truth (20 ms; 5 ms).
+
+Clients: ``mlmeter`` (``mlmeter serve --scenario Server``), ``bare`` (asyncio streams, raw HTTP/1.1 on
+keep-alive connections: what the mock itself can serve), and the peers whose executables are found:
+GuideLLM (``--guidellm PATH``) and AIPerf (``--aiperf PATH``), each installed in a venv of its own. Usage::
+
+    python benchmarks/serving_client.py --guidellm /work/peers/guidellm/bin/guidellm \\
+        --aiperf /work/peers/aiperf/bin/aiperf --rates 250,500,1000,1500,2000 --duration 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+MODEL = "mock-llm"
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Mock:
+    """``mlmeter serve mock`` in a process of its own."""
+
+    def __init__(self, ttft_ms: float, itl_ms: float, tokens: int) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "mlmeter.cli.main", "serve", "mock", "--port",
+                                      str(self.port), "--mock-ttft-ms", str(ttft_ms), "--mock-itl-ms", str(itl_ms),
+                                      "--mock-tokens", str(tokens)], stdout=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(self.url + "/v1/models", timeout=1).read()  # noqa: S310 -- loopback
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the mock did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+# -- clients: each returns {achieved, ttft_p50, ttft_p99, tpot_p50, tpot_p99, lag_p99} (ms, req/s) ------------
+def run_mlmeter(url: str, rate: float, duration: float, tokens: int) -> dict:
+    out = Path(tempfile.mkdtemp()) / "r"
+    subprocess.run([sys.executable, "-m", "mlmeter.cli.main", "serve", "--endpoint", url, "--model", MODEL,
+                    "--scenario", "Server", "--qps", str(rate), "--min-duration-ms", str(int(duration * 1000)),
+                    "--min-query-count", "1", "--max-tokens", str(tokens), "--prompts", str(_prompts()),
+                    "--output", str(out), "--quiet"], check=False, stdout=subprocess.DEVNULL)
+    doc = json.loads((out / "result.json").read_text())["body"]
+    tok, s = doc.get("tokens") or {}, doc["serving"]
+    res = {"achieved": doc["metrics"].get("completed_samples_per_sec", 0.0),
+           "lag_p99": (s["send_lag_ms"] or {}).get("p99"), "failed": s["failed_requests"]}
+    for k in ("ttft", "tpot"):
+        for p in ("p50", "p99"):
+            res[f"{k}_{p}"] = ((tok.get(k) or {}).get(p) or 0) / 1e6
+    shutil.rmtree(out.parent, ignore_errors=True)
+    return res
+
+
+def _prompts() -> Path:
+    path = Path(tempfile.gettempdir()) / "mlmeter-bench-prompts.txt"
+    path.write_text("\n".join(f"Prompt number {i}: say something." for i in range(1024)) + "\n")
+    return path
+
+
+async def _bare(url: str, rate: float, duration: float, tokens: int) -> dict:
+    """Open loop: Poisson send times up front; each request on a free keep-alive connection (or a new one)."""
+    host, port = url.removeprefix("http://").split(":")
+    rng = random.Random(1)
+    t, sched = 0.0, []
+    while t < duration:
+        t += rng.expovariate(rate)
+        sched.append(t)
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    ttft, tpot, done = [], [], []
+    body = json.dumps({"model": MODEL, "prompt": "hi", "max_tokens": tokens, "stream": True}).encode()
+    head = (f"POST /v1/completions HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    async def one(at: float) -> None:
+        conn = idle.pop() if idle else await asyncio.open_connection(host, int(port))
+        reader, writer = conn
+        writer.write(head + body)
+        first = last = 0.0
+        chunked = await _read_headers(reader)
+        n = 0
+        while True:
+            line = await (_chunk(reader) if chunked else reader.readline())
+            if not line:
+                break
+            if b"data:" in line:
+                if b"[DONE]" in line:
+                    break
+                last = loop.time()
+                first = first or last
+                n += 1
+        ttft.append((first - start - at) * 1000)
+        tpot.append((last - first) / max(n - 1, 1) * 1000)
+        done.append(last)
+        if chunked:
+            await _chunk(reader)  # the terminating chunk
+        idle.append(conn)
+
+    tasks = []
+    for at in sched:
+        delay = start + at - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(at)))
+    await asyncio.gather(*tasks)
+    for _, w in idle:
+        w.close()
+    span = max(done) - start if done else 1
+    return {"achieved": len(done) / span, "lag_p99": None, "failed": len(sched) - len(done), **_pct("ttft", ttft),
+            **_pct("tpot", tpot)}
+
+
+async def _read_headers(reader: asyncio.StreamReader) -> bool:
+    chunked = False
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            return chunked
+        chunked |= line.lower().startswith(b"transfer-encoding: chunked")
+
+
+async def _chunk(reader: asyncio.StreamReader) -> bytes:
+    size = int((await reader.readline()).strip() or b"0", 16)
+    data = await reader.readexactly(size + 2) if size else (await reader.readline()) and b""
+    return data
+
+
+def _pct(name: str, values: list[float]) -> dict:
+    v = sorted(values)
+    if not v:
+        return {f"{name}_p50": 0.0, f"{name}_p99": 0.0}
+    return {f"{name}_p50": v[len(v) // 2], f"{name}_p99": v[min(int(len(v) * 0.99), len(v) - 1)]}
+
+
+def run_bare(url: str, rate: float, duration: float, tokens: int) -> dict:
+    return asyncio.run(_bare(url, rate, duration, tokens))
+
+
+def run_guidellm(exe: str, url: str, rate: float, duration: float, tokens: int) -> dict:
+    out = Path(tempfile.mkdtemp())
+    subprocess.run([exe, "benchmark", "run", "--target", f"{url}/v1", "--model", MODEL, "--rate-type", "poisson",
+                    "--rate", str(rate), "--max-seconds", str(duration), "--processor", str(_tokenizer()),
+                    "--data", f"prompt_tokens=16,output_tokens={tokens}", "--output-path", str(out / "r.json")],
+                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ,
+                                                                                           "HF_HUB_OFFLINE": "1"})
+    try:
+        doc = json.loads((out / "r.json").read_text())
+        b = doc["benchmarks"][0]["metrics"]
+        res = {"achieved": b["requests_per_second"]["successful"]["mean"], "lag_p99": None, "failed": 0}
+        for k, key in (("ttft", "time_to_first_token_ms"), ("tpot", "inter_token_latency_ms")):
+            d = b[key]["successful"]
+            res[f"{k}_p50"], res[f"{k}_p99"] = d["median"], d["percentiles"]["p99"]
+        return res
+    except (OSError, KeyError, IndexError, ValueError) as exc:
+        return {"achieved": 0.0, "error": f"guidellm: {type(exc).__name__}: {exc}"}
+
+
+def run_aiperf(exe: str, url: str, rate: float, duration: float, tokens: int) -> dict:
+    out = Path(tempfile.mkdtemp())
+    subprocess.run([exe, "profile", "--model", MODEL, "--url", url, "--endpoint-type", "completions", "--streaming",
+                    "--request-rate", str(rate), "--request-count", str(int(rate * duration)), "--tokenizer",
+                    str(_tokenizer()), "--output-tokens-mean", str(tokens), "--artifact-dir", str(out)],
+                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        doc = json.loads(next(out.rglob("profile_export_aiperf.json")).read_text())
+        res = {"achieved": doc["request_throughput"]["avg"], "lag_p99": None, "failed": 0}
+        for k, key in (("ttft", "time_to_first_token"), ("tpot", "inter_token_latency")):
+            res[f"{k}_p50"], res[f"{k}_p99"] = doc[key]["p50"], doc[key]["p99"]
+        return res
+    except (OSError, KeyError, StopIteration, ValueError) as exc:
+        return {"achieved": 0.0, "error": f"aiperf: {type(exc).__name__}: {exc}"}
+
+
+def _tokenizer() -> Path:
+    """A local word-level tokenizer directory (the peers need one and cannot reach a hub here)."""
+    path = Path(tempfile.gettempdir()) / "mlmeter-bench-tokenizer"
+    if not (path / "tokenizer.json").is_file():
+        from tokenizers import Tokenizer, models, pre_tokenizers
+
+        path.mkdir(exist_ok=True)
+        vocab = {f"t{i}": i for i in range(4096)} | {"[UNK]": 4096}
+        tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+        tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        tok.save(str(path / "tokenizer.json"))
+        (path / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "PreTrainedTokenizerFast",
+                                                                "unk_token": "[UNK]"}))
+    return path
+
+
+def clients(a: argparse.Namespace) -> dict:
+    found = {"mlmeter": run_mlmeter, "bare": run_bare}
+    for name, exe, fn in (("guidellm", a.guidellm, run_guidellm), ("aiperf", a.aiperf, run_aiperf)):
+        if exe:
+            found[name] = lambda url, r, d, t, exe=exe, fn=fn: fn(exe, url, r, d, t)
+    return found
+
+
+def sustained(name: str, r: dict, rate: float) -> bool:
+    ok = r.get("achieved", 0) >= 0.99 * rate and not r.get("failed")
+    return ok and (name != "mlmeter" or (r.get("lag_p99") or 0) <= 2.0)
+
+
+def ceiling(a: argparse.Namespace) -> dict:
+    mock = Mock(0, 0, 16)
+    best: dict[str, float] = {}
+    try:
+        for name, fn in clients(a).items():
+            best[name] = 0.0
+            for rate in a.rates:
+                r = fn(mock.url, rate, a.duration, 16)
+                ok = sustained(name, r, rate)
+                lag = "" if r.get("lag_p99") is None else f", send lag p99 {r['lag_p99']:.2f} ms"
+                print(f"  {name:9s} {rate:7.0f} req/s -> achieved {r.get('achieved', 0):8.1f}{lag}  "
+                      f"{'sustained' if ok else 'NOT sustained'} {r.get('error', '')}", flush=True)
+                if not ok:
+                    break
+                best[name] = rate
+    finally:
+        mock.stop()
+    return best
+
+
+def error(a: argparse.Namespace) -> dict:
+    mock = Mock(20, 5, 32)
+    rows = {}
+    try:
+        for name, fn in clients(a).items():
+            rows[name] = fn(mock.url, 100, a.duration, 32)
+    finally:
+        mock.stop()
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rates", default="250,500,750,1000,1500,2000")
+    p.add_argument("--duration", type=float, default=6.0)
+    p.add_argument("--guidellm", default=None)
+    p.add_argument("--aiperf", default=None)
+    p.add_argument("--only", default="ceiling,error")
+    a = p.parse_args()
+    a.rates = [float(x) for x in a.rates.split(",")]
+    if "ceiling" in a.only:
+        print("== client ceiling: mock with zero delays, 16 tokens per reply")
+        best = ceiling(a)
+        peers = {k: v for k, v in best.items() if k not in ("mlmeter", "bare")}
+        print("\n| client | highest sustained rate (req/s) |\n|---|---|")
+        for k, v in best.items():
+            print(f"| {k} | {v:g} |")
+        if best.get("bare"):
+            print(f"\nmlmeter / bare client: {best['mlmeter'] / best['bare']:.2f}")
+        if peers and max(peers.values()):
+            print(f"mlmeter / best peer: {best['mlmeter'] / max(peers.values()):.2f}")
+    if "error" in a.only:
+        print("\n== measurement error: mock at 20 ms TTFT, 32 tokens 5 ms apart, 100 req/s (truth: TTFT 20, TPOT 5)")
+        print("| client | TTFT p50 err (ms) | TTFT p99 (ms) | TPOT p50 err (ms) | TPOT p99 (ms) |\n|---|---|---|---|---|")
+        for k, r in error(a).items():
+            if "error" in r:
+                print(f"| {k} | {r['error']} | | | |")
+                continue
+            print(f"| {k} | {r['ttft_p50'] - 20:+.2f} | {r['ttft_p99']:.2f} | {r['tpot_p50'] - 5:+.3f} | "
+                  f"{r['tpot_p99']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
