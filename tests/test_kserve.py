@@ -12,10 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,16 +19,9 @@ import pytest
 from mlmeter.cli.main import main
 
 from .records import record
+from .servers import free_port, running
 
 HERE = Path(__file__).parent
-
-
-def _port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +35,7 @@ def mlserver(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("mlserver")
     shutil.copy(HERE / "kserve_runtime" / "onnx_runtime.py", root / "onnx_runtime.py")
-    http, grpc, metrics = _port(), _port(), _port()
+    http, grpc, metrics = free_port(), free_port(), free_port()
     (root / "settings.json").write_text(json.dumps({
         "host": "127.0.0.1", "http_port": http, "grpc_port": grpc, "metrics_port": metrics, "parallel_workers": 0}))
     (root / "model-settings.json").write_text(json.dumps({
@@ -54,30 +43,10 @@ def mlserver(tmp_path_factory):
         "parameters": {"uri": str(data_file("digits_fp32.onnx"))},
         "inputs": [{"name": "pixels", "datatype": "FP32", "shape": [-1, 64]}],
         "outputs": [{"name": "logits", "datatype": "FP32", "shape": [-1, 10]}]}))
-    log = root / "server.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([exe, "start", str(root)], cwd=root, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{http}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"mlserver exited with {proc.returncode}: {log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(url + "/v2/models/digits_fp32/ready", timeout=2) as r:  # noqa: S310
-                    if r.status == 200:
-                        break
-            except OSError:
-                if time.time() > deadline:
-                    pytest.fail(f"mlserver not ready within 120 s: {log.read_text()[-2000:]}")
-                time.sleep(0.5)
+    with running([exe, "start", str(root)], url + "/v2/models/digits_fp32/ready", root / "server.log", "mlserver",
+                 cwd=root):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_digits_on_a_kserve_v2_server_scores_as_it_does_locally(mlserver, tmp_path):

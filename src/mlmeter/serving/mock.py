@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -182,6 +183,8 @@ class MockServer:
                       **({"message": {"role": "assistant", "content": text}} if chat else {"text": text})}
             return web.json_response({"object": "text_completion", "model": s.model, "choices": [choice],
                                       "usage": {"prompt_tokens": 1, "completion_tokens": n}})
+        head = {"id": f"cmpl-{self.requests}", "object": "chat.completion.chunk" if chat else "text_completion",
+                "created": int(time.time()), "model": s.model}  # what OpenAI's own chunks carry
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         await asyncio.sleep(s.ttft_s)
@@ -193,13 +196,13 @@ class MockServer:
             piece = pieces[i]
             choice = {"index": 0, "finish_reason": "length" if i == n - 1 else None,
                       **({"delta": {"content": piece}} if chat else {"text": piece})}
-            event = {"model_name": s.model, "text_output": piece} if generate else {"choices": [choice]}
+            event = {"model_name": s.model, "text_output": piece} if generate else {**head, "choices": [choice]}
             await resp.write(f"data: {json.dumps(event)}\n\n".encode())
         if generate:  # the generate stream ends with the connection, without usage or [DONE]
             await resp.write_eof()
             return resp
         if (body.get("stream_options") or {}).get("include_usage"):
-            usage = {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": n}}
+            usage: dict[str, Any] = {**head, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": n, "total_tokens": n + 1}}
             await resp.write(f"data: {json.dumps(usage)}\n\n".encode())
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
