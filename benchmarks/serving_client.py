@@ -26,6 +26,7 @@ import asyncio
 import json
 import os
 import random
+import resource
 import shutil
 import socket
 import subprocess
@@ -69,12 +70,13 @@ class Mock:
 
 
 # -- clients: each returns {achieved, ttft_p50, ttft_p99, tpot_p50, tpot_p99, lag_p99} (ms, req/s) ------------
-def run_mlmeter(url: str, rate: float, duration: float, tokens: int) -> dict:
+def run_mlmeter(url: str, rate: float, duration: float, tokens: int, workers: int = 1) -> dict:
     out = Path(tempfile.mkdtemp()) / "r"
     subprocess.run([sys.executable, "-m", "mlmeter.cli.main", "serve", "--endpoint", url, "--model", MODEL,
                     "--scenario", "Server", "--qps", str(rate), "--min-duration-ms", str(int(duration * 1000)),
                     "--min-query-count", "1", "--max-tokens", str(tokens), "--prompts", str(_prompts()),
-                    "--output", str(out), "--quiet"], check=False, stdout=subprocess.DEVNULL)
+                    "--client-workers", str(workers), "--output", str(out), "--quiet"], check=False,
+                   stdout=subprocess.DEVNULL)
     doc = json.loads((out / "result.json").read_text())["body"]
     tok, s = doc.get("tokens") or {}, doc["serving"]
     res = {"achieved": doc["metrics"].get("completed_samples_per_sec", 0.0),
@@ -224,19 +226,42 @@ def _tokenizer() -> Path:
     return path
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its finished children (each tool's run is a waited-for child)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def measured(fn):  # noqa: ANN001, ANN201 -- wraps any client runner
+    """Add the client's CPU per completed request (ms) to what ``fn`` returns."""
+    def run(url: str, rate: float, duration: float, tokens: int) -> dict:
+        before = _cpu_s()
+        r = fn(url, rate, duration, tokens)
+        done = (r.get("achieved") or 0) * duration
+        r["cpu_ms"] = (_cpu_s() - before) * 1000 / done if done else None
+        return r
+    return run
+
+
 def clients(a: argparse.Namespace) -> dict:
     found = {"mlmeter": run_mlmeter, "bare": run_bare}
+    for w in a.mlmeter_workers:
+        if w > 1:
+            found[f"mlmeter-w{w}"] = lambda url, r, d, t, w=w: run_mlmeter(url, r, d, t, w)
     for name, exe, fn in (("guidellm", a.guidellm, run_guidellm), ("aiperf", a.aiperf, run_aiperf)):
         if exe:
             found[name] = lambda url, r, d, t, exe=exe, fn=fn: fn(exe, url, r, d, t)
-    return found
+    keep = set(a.clients.split(",")) if a.clients else set(found)
+    return {k: measured(fn) for k, fn in found.items() if k in keep}
 
 
 def sustained(name: str, r: dict, rate: float) -> bool:
-    """Completed at >= 99 % of the rate the Poisson schedule actually asked for (the requested rate when the tool
-    does not say), nothing failed, and for mlmeter a send lag p99 of at most 2 ms."""
-    ok = r.get("achieved", 0) >= 0.99 * (r.get("scheduled") or rate) and not r.get("failed")
-    return ok and (name != "mlmeter" or (r.get("lag_p99") or 0) <= 2.0)
+    """Completed at >= 99 % of the rate the Poisson schedule actually asked for — or >= 97 % of the requested
+    rate for a tool that does not say (a 5 s Poisson schedule's own count varies by ~3 %) — nothing failed, and
+    for mlmeter a send lag p99 of at most 2 ms."""
+    need = 0.99 * r["scheduled"] if r.get("scheduled") else 0.97 * rate
+    ok = r.get("achieved", 0) >= need and not r.get("failed")
+    return ok and (not name.startswith("mlmeter") or (r.get("lag_p99") or 0) <= 2.0)
 
 
 def ceiling(a: argparse.Namespace) -> dict:
@@ -249,6 +274,7 @@ def ceiling(a: argparse.Namespace) -> dict:
                 r = fn(mock.url, rate, a.duration, 16)
                 ok = sustained(name, r, rate)
                 lag = "" if r.get("lag_p99") is None else f", send lag p99 {r['lag_p99']:.2f} ms"
+                lag += f", client CPU {r['cpu_ms']:.2f} ms/request" if r.get("cpu_ms") else ""
                 print(f"  {name:9s} {rate:7.0f} req/s -> achieved {r.get('achieved', 0):8.1f}{lag}  "
                       f"{'sustained' if ok else 'NOT sustained'} {r.get('error', '')}", flush=True)
                 if not ok:
@@ -277,19 +303,23 @@ def main() -> None:
     p.add_argument("--guidellm", default=None)
     p.add_argument("--aiperf", default=None)
     p.add_argument("--only", default="ceiling,error")
+    p.add_argument("--clients", default="", help="only these clients, e.g. mlmeter,bare")
+    p.add_argument("--mlmeter-workers", default="1", help="also run mlmeter with these client worker counts, e.g. 1,2")
     a = p.parse_args()
     a.rates = [float(x) for x in a.rates.split(",")]
+    a.mlmeter_workers = [int(x) for x in a.mlmeter_workers.split(",")]
     if "ceiling" in a.only:
         print("== client ceiling: mock with zero delays, 16 tokens per reply")
         best = ceiling(a)
-        peers = {k: v for k, v in best.items() if k not in ("mlmeter", "bare")}
+        peers = {k: v for k, v in best.items() if not k.startswith("mlmeter") and k != "bare"}
         print("\n| client | highest sustained rate (req/s) |\n|---|---|")
         for k, v in best.items():
             print(f"| {k} | {v:g} |")
+        ours = max(v for k, v in best.items() if k.startswith("mlmeter"))
         if best.get("bare"):
-            print(f"\nmlmeter / bare client: {best['mlmeter'] / best['bare']:.2f}")
+            print(f"\nmlmeter (best of its configurations) / bare client: {ours / best['bare']:.2f}")
         if peers and max(peers.values()):
-            print(f"mlmeter / best peer: {best['mlmeter'] / max(peers.values()):.2f}")
+            print(f"mlmeter (best of its configurations) / best peer: {ours / max(peers.values()):.2f}")
     if "error" in a.only:
         print("\n== measurement error: mock at 20 ms TTFT, 32 tokens 5 ms apart, 100 req/s (truth: TTFT 20, TPOT 5)")
         print("| client | TTFT p50 err (ms) | TTFT p99 (ms) | TPOT p50 err (ms) | TPOT p99 (ms) |\n|---|---|---|---|---|")

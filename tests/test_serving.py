@@ -5,6 +5,7 @@ and the API key never written."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -240,3 +241,53 @@ def test_compare_takes_two_serving_runs_and_refuses_different_bounds(tmp_path, c
     assert "output tokens/s" in capsys.readouterr().out
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "c")]) == 2
     assert "ttft_latency" in capsys.readouterr().err
+
+
+def test_client_worker_processes_carry_the_load_and_the_replies(tmp_path):
+    """Two client processes: the LoadGen still times every token (worker clocks are the machine's), the replies
+    reach the accuracy log intact, and the client's own CPU is reported."""
+    with MockServer(MockSettings(ttft_s=0.005, itl_s=0.001, tokens=64, echo=True)) as m:
+        code = _serve(m.url, tmp_path / "acc", "--scenario", "Offline", "--mode", "accuracy", "--client-workers", "2")
+        _serve(m.url, tmp_path / "srv", "--scenario", "Server", "--qps", "60", "--client-workers", "2")
+    acc = record(tmp_path / "acc")
+    assert code == 0 and acc.body["llm_accuracy"]["scores"]["rouge1"] == 100.0
+    srv = record(tmp_path / "srv").body
+    c = srv["serving"]["client"]
+    assert c["workers"] == 2 and "2 worker processes" in c["event_loop"] and c["cpu_ms_per_request"] > 0
+    assert srv["serving"]["failed_requests"] == 0 and srv["tokens"]["ttft"]["p50"] >= 5e6
+
+
+def test_a_client_worker_that_dies_fails_its_requests_instead_of_hanging():
+    from mlmeter.serving.endpoint import EndpointSUT
+    from mlmeter.serving.openai import RequestSpec
+
+    class Sink:
+        def __init__(self):
+            self.failures, self.done = [], []
+
+        def first_token(self, ids, responses=None, *, on_response=None, at_ns=None):
+            pass
+
+        def complete(self, ids, responses=None, n_tokens=None, *, on_response=None, at_ns=None):
+            self.done.append(int(ids))
+
+        def report_failure(self, message):
+            self.failures.append(message)
+
+    import numpy as np
+
+    with MockServer(MockSettings(tokens=8, stall_after=2)) as m:  # replies that never end
+        sut = EndpointSUT([m.url], RequestSpec("mock-llm"), ["p"], workers=2)
+        sink = Sink()
+        sut.start(sink)
+        sut.issue(np.arange(4), np.zeros(4, dtype=np.int64))
+        deadline = time.time() + 10
+        while m.requests < 4 and time.time() < deadline:
+            time.sleep(0.05)
+        for p in sut._pool._procs:
+            p.kill()
+        while len(sink.done) < 4 and time.time() < deadline:
+            time.sleep(0.05)
+        sut.close()
+    assert sorted(sink.done) == [0, 1, 2, 3]
+    assert sink.failures and all("client worker" in f and "died" in f for f in sink.failures)

@@ -33,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--ignore-eos", action="store_true", help="ask for exactly --max-tokens (ignore_eos, min_tokens)")
     e.add_argument("--tokenizer", type=Path, default=None, metavar="PATH",
                    help="tokenizer.json (or its directory) to count output tokens when the server reports no usage")
+    e.add_argument("--client-workers", type=options.whole(1, 256), default=1, metavar="N",
+                   help="client processes (when one event loop cannot keep up; the LoadGen stays in this one)")
     e.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
     e.add_argument("--timeout-s", type=options.number(0, 86_400), default=600.0, help="per-request timeout")
     b = p.add_argument_group("benchmark")
@@ -98,6 +100,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
     cfg = ServeConfig(tuple(a.endpoint), a.model, TestScenario[a.scenario], a.mode, a.api, a.max_tokens,
                       not a.no_stream, a.ignore_eos, a.mlperf_model, settings, a.prompts, a.count, a.output,
                       a.overwrite, a.timeout_s, a.api_key_env, extra_body=_extra_body(a.extra_body), tokenizer=a.tokenizer,
+                      client_workers=a.client_workers,
                       concurrency=levels[0] if len(levels) == 1 else 0)
     progress = Progress(enabled=not a.quiet)
     if a.mode == "find-peak":
@@ -197,4 +200,6 @@ def _describe(o: Any) -> str:
         head += "".join(f"\n  [FAIL] {r}" for r in rec.reasons)
     return head + (f"\n  client: {s['requests']} requests, {s['failed_requests']} failed; output tokens from "
                    f"{s['output_tokens_from']}; send lag p99 {(s['send_lag_ms'] or {}).get('p99', 0):.3f} ms; "
-                   f"goodput {s['goodput']['requests_per_second'] or 0:.2f} requests/s")
+                   f"goodput {s['goodput']['requests_per_second'] or 0:.2f} requests/s; "
+                   f"{s['client']['cpu_ms_per_request'] or 0:.2f} ms client CPU per request ({s['client']['event_loop']})"
+                   + (f"\n  [WARN] {s['client']['warning']}" if s["client"]["warning"] else ""))

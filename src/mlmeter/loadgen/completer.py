@@ -30,6 +30,13 @@ _clock = time.perf_counter_ns
 LogEntry = tuple[int, int, bytes, "bytes | None", "int | None"]
 
 
+def _at(at_ns: int | None) -> int:
+    """When an event happened: now, or the SUT's own ``perf_counter_ns`` reading (a SUT measuring in another
+    process), never later than now."""
+    now = _clock()
+    return now if at_ns is None else min(int(at_ns), now)
+
+
 @dataclass(frozen=True)
 class Drained:
     """What a pass left in the completer: detail-log errors, the failures among them, accuracy-log rows."""
@@ -136,9 +143,9 @@ class Completer:
 
     # -- SUT-facing entry points -------------------------------------------------------------------------
     def complete(self, ids: Any, responses: Sequence[Any] | np.ndarray | None = None, n_tokens: Any = None, *,
-                 on_response: ResponseCallback | None = None) -> None:
+                 on_response: ResponseCallback | None = None, at_ns: int | None = None) -> None:
         """Complete ``ids`` (one timestamp for all of them); ``n_tokens`` per id in token mode."""
-        now = _clock()
+        now = _at(at_ns)
         if isinstance(ids, int):
             self._complete_one(now, ids, None if responses is None else responses[0],
                                None if n_tokens is None else _first(n_tokens), on_response)
@@ -153,9 +160,9 @@ class Completer:
                                on_response)
 
     def complete_one(self, sample_id: int, response: Any = None, n_tokens: int | None = None,
-                     on_response: ResponseCallback | None = None) -> None:
+                     on_response: ResponseCallback | None = None, at_ns: int | None = None) -> None:
         """Complete one sample (the scalar fast path: all arguments may be positional)."""
-        self._complete_one(_clock(), sample_id, response, n_tokens, on_response)
+        self._complete_one(_at(at_ns), sample_id, response, n_tokens, on_response)
 
     def _complete_one(self, now: int, sid: int, response: Any, n_tokens: int | None,
                       hook: ResponseCallback | None = None) -> None:
@@ -233,8 +240,8 @@ class Completer:
         self.n_tokens[i] = n
 
     def first_token(self, ids: Any, responses: Sequence[Any] | None = None, *,
-                    on_response: ResponseCallback | None = None) -> None:
-        now = _clock()
+                    on_response: ResponseCallback | None = None, at_ns: int | None = None) -> None:
+        now = _at(at_ns)
         idl = [ids] if isinstance(ids, int) else (ids.tolist() if isinstance(ids, np.ndarray) else list(ids))
         with self._lock:
             if not self.tokens:

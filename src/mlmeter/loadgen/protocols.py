@@ -23,16 +23,18 @@ class CompletionSink(Protocol):
     ``ids`` is an int or a sequence/array of ints; ``responses`` (bytes-like or NumPy arrays, one per id) are
     read only for samples the accuracy log records. Misuse (an unknown id, a second completion, tokens out of
     order, an unreadable response, a raising callback) is recorded and ends the run INVALID with the reason;
-    it is never raised into the SUT.
+    it is never raised into the SUT. ``at_ns`` (optional) is when the event happened, a ``time.perf_counter_ns``
+    reading taken by the SUT — for SUTs that measure in another process on the same machine; never later than now.
     """
 
     def complete(self, ids: Any, responses: Any = None, n_tokens: Any = None, *,
-                 on_response: ResponseCallback | None = None) -> None: ...
+                 on_response: ResponseCallback | None = None, at_ns: int | None = None) -> None: ...
 
     def complete_one(self, sample_id: int, response: Any = None, n_tokens: int | None = None,
-                     on_response: ResponseCallback | None = None) -> None: ...
+                     on_response: ResponseCallback | None = None, at_ns: int | None = None) -> None: ...
 
-    def first_token(self, ids: Any, responses: Any = None, *, on_response: ResponseCallback | None = None) -> None: ...
+    def first_token(self, ids: Any, responses: Any = None, *, on_response: ResponseCallback | None = None,
+                    at_ns: int | None = None) -> None: ...
 
     def report_failure(self, message: str) -> None:
         """The SUT could not serve (a crashed inference): the run ends INVALID with ``message``. The SUT

@@ -60,6 +60,8 @@ class ServeConfig:
     """Fields merged into every request body (server-specific sampling settings)."""
     tokenizer: Path | None = None
     """A ``tokenizer.json`` (or a directory holding one) to count output tokens when the server reports none."""
+    client_workers: int = 1
+    """Client processes (> 1 when one event loop cannot keep up with the rate)."""
     concurrency: int = 0
     """> 0: N closed-loop streams for the minimum duration instead of a LoadGen scenario (not MLPerf)."""
 
@@ -163,7 +165,7 @@ def run_serve(cfg: ServeConfig, observer: events.Observer | None = None) -> Serv
     spec = RequestSpec(cfg.model, cfg.api, cfg.max_tokens, stream=cfg.stream, ignore_eos=cfg.ignore_eos,
                        stop=prompts.stop, extra=dict(cfg.extra_body))
     sut = EndpointSUT(cfg.endpoints, spec, prompts.prompts, timeout_s=cfg.timeout_s, api_key_env=cfg.api_key_env,
-                      count_tokens=counter)
+                      count_tokens=counter, workers=cfg.client_workers)
     obs.on_stage(events.Stage(f"{what} {'' if cfg.concurrency else cfg.mode} -> {outdir}"))
     try:
         if cfg.concurrency:
@@ -182,7 +184,7 @@ def _loadgen(cfg: ServeConfig, sut: EndpointSUT, prompts: PromptSet, target: Tar
     except RunInterrupted as exc:
         r, interrupted = exc.result, True
     es = r.settings
-    body = {**result_body(r), "serving": client_figures(cfg, sut.exchanges, es.ttft_latency, es.tpot_latency)}
+    body = {**result_body(r), "serving": client_figures(cfg, sut, es.ttft_latency, es.tpot_latency)}
     checks = list(r.checks)
     if cfg.mode in ("accuracy", "submission") and not interrupted and r.files.get("accuracy"):
         obs.on_stage(events.Stage("accuracy: scoring the replies (ROUGE)"))
@@ -201,7 +203,7 @@ def _concurrency(cfg: ServeConfig, sut: EndpointSUT, prompts: int, built: Settin
     run = ConcurrencyRun(sut, cfg.concurrency, s.min_duration_ms / 1000, prompts)
     run.run()
     body = {**run.body(s.ttft_latency, s.tpot_latency),
-            "serving": client_figures(cfg, sut.exchanges, s.ttft_latency, s.tpot_latency)}
+            "serving": client_figures(cfg, sut, s.ttft_latency, s.tpot_latency)}
     return ServeOutcome(_write(outdir, body, run.checks(s.ttft_latency, s.tpot_latency), True, obs), outdir, None)
 
 
@@ -260,8 +262,25 @@ def _pcts(values: list[float]) -> dict[str, float] | None:
             "p99": float(np.percentile(a, 99)), "max": float(a.max()), "mean": float(a.mean())}
 
 
-def client_figures(cfg: ServeConfig, exchanges: list[Exchange], ttft_ns: int, tpot_ns: int) -> dict[str, Any]:
-    """What the client measured: its send lag, inter-token gaps, goodput, failures, per endpoint."""
+LIMITED_LAG_MS = 5.0
+"""A send lag p99 above this means the client, not the server, may have limited the run."""
+
+
+def client_overhead(sut: EndpointSUT, lag: dict[str, float] | None) -> dict[str, Any]:
+    """The client's own cost: its event loop and processes, CPU per request, and whether it kept up."""
+    n, cpu = len(sut.exchanges), sut.client_cpu_s()
+    limited = bool(lag and lag["p99"] > LIMITED_LAG_MS)
+    return {"event_loop": sut.event_loop, "workers": sut.workers, "cpu_s": round(cpu, 3),
+            "cpu_ms_per_request": round(cpu * 1000 / n, 3) if n else None, "limited": limited,
+            "warning": (f"the client may have limited the run: its send lag p99 is {lag['p99']:.1f} ms (over "
+                        f"{LIMITED_LAG_MS:g} ms); give it more processes with --client-workers"
+                        if limited and lag else None)}
+
+
+def client_figures(cfg: ServeConfig, sut: EndpointSUT, ttft_ns: int, tpot_ns: int) -> dict[str, Any]:
+    """What the client measured: its send lag, inter-token gaps, goodput, failures, per endpoint, its own cost."""
+    exchanges = sut.exchanges
+    lag = _pcts([(e.sent_ns - e.issued_ns) / 1e6 for e in exchanges])
     ok = [e for e in exchanges if e.error is None]
     good = [e for e in ok if e.first_ns and (e.first_ns - e.issued_ns) <= ttft_ns and
             (e.tokens < 2 or (e.done_ns - e.first_ns) / (e.tokens - 1) <= tpot_ns)]
@@ -273,7 +292,7 @@ def client_figures(cfg: ServeConfig, exchanges: list[Exchange], ttft_ns: int, tp
         "failed_requests": len(exchanges) - len(ok),
         "failures": sorted({e.error for e in exchanges if e.error})[:10],
         "output_tokens_from": sources[0] if len(sources) == 1 else (sources or "none (no reply completed)"),
-        "send_lag_ms": _pcts([(e.sent_ns - e.issued_ns) / 1e6 for e in exchanges]),
+        "send_lag_ms": lag, "client": client_overhead(sut, lag),
         "inter_token_latency_ms": _pcts([g / 1e6 for e in ok for g in e.chunk_gaps_ns]),
         "goodput": {"requests_per_second": len(good) / span_s if span_s else None,
                     "tokens_per_second": sum(e.tokens for e in good) / span_s if span_s else None,

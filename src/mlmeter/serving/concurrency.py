@@ -65,11 +65,12 @@ class ConcurrencyRun:
         self.sut.issue(np.array([sid]), np.array([sid % self.prompts]))
 
     # -- the sink's side ------------------------------------------------------------------------------
-    def first_token(self, ids: Any, responses: Any = None, *, on_response: Any = None) -> None:
-        self.samples[int(ids)].first_ns = _clock()
+    def first_token(self, ids: Any, responses: Any = None, *, on_response: Any = None, at_ns: int | None = None) -> None:
+        self.samples[int(ids)].first_ns = at_ns or _clock()
 
-    def complete(self, ids: Any, responses: Any = None, n_tokens: Any = None, *, on_response: Any = None) -> None:
-        now = _clock()
+    def complete(self, ids: Any, responses: Any = None, n_tokens: Any = None, *, on_response: Any = None,
+                 at_ns: int | None = None) -> None:
+        now = at_ns or _clock()
         sid = int(ids)
         s = self.samples[sid]
         s.done_ns, s.tokens = now, int(n_tokens[0]) if n_tokens is not None else 0
@@ -80,8 +81,8 @@ class ConcurrencyRun:
             self._done.notify()
 
     def complete_one(self, sample_id: int, response: Any = None, n_tokens: int | None = None,
-                     on_response: Any = None) -> None:
-        self.complete(sample_id, [response], [n_tokens or 0])
+                     on_response: Any = None, at_ns: int | None = None) -> None:
+        self.complete(sample_id, [response], [n_tokens or 0], at_ns=at_ns)
 
     def report_failure(self, message: str) -> None:
         with self._lock:

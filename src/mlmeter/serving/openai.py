@@ -75,22 +75,17 @@ class Reply:
     chunk_ns: list[int] = field(default_factory=list)
     """When each chunk with content arrived (``perf_counter_ns``)."""
     usage_tokens: int | None = None
-    local_tokens: int | None = None
-    """The reply's text counted by the local tokenizer (only when the server reported no usage)."""
     finish_reason: str | None = None
     error: str | None = None
 
     @property
     def tokens(self) -> int:
-        if self.usage_tokens is not None:
-            return self.usage_tokens
-        return self.local_tokens if self.local_tokens is not None else len(self.chunk_ns)
+        return self.usage_tokens if self.usage_tokens is not None else len(self.chunk_ns)
 
     @property
     def token_source(self) -> str:
-        if self.usage_tokens is not None:
-            return "server usage"
-        return "local tokenizer" if self.local_tokens is not None else "counted chunks"
+        """Where :attr:`tokens` came from (the SUT recounts with a local tokenizer when one is given)."""
+        return "server usage" if self.usage_tokens is not None else "counted chunks"
 
 
 def chunk_text(obj: dict[str, Any]) -> str:
