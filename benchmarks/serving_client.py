@@ -3,7 +3,8 @@
 Two measurements from the serving issue, in one invocation:
 
 - **ceiling** — the mock (``mlmeter serve mock``, its own process) with zero delays and 16 tokens per reply;
-  each client is driven at rising Poisson request rates for ``--duration`` seconds; a rate is *sustained*
+  each client is driven at rising Poisson request rates for ``--duration`` seconds (until two rates in a row
+  are not sustained: one miss can be this machine's noise); a rate is *sustained*
   when the achieved rate is at least 99 % of the scheduled one (and, for mlmeter, its send lag p99 is at most
   2 ms). Prints
   each client's highest sustained rate and mlmeter's ratio to the best peer and to the bare client.
@@ -269,7 +270,7 @@ def ceiling(a: argparse.Namespace) -> dict:
     best: dict[str, float] = {}
     try:
         for name, fn in clients(a).items():
-            best[name] = 0.0
+            best[name], misses = 0.0, 0
             for rate in a.rates:
                 r = fn(mock.url, rate, a.duration, 16)
                 ok = sustained(name, r, rate)
@@ -277,9 +278,11 @@ def ceiling(a: argparse.Namespace) -> dict:
                 lag += f", client CPU {r['cpu_ms']:.2f} ms/request" if r.get("cpu_ms") else ""
                 print(f"  {name:9s} {rate:7.0f} req/s -> achieved {r.get('achieved', 0):8.1f}{lag}  "
                       f"{'sustained' if ok else 'NOT sustained'} {r.get('error', '')}", flush=True)
-                if not ok:
+                misses = 0 if ok else misses + 1
+                if ok:
+                    best[name] = rate
+                if misses == 2:  # two rates in a row not sustained: the ceiling is below them
                     break
-                best[name] = rate
     finally:
         mock.stop()
     return best

@@ -273,6 +273,19 @@ def _checks(v: RunView) -> str:
             f"<th>advice</th></tr>{rows}</table>")
 
 
+def _serving_charts(doc: dict[str, Any]) -> list[str]:
+    """What the client saw over time: output tokens/s and completed requests/s."""
+    tl = (doc.get("serving") or {}).get("timeline")
+    if not tl:
+        return []
+    per = f"per {fmt(tl['bucket_s'])} s"
+    return [xy_chart("output tokens/s over time (client)", [Series("tokens/s", tl["t_s"], tl["tokens_per_s"], "line")],
+                     "time since the first request (s)", f"tokens/s ({per})"),
+            xy_chart("completed requests/s over time (client)",
+                     [Series("requests/s", tl["t_s"], tl["requests_per_s"], "line", PALETTE[1])],
+                     "time since the first request (s)", f"requests/s ({per})")]
+
+
 def _client(doc: dict[str, Any]) -> str:
     """A serving run's client figures: what the load generator's own side measured."""
     s = doc.get("serving")
@@ -285,6 +298,10 @@ def _client(doc: dict[str, Any]) -> str:
             ("inter-token latency p50 / p99 (ms)", f"{fmt(itl.get('p50') or 0)} / {fmt(itl.get('p99') or 0)}"),
             ("goodput (requests/s, share)", f"{fmt(good.get('requests_per_second') or 0)}, "
                                             f"{(good.get('share') or 0):.1%}")]
+    c = s.get("client") or {}
+    if c:
+        rows += [("client", f"{c.get('event_loop')}; {fmt(c.get('cpu_ms_per_request') or 0)} ms CPU per request"),
+                 *([("warning", str(c["warning"]))] if c.get("warning") else [])]
     return "<h3>Client</h3>" + _table(rows)
 
 
@@ -304,7 +321,7 @@ def run_section(v: RunView, anchor: str) -> str:
     if lg:
         charts += _latency_charts(lg) + _timeline_charts(lg) + _find_peak_chart(lg)
     charts += {"storage": _storage_charts, "checkpointing": _checkpoint_charts, "training": _training_charts,
-               "repeat": _repeat_charts}.get(v.kind, lambda _d: [])(d)
+               "repeat": _repeat_charts, "serving": _serving_charts}.get(v.kind, lambda _d: [])(d)
     summary = d.get("summary") if isinstance(d.get("summary"), str) else ""
     return (f'<section class="run" id="{anchor}"><h2>{escape(v.title)}{_badge(v.verdict)}</h2>'
             f'<div class="path">{escape(str(v.path.resolve()))}</div>'

@@ -277,6 +277,24 @@ def client_overhead(sut: EndpointSUT, lag: dict[str, float] | None) -> dict[str,
                         if limited and lag else None)}
 
 
+def timeline(done: list[Exchange], buckets: int = 60) -> dict[str, Any] | None:
+    """Completed requests and output tokens per second over the run, in about ``buckets`` equal steps."""
+    if not done:
+        return None
+    t0 = min(e.issued_ns for e in done)
+    span = max(e.done_ns for e in done) - t0
+    step = max(span / buckets, 1e8)  # at least 0.1 s
+    n = int(span // step) + 1
+    reqs, toks = np.zeros(n), np.zeros(n)
+    for e in done:
+        k = int((e.done_ns - t0) // step)
+        reqs[k] += 1
+        toks[k] += e.tokens
+    rate = 1e9 / step
+    return {"bucket_s": step / 1e9, "t_s": [round((k + 1) * step / 1e9, 3) for k in range(n)],
+            "requests_per_s": (reqs * rate).round(3).tolist(), "tokens_per_s": (toks * rate).round(3).tolist()}
+
+
 def client_figures(cfg: ServeConfig, sut: EndpointSUT, ttft_ns: int, tpot_ns: int) -> dict[str, Any]:
     """What the client measured: its send lag, inter-token gaps, goodput, failures, per endpoint, its own cost."""
     exchanges = sut.exchanges
@@ -292,7 +310,7 @@ def client_figures(cfg: ServeConfig, sut: EndpointSUT, ttft_ns: int, tpot_ns: in
         "failed_requests": len(exchanges) - len(ok),
         "failures": sorted({e.error for e in exchanges if e.error})[:10],
         "output_tokens_from": sources[0] if len(sources) == 1 else (sources or "none (no reply completed)"),
-        "send_lag_ms": lag, "client": client_overhead(sut, lag),
+        "send_lag_ms": lag, "client": client_overhead(sut, lag), "timeline": timeline(ok),
         "inter_token_latency_ms": _pcts([g / 1e6 for e in ok for g in e.chunk_gaps_ns]),
         "goodput": {"requests_per_second": len(good) / span_s if span_s else None,
                     "tokens_per_second": sum(e.tokens for e in good) / span_s if span_s else None,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmeter import events
-from mlmeter.loadgen import TestScenario
+from mlmeter.loadgen import RunInterrupted, TestScenario
 from mlmeter.loadgen.early_stopping import needed_queries
 from mlmeter.results.record import new_record, write_record
 from mlmeter.serving import ServingError
@@ -68,12 +68,8 @@ def trial_row(o: ServeOutcome, passed: bool, role: str) -> dict[str, Any]:
         "p99_tpot_ns": (tok.get("tpot") or {}).get("p99"),
         "passed": passed,
         "verdict": o.record.verdict.value,
-        "reasons": [
-            r
-            for c in o.record.checks
-            if not c.passed and (role == "confirmation" or c.name not in SHORTENED)
-            for r in [f"{c.name}: {c.actual} (needs {c.expected})"]
-        ],
+        "reasons": [f"{c.name}: {c.actual} (needs {c.expected})" for c in o.record.checks
+                    if not c.passed and (role == "confirmation" or c.name not in SHORTENED)],
         "run": o.outdir.name,
     }
 
@@ -157,6 +153,36 @@ class _OutOfProbes(Exception):
     pass
 
 
+def _search(s: _Search, obs: events.Observer) -> float | None:
+    """Bracket, then bisect: the highest passing probed rate (None when none passed)."""
+    try:
+        lo, hi = s.bracket()
+        return s.bisect(lo, hi) if lo is not None and hi is not None else lo
+    except _OutOfProbes:
+        obs.on_warning(events.Warning(f"find-peak: stopped after {s.search.max_probes} probes (--max-probes)"))
+        passing = [q for q, ok in s.verdicts.items() if ok]
+        return max(passing) if passing else None
+
+
+def _write(s: _Search, lo: float | None, qps: float | None, interrupted: bool = False) -> ServeOutcome | None:
+    """``peak.json``, and the search in the last confirmation's record; that confirmation (None if none ran)."""
+    confirmation = s.confirmations[-1] if s.confirmations else None
+    trials = [trial_row(o, probe_passed(o), "probe") for o in s.probes]
+    trials += [trial_row(o, o.record.verdict.value == "VALID", "confirmation") for o in s.confirmations]
+    peak = {"qps": qps, "confirmed": qps is not None, "probed_qps": lo, "base_qps": s.base,
+            "tolerance": s.search.tolerance, "trials": trials, "complete": not interrupted,
+            "probe": {"min_duration_ms": s.search.probe_duration_ms, "min_query_count": s.queries,
+                      "judged_on": "every check but min_duration and min_queries"}}
+    if confirmation is not None and not interrupted:
+        r = confirmation.record
+        record = new_record("serving", {**r.body, "peak": peak}, checks=r.checks, complete=r.complete,
+                            system=r.system, power=r.power)
+        write_record(confirmation.outdir / "result.json", record)
+        confirmation = replace(confirmation, record=record)
+    write_text(s.outdir / "peak.json", json.dumps(peak, indent=1) + "\n")
+    return confirmation
+
+
 def find_peak(
     cfg: ServeConfig, search: PeakSearch | None = None, observer: events.Observer | None = None
 ) -> PeakOutcome:
@@ -172,28 +198,11 @@ def find_peak(
         overwrite=cfg.overwrite,
     )
     obs = events.observing(observer)
-    lo: float | None = None
     try:
-        lo, hi = s.bracket()
-        if lo is not None and hi is not None:
-            lo = s.bisect(lo, hi)
-    except _OutOfProbes:
-        passing = [q for q, ok in s.verdicts.items() if ok]
-        lo = max(passing) if passing else None
-        obs.on_warning(events.Warning(f"find-peak: stopped after {search.max_probes} probes (--max-probes)"))
-    qps = s.confirm(lo) if lo is not None else None
-    confirmation = s.confirmations[-1] if s.confirmations else None
-    trials = [trial_row(o, probe_passed(o), "probe") for o in s.probes]
-    trials += [trial_row(o, o.record.verdict.value == "VALID", "confirmation") for o in s.confirmations]
-    peak = {"qps": qps, "confirmed": qps is not None, "probed_qps": lo, "base_qps": s.base,
-            "tolerance": search.tolerance, "trials": trials,
-            "probe": {"min_duration_ms": search.probe_duration_ms, "min_query_count": s.queries,
-                      "judged_on": "every check but min_duration and min_queries"}}
-    if confirmation is not None:
-        r = confirmation.record
-        record = new_record("serving", {**r.body, "peak": peak}, checks=r.checks, complete=r.complete,
-                            system=r.system, power=r.power)
-        write_record(confirmation.outdir / "result.json", record)
-        confirmation = replace(confirmation, record=record)
-    write_text(outdir / "peak.json", json.dumps(peak, indent=1) + "\n")
+        lo = _search(s, obs)
+        qps = s.confirm(lo) if lo is not None else None
+    except RunInterrupted:
+        _write(s, None, None, interrupted=True)  # what was measured stays, marked incomplete
+        raise
+    confirmation = _write(s, lo, qps)
     return PeakOutcome(qps, s.probes, confirmation, outdir)

