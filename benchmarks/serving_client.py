@@ -14,7 +14,7 @@ Two measurements from the serving issue, in one invocation:
 
 Clients: ``mlmeter`` (``mlmeter serve --scenario Server``), ``bare`` (asyncio streams, raw HTTP/1.1 on
 keep-alive connections: what the mock itself can serve), and the peers whose executables are found:
-GuideLLM (``--guidellm PATH``) and AIPerf (``--aiperf PATH``), each installed in a venv of its own. Usage::
+GuideLLM 0.8 (``--guidellm PATH``) and AIPerf 0.13 (``--aiperf PATH``), each installed in a venv of its own. Usage::
 
     python benchmarks/serving_client.py --guidellm /work/peers/guidellm/bin/guidellm \\
         --aiperf /work/peers/aiperf/bin/aiperf --rates 250,500,1000,1500,2000 --duration 6
@@ -177,18 +177,19 @@ def run_bare(url: str, rate: float, duration: float, tokens: int) -> dict:
 
 
 def run_guidellm(exe: str, url: str, rate: float, duration: float, tokens: int) -> dict:
-    out = Path(tempfile.mkdtemp())
-    subprocess.run([exe, "benchmark", "run", "--target", f"{url}/v1", "--model", MODEL, "--rate-type", "poisson",
-                    "--rate", str(rate), "--max-seconds", str(duration), "--processor", str(_tokenizer()),
-                    "--data", f"prompt_tokens=16,output_tokens={tokens}", "--output-path", str(out / "r.json")],
-                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ,
-                                                                                           "HF_HUB_OFFLINE": "1"})
+    """GuideLLM 0.8: ``guidellm run`` with its ``kind=…`` options; synthetic 16-token prompts."""
+    out = Path(tempfile.mkdtemp()) / "r.json"
+    subprocess.run([exe, "run", "--backend", f"kind=openai_http,target={url},model={MODEL}",
+                    "--profile", f"kind=poisson,rate={rate}", "--constraint", f"kind=max_duration,seconds={duration}",
+                    "--data", f"kind=synthetic_text,prompt_tokens=16,output_tokens={tokens}",
+                    "--tokenizer", f"kind=hf_auto,model={_tokenizer()}", "--output", f"kind=json,path={out}",
+                    "--disable-console"], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
     try:
-        doc = json.loads((out / "r.json").read_text())
-        b = doc["benchmarks"][0]["metrics"]
-        res = {"achieved": b["requests_per_second"]["successful"]["mean"], "lag_p99": None, "failed": 0}
+        m = json.loads(out.read_text())["benchmarks"][0]["metrics"]
+        res = {"achieved": m["requests_per_second"]["successful"]["mean"], "lag_p99": None, "failed": 0}
         for k, key in (("ttft", "time_to_first_token_ms"), ("tpot", "inter_token_latency_ms")):
-            d = b[key]["successful"]
+            d = m[key]["successful"]
             res[f"{k}_p50"], res[f"{k}_p99"] = d["median"], d["percentiles"]["p99"]
         return res
     except (OSError, KeyError, IndexError, ValueError) as exc:

@@ -160,14 +160,14 @@ def run_serve(cfg: ServeConfig, observer: events.Observer | None = None) -> Serv
     what = f"concurrency-{cfg.concurrency}" if cfg.concurrency else cfg.scenario.name
     obs.on_stage(events.Stage(f"checking {', '.join(cfg.endpoints)} for model {cfg.model}"))
     check_endpoints(cfg)  # before anything is created on disk
-    outdir = fresh_directory(cfg.output or Path("mlmeter-serve") / f"{cfg.model}-{what}",
-                             given=cfg.output is not None, overwrite=cfg.overwrite)
     spec = RequestSpec(cfg.model, cfg.api, cfg.max_tokens, stream=cfg.stream, ignore_eos=cfg.ignore_eos,
                        stop=prompts.stop, extra=dict(cfg.extra_body))
     sut = EndpointSUT(cfg.endpoints, spec, prompts.prompts, timeout_s=cfg.timeout_s, api_key_env=cfg.api_key_env,
-                      count_tokens=counter, workers=cfg.client_workers)
-    obs.on_stage(events.Stage(f"{what} {'' if cfg.concurrency else cfg.mode} -> {outdir}"))
+                      count_tokens=counter, workers=cfg.client_workers)  # client workers started (or refused) too
     try:
+        outdir = fresh_directory(cfg.output or Path("mlmeter-serve") / f"{cfg.model}-{what}",
+                                 given=cfg.output is not None, overwrite=cfg.overwrite)
+        obs.on_stage(events.Stage(f"{what} {'' if cfg.concurrency else cfg.mode} -> {outdir}"))
         if cfg.concurrency:
             return _concurrency(cfg, sut, len(prompts.prompts), settings, outdir, obs)
         return _loadgen(cfg, sut, prompts, target, settings, outdir, obs)

@@ -11,6 +11,7 @@ every n-th request with HTTP 500; ``stall_after`` stops a stream after that many
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -95,6 +96,7 @@ class MockServer:
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/completions", self._complete)
         app.router.add_post("/v1/chat/completions", self._complete)
+        app.router.add_get("/health", self._readiness)  # what vLLM and llama-server answer (GuideLLM asks it)
         app.router.add_get("/v2/health/ready", self._readiness)
         app.router.add_get("/v2/models/{name}/ready", self._readiness)
         app.router.add_post("/v2/models/{name}/generate", self._complete)
@@ -187,23 +189,28 @@ class MockServer:
                 "created": int(time.time()), "model": s.model}  # what OpenAI's own chunks carry
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
+        usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        with contextlib.suppress(ConnectionResetError):  # the client went away mid-stream: nobody to answer
+            await self._stream(resp, pieces, chat, generate, head, usage)
+        return resp
+
+    async def _stream(self, resp: Any, pieces: list[str], chat: bool, generate: bool, head: dict[str, Any],
+                      usage: bool) -> None:
+        s, n = self.settings, len(pieces)
         await asyncio.sleep(s.ttft_s)
-        for i in range(n):
+        for i, piece in enumerate(pieces):
             if i:
                 await asyncio.sleep(s.itl_s)
             if s.stall_after and i >= s.stall_after:
                 await asyncio.sleep(3600)
-            piece = pieces[i]
             choice = {"index": 0, "finish_reason": "length" if i == n - 1 else None,
                       **({"delta": {"content": piece}} if chat else {"text": piece})}
             event = {"model_name": s.model, "text_output": piece} if generate else {**head, "choices": [choice]}
             await resp.write(f"data: {json.dumps(event)}\n\n".encode())
-        if generate:  # the generate stream ends with the connection, without usage or [DONE]
-            await resp.write_eof()
-            return resp
-        if (body.get("stream_options") or {}).get("include_usage"):
-            usage: dict[str, Any] = {**head, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": n, "total_tokens": n + 1}}
-            await resp.write(f"data: {json.dumps(usage)}\n\n".encode())
-        await resp.write(b"data: [DONE]\n\n")
+        if not generate:  # the generate stream ends with the connection, without usage or [DONE]
+            if usage:
+                tail = {**head, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": n,
+                                                         "total_tokens": n + 1}}
+                await resp.write(f"data: {json.dumps(tail)}\n\n".encode())
+            await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
-        return resp
