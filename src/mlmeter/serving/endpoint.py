@@ -13,6 +13,7 @@ sink with the reason — the run ends INVALID — never retried.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from mlmeter.loadgen.protocols import CompletionSink
 from mlmeter.serving.openai import Reply, RequestSpec, auth_headers, read_event, read_whole
 
 _clock = time.perf_counter_ns
+_JSON = {"Content-Type": "application/json"}
 
 
 @dataclass
@@ -62,7 +64,9 @@ class Client:
     def __init__(self, endpoints: Sequence[str], spec: RequestSpec, prompts: Sequence[str], timeout_s: float,
                  headers: dict[str, str], max_connections: int, on_first: Callable[[int, int], None],
                  on_done: Callable[[int, Exchange], None]) -> None:
-        self.endpoints, self.spec, self.prompts = list(endpoints), spec, list(prompts)
+        self.endpoints, self.spec = list(endpoints), spec
+        self.bodies = [json.dumps(spec.body(p)).encode() for p in prompts]
+        """Each prompt's request body, encoded once."""
         self.timeout_s, self.headers, self.max_connections = timeout_s, headers, max_connections
         self.on_first, self.on_done = on_first, on_done
         self.outstanding = [0] * len(self.endpoints)
@@ -95,7 +99,7 @@ class Client:
         url = self.endpoints[ex.endpoint] + self.spec.path
         ex.sent_ns = _clock()
         try:
-            await self._exchange(url, self.prompts[ex.sample % len(self.prompts)], reply, sid)
+            await self._exchange(url, self.bodies[ex.sample % len(self.bodies)], reply, sid)
         except Exception as exc:  # noqa: BLE001 -- a failed request is a failed sample, named
             reply.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         finally:
@@ -104,14 +108,15 @@ class Client:
         ex.tokens, ex.token_source, ex.text = reply.tokens, reply.token_source, reply.text
         ex.usage_reported = reply.usage_tokens is not None
         ex.first_ns = reply.chunk_ns[0] if reply.chunk_ns else 0
-        ex.chunk_gaps_ns = np.diff(reply.chunk_ns).tolist() if len(reply.chunk_ns) > 1 else []
+        c = reply.chunk_ns
+        ex.chunk_gaps_ns = [b - a for a, b in zip(c, c[1:], strict=False)]  # one gap fewer than chunks
         if reply.error is None and not reply.chunk_ns:
             reply.error = "the reply had no content (zero tokens)"
         ex.error = reply.error
         self.on_done(sid, ex)
 
-    async def _exchange(self, url: str, prompt: str, reply: Reply, sid: int) -> None:
-        async with self.session.post(url, json=self.spec.body(prompt)) as resp:
+    async def _exchange(self, url: str, body: bytes, reply: Reply, sid: int) -> None:
+        async with self.session.post(url, data=body, headers=_JSON) as resp:
             if resp.status != 200:
                 reply.error = f"HTTP {resp.status}: {(await resp.text())[:200]}"
                 return
