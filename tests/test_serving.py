@@ -40,6 +40,7 @@ def test_a_server_run_measures_tokens_and_writes_a_serving_record(tmp_path, caps
     html = (tmp_path / "r.html").read_text()
     assert "serving:" in html and "<h3>Client</h3>" in html and "latency distribution" in html
     assert "output tokens/s over time (client)" in html and "ms CPU per request" in html
+    assert "token latencies by percentile" in html
     tl = s["timeline"]
     assert sum(r * tl["bucket_s"] for r in tl["requests_per_s"]) == pytest.approx(s["requests"])  # every reply counted once
 

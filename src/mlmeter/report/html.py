@@ -273,13 +273,34 @@ def _checks(v: RunView) -> str:
             f"<th>advice</th></tr>{rows}</table>")
 
 
+_PCTS = ("p50", "p90", "p95", "p97", "p99", "p99.9")
+
+
+def _token_percentiles(doc: dict[str, Any]) -> list[str]:
+    """TTFT and TPOT (the LoadGen's) at each reported percentile, with their bounds."""
+    tok = doc.get("tokens") or {}
+    eff = (doc.get("settings") or {}).get("effective") or {}
+    series, marks = [], []
+    for k, name, color in (("ttft", "TTFT", PALETTE[0]), ("tpot", "TPOT", PALETTE[1])):
+        st = tok.get(k) or {}
+        xs = [float(p[1:]) for p in _PCTS if st.get(p) is not None]
+        if xs:
+            series.append(Series(name, xs, [st[p] / 1e6 for p in _PCTS if st.get(p) is not None], "line", color))
+        if eff.get(f"{k}_latency"):
+            marks.append(Mark(eff[f"{k}_latency"] / 1e6, f"{name} bound {fmt(eff[f'{k}_latency'] / 1e6)} ms", False,
+                              color))
+    if not series:
+        return []
+    return [xy_chart("token latencies by percentile", series, "percentile", "ms", marks=marks, log_y=True)]
+
+
 def _serving_charts(doc: dict[str, Any]) -> list[str]:
-    """What the client saw over time: output tokens/s and completed requests/s."""
+    """Token latencies by percentile; what the client saw over time: output tokens/s and completed requests/s."""
     tl = (doc.get("serving") or {}).get("timeline")
     if not tl:
-        return []
+        return _token_percentiles(doc)
     per = f"per {fmt(tl['bucket_s'])} s"
-    return [xy_chart("output tokens/s over time (client)", [Series("tokens/s", tl["t_s"], tl["tokens_per_s"], "line")],
+    return [*_token_percentiles(doc), xy_chart("output tokens/s over time (client)", [Series("tokens/s", tl["t_s"], tl["tokens_per_s"], "line")],
                      "time since the first request (s)", f"tokens/s ({per})"),
             xy_chart("completed requests/s over time (client)",
                      [Series("requests/s", tl["t_s"], tl["requests_per_s"], "line", PALETTE[1])],
