@@ -93,10 +93,14 @@ class WorkerPool:
             t.start()
 
     def issue(self, pairs: list[tuple[int, int]], issued_ns: int) -> None:
+        """One sample to the worker with the fewest outstanding; a query of many (Offline) split over all."""
         with self._lock:
-            k = min(range(len(self._conns)), key=lambda i: len(self._outstanding[i]))
-            self._outstanding[k].update(sid for sid, _ in pairs)
-            self._conns[k].send(("i", pairs, issued_ns))
+            n = len(self._conns)
+            order = sorted(range(n), key=lambda i: len(self._outstanding[i]))
+            for j, k in enumerate(order[:len(pairs)]):
+                part = pairs[j::n]
+                self._outstanding[k].update(sid for sid, _ in part)
+                self._conns[k].send(("i", part, issued_ns))
 
     def _read(self, k: int) -> None:
         conn = self._conns[k]
