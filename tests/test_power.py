@@ -226,7 +226,11 @@ def test_training_and_storage_results_carry_energy(tmp_path, monkeypatch):
     pw, kept = record(tmp_path / "t").power, doc["kept_minutes"]
     assert len(pw["energy_j_per_run"]) == 5 and all(e > 0 for e in pw["energy_j_per_run"])
     minutes = [r["minutes"] for r in doc["runs"]]
-    chosen = [e for e, m in zip(pw["energy_to_train_j_per_run"], minutes, strict=True) if m in kept]
+    left, chosen = list(kept), []  # the kept times as a multiset: two runs may take exactly as long
+    for e, m in zip(pw["energy_to_train_j_per_run"], minutes, strict=True):
+        if m in left:
+            left.remove(m)
+            chosen.append(e)
     assert len(chosen) == 3 and pw["olympic_energy_j"] == pytest.approx(sum(chosen) / 3)  # the time score's runs
     # the MLLOG power files give what the official result summarizer computes from them
     rs = pytest.importorskip("mlperf_logging.result_summarizer.result_summarizer")
