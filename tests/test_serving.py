@@ -295,3 +295,27 @@ def test_a_client_worker_that_dies_fails_its_requests_instead_of_hanging():
         sut.close()
     assert sorted(sink.done) == [0, 1, 2, 3]
     assert sink.failures and all("client worker" in f and "died" in f for f in sink.failures)
+
+
+def test_find_peak_over_concurrency_finds_the_most_streams_meeting_the_bounds(tmp_path, capsys):
+    """One-slot mock: each stream queues behind the others, so TTFT grows with the streams; the search doubles,
+    bisects to one stream and confirms (labelled as not an MLPerf scenario)."""
+    out = tmp_path / "cpeak"
+    with MockServer(MockSettings(ttft_s=0.01, itl_s=0.001, tokens=8, serial=True)) as m:
+        code = main(["serve", "--endpoint", m.url, "--model", "mock-llm", "--mode", "find-peak", "--concurrency", "1",
+                     "--ttft-ms", "60", "--tpot-ms", "50", "--min-duration-ms", "1500", "--probe-duration-ms", "600",
+                     "--output", str(out), "--quiet"])
+    peak = json.loads((out / "peak.json").read_text())
+    probes = [t for t in peak["trials"] if t["role"] == "probe"]
+    passed = [t["streams"] for t in probes if t["passed"]]
+    failed = [t["streams"] for t in probes if not t["passed"]]
+    assert peak["searched"].startswith("concurrency") and passed and failed
+    assert peak["probed_streams"] == max(passed) and min(failed) == max(passed) + 1  # bisected to one stream
+    conf = [t for t in peak["trials"] if t["role"] == "confirmation"]
+    assert code == (0 if conf[-1]["verdict"] == "VALID" else 1)
+    if conf[-1]["verdict"] == "VALID":
+        assert peak["streams"] == conf[-1]["streams"] <= peak["probed_streams"]
+        assert record(out / conf[-1]["run"]).metrics[0].name == "peak concurrency meeting the bounds"
+    assert "highest concurrency meeting the TTFT/TPOT bounds (not MLPerf)" in capsys.readouterr().out
+    assert main(["report", str(out / conf[-1]["run"]), "--output", str(tmp_path / "c.html")]) == 0
+    assert "latency vs concurrency (find-peak, not MLPerf)" in (tmp_path / "c.html").read_text()

@@ -132,21 +132,27 @@ def cmd_serve(a: argparse.Namespace) -> int:
 def _find_peak(a: argparse.Namespace, cfg: Any, progress: Progress) -> int:
     from mlmeter.serving.peak import PeakSearch, find_peak, probe_passed, trial_row
 
-    if a.scenario != "Server" or cfg.concurrency or a.rates is not None:
-        raise ServingError("--mode find-peak searches Server target QPS: use it without --scenario/--concurrency/"
-                           "--rates (for concurrency give several levels: --concurrency 1,2,4,8)")
+    if a.scenario != "Server" or a.rates is not None or (a.concurrency is not None and not cfg.concurrency):
+        raise ServingError("--mode find-peak searches Server target QPS from --qps, or concurrency from one "
+                           "--concurrency N: use it without --scenario, --rates or several concurrency levels")
     search = PeakSearch(a.probe_duration_ms, a.probe_queries or 0, a.peak_tolerance, a.max_probes)
     out = find_peak(cfg, search, progress)
     repeat.register_runs([o.outdir for o in out.probes] + ([out.confirmation.outdir] if out.confirmation else []))
     for k, o in enumerate(out.probes, 1):
         t = trial_row(o, probe_passed(o), "probe")
         lat = f"p99 TTFT {(t['p99_latency_ns'] or 0) / 1e6:.1f} ms, TPOT {(t['p99_tpot_ns'] or 0) / 1e6:.1f} ms"
-        print(f"probe {k}: {t['target_qps']:.4g} QPS {'pass' if t['passed'] else 'fail'} ({lat})"
+        level = f"{t['streams']} streams" if "streams" in t else f"{t['target_qps']:.4g} QPS"
+        print(f"probe {k}: {level} {'pass' if t['passed'] else 'fail'} ({lat})"
               + "".join(f"\n  {r}" for r in t["reasons"]))
     if out.confirmation is not None:
         print(_describe(out.confirmation))
-    found = f"{out.qps:.4g} QPS, confirmed VALID by a full run" if out.qps is not None else "none VALID"
-    print(f"peak Server rate under MLPerf's rules: {found}  (search: {out.outdir / 'peak.json'})")
+    if cfg.concurrency:
+        found = f"{int(out.qps)} streams, confirmed by a full run" if out.qps is not None else "none"
+        print(f"highest concurrency meeting the TTFT/TPOT bounds (not MLPerf): {found}  "
+              f"(search: {out.outdir / 'peak.json'})")
+    else:
+        found = f"{out.qps:.4g} QPS, confirmed VALID by a full run" if out.qps is not None else "none VALID"
+        print(f"peak Server rate under MLPerf's rules: {found}  (search: {out.outdir / 'peak.json'})")
     return 0 if out.qps is not None else 1
 
 

@@ -130,7 +130,12 @@ def _find_peak_chart(lg: dict[str, Any]) -> list[str]:
     """The LoadGen's FindPeakPerformance trials, or a serving run's validity-aware search (``peak``)."""
     eff = (lg.get("settings") or {}).get("effective") or {}
     peak = lg.get("peak")
-    if peak:
+    x_key, x_label = "target_qps", "target QPS"
+    if peak and "probed_streams" in peak:
+        trials, top, what, x_key, x_label = peak.get("trials") or [], peak.get("streams"), "p99 TTFT", "streams", "streams"
+        bound = ((lg.get("concurrency") or {}).get("bounds_ns") or {}).get("ttft")
+        good, bad, title = "met the bounds", "missed", "latency vs concurrency (find-peak, not MLPerf)"
+    elif peak:
         trials, top, what = peak.get("trials") or [], peak.get("qps"), "p99 TTFT"
         bound = eff.get("ttft_latency") if lg.get("tokens") else eff.get("target_latency_ns")
         good, bad, title = "VALID (probe or confirmation)", "not VALID", "Server latency vs load (validity-aware find-peak)"
@@ -143,11 +148,11 @@ def _find_peak_chart(lg: dict[str, Any]) -> list[str]:
     miss = [t for t in trials if not t["passed"] and t["p99_latency_ns"] is not None]
     marks = [Mark(bound / 1e6, f"bound {fmt(bound / 1e6)} ms", False, "#dc2626")] if bound else []
     if top:
-        marks.append(Mark(top, f"peak {fmt(top)} QPS", True, "#16a34a"))
-    series = [Series(name, [t["target_qps"] for t in group], [t["p99_latency_ns"] / 1e6 for t in group], "points",
-                     color, [f"{t['target_qps']:.3f} QPS: {what} {t['p99_latency_ns'] / 1e6:.3f} ms" for t in group])
+        marks.append(Mark(top, f"peak {fmt(top)} {x_label}", True, "#16a34a"))
+    series = [Series(name, [t[x_key] for t in group], [t["p99_latency_ns"] / 1e6 for t in group], "points", color,
+                     [f"{fmt(t[x_key])} {x_label}: {what} {t['p99_latency_ns'] / 1e6:.3f} ms" for t in group])
               for name, group, color in ((good, ok, "#16a34a"), (bad, miss, "#dc2626")) if group]
-    return [xy_chart(title, series, "target QPS", f"{what} (ms)", marks=marks)]
+    return [xy_chart(title, series, x_label, f"{what} (ms)", marks=marks)]
 
 
 def _power_block(pw: dict[str, Any] | None) -> str:

@@ -8,7 +8,9 @@ queries as early stopping needs with none over the bound, so a probe that passes
 
 Search: from the base ``server_target_qps``, double (or halve) until the verdict changes, then bisect until
 the bracket is within ``tolerance``; confirm the lower end with the full settings, stepping down by the
-tolerance when the confirmation fails (at most ``confirmations`` full runs). Every probe and confirmation is a
+tolerance when the confirmation fails (at most ``confirmations`` full runs). With a concurrency level as the
+base, the same search runs over closed-loop streams (not an MLPerf scenario): the highest number of streams
+whose p99 TTFT and TPOT meet the bounds, bisected to one stream. Every probe and confirmation is a
 run directory of its own under the output; the confirmation's record carries the whole search.
 """
 
@@ -57,95 +59,97 @@ def probe_passed(o: ServeOutcome) -> bool:
 
 
 def trial_row(o: ServeOutcome, passed: bool, role: str) -> dict[str, Any]:
-    """One point of the latency-vs-load chart: target and achieved rate, p99 TTFT and TPOT, the outcome."""
+    """One point of the latency-vs-load chart: the level (target QPS or streams), the achieved rate, p99 TTFT and
+    TPOT, the outcome and the failed checks."""
     body = o.record.body
     tok, m = body.get("tokens") or {}, body.get("metrics") or {}
-    return {
-        "role": role,
-        "target_qps": float(body["settings"]["effective"]["target_qps"]),
-        "achieved_qps": m.get("completed_samples_per_sec"),
-        "p99_latency_ns": (tok.get("ttft") or {}).get("p99") or (body.get("latency") or {}).get("p99"),
-        "p99_tpot_ns": (tok.get("tpot") or {}).get("p99"),
-        "passed": passed,
-        "verdict": o.record.verdict.value,
-        "reasons": [f"{c.name}: {c.actual} (needs {c.expected})" for c in o.record.checks
-                    if not c.passed and (role == "confirmation" or c.name not in SHORTENED)],
-        "run": o.outdir.name,
-    }
+    conc = body.get("concurrency")
+    level = ({"streams": conc["streams"]} if conc else
+             {"target_qps": float(body["settings"]["effective"]["target_qps"])})
+    return {"role": role, **level, "achieved_qps": m.get("completed_samples_per_sec"),
+            "p99_latency_ns": (tok.get("ttft") or {}).get("p99") or (body.get("latency") or {}).get("p99"),
+            "p99_tpot_ns": (tok.get("tpot") or {}).get("p99"), "passed": passed, "verdict": o.record.verdict.value,
+            "reasons": [f"{c.name}: {c.actual} (needs {c.expected})" for c in o.record.checks
+                        if not c.passed and (role == "confirmation" or c.name not in SHORTENED)],
+            "run": o.outdir.name}
 
 
 class _Search:
+    """The search over Server target QPS, or (``cfg.concurrency`` > 0) over closed-loop streams."""
+
     def __init__(self, cfg: ServeConfig, search: PeakSearch, observer: events.Observer | None) -> None:
         self.cfg, self.search, self.observer = cfg, search, observer
         self.outdir = Path()
+        self.streams = cfg.concurrency > 0
         es = build_settings(replace(cfg, scenario=TestScenario.Server, mode="performance")).settings
-        self.base = float(es.server_target_qps)
+        self.base = float(cfg.concurrency if self.streams else es.server_target_qps)
         pct = float(es.server_target_latency_percentile)
         need = needed_queries(0, pct)
-        if 0 < search.probe_queries < need:
-            raise ServingError(
-                f"--probe-queries {search.probe_queries}: early stopping at p{pct * 100:g} needs at "
-                f"least {need} queries even with none over the bound; give {need} or more"
-            )
+        if 0 < search.probe_queries < need and not self.streams:
+            raise ServingError(f"--probe-queries {search.probe_queries}: early stopping at p{pct * 100:g} needs at "
+                               f"least {need} queries even with none over the bound; give {need} or more")
         self.queries = search.probe_queries or need
         self.probes: list[ServeOutcome] = []
         self.verdicts: dict[float, bool] = {}
         self.confirmations: list[ServeOutcome] = []
 
-    def _run(self, qps: float, name: str, full: bool) -> ServeOutcome:
-        settings = {**self.cfg.settings, "server_target_qps": qps}
+    def name(self, level: float) -> str:
+        return f"streams-{int(level)}" if self.streams else f"qps-{level:.4g}"
+
+    def _run(self, level: float, name: str, full: bool) -> ServeOutcome:
+        settings = dict(self.cfg.settings)
+        if self.streams:
+            run = replace(self.cfg, mode="performance", concurrency=int(level), output=self.outdir / name, overwrite=False,
+                          settings=settings if full else {**settings, "min_duration_ms": self.search.probe_duration_ms})
+            return run_serve(run, self.observer)
+        settings["server_target_qps"] = level
         if not full:
             settings.update(min_duration_ms=self.search.probe_duration_ms, min_query_count=self.queries)
-        run = replace(
-            self.cfg,
-            scenario=TestScenario.Server,
-            mode="performance",
-            concurrency=0,
-            output=self.outdir / name,
-            overwrite=False,
-            settings=settings,
-        )
+        run = replace(self.cfg, scenario=TestScenario.Server, mode="performance", concurrency=0,
+                      output=self.outdir / name, overwrite=False, settings=settings)
         return run_serve(run, self.observer)
 
-    def probe(self, qps: float) -> bool:
+    def probe(self, level: float) -> bool:
         if len(self.probes) >= self.search.max_probes:
             raise _OutOfProbes
-        o = self._run(qps, f"probe-{len(self.probes) + 1:02d}-qps-{qps:.4g}", full=False)
+        o = self._run(level, f"probe-{len(self.probes) + 1:02d}-{self.name(level)}", full=False)
         self.probes.append(o)
-        self.verdicts[qps] = probe_passed(o)
-        return self.verdicts[qps]
+        self.verdicts[level] = probe_passed(o)
+        return self.verdicts[level]
 
     def bracket(self) -> tuple[float | None, float | None]:
-        """(highest passing, lowest failing) probed rates, by doubling or halving from the base."""
+        """(highest passing, lowest failing) probed levels, by doubling or halving from the base."""
         q = self.base
         if self.probe(q):
             while self.probe(q * 2):
                 q *= 2
             return q, q * 2
-        floor = self.base / 2**6
+        floor = 1.0 if self.streams else self.base / 2**6
         while q > floor:
-            q /= 2
+            q = max(q // 2, 1.0) if self.streams else q / 2
             if self.probe(q):
                 return q, q * 2
         return None, q
 
     def bisect(self, lo: float, hi: float) -> float:
-        while (hi - lo) / lo > self.search.tolerance:
-            mid = (lo + hi) / 2
+        while (hi - lo > 1) if self.streams else ((hi - lo) / lo > self.search.tolerance):
+            mid = (lo + hi) // 2 if self.streams else (lo + hi) / 2
             if self.probe(mid):
                 lo = mid
             else:
                 hi = mid
         return lo
 
-    def confirm(self, qps: float) -> float | None:
-        """Full runs from ``qps`` down by the tolerance until one is VALID; the VALID rate (None if none was)."""
+    def confirm(self, level: float) -> float | None:
+        """Full runs from ``level`` down (by the tolerance, or one stream) until one is VALID; that level or None."""
         for k in range(self.search.confirmations):
-            run = self._run(qps, f"confirm-{k + 1}-qps-{qps:.4g}", full=True)
+            run = self._run(level, f"confirm-{k + 1}-{self.name(level)}", full=True)
             self.confirmations.append(run)
             if run.record.verdict.value == "VALID":
-                return qps
-            qps *= 1 - self.search.tolerance
+                return level
+            level = level - 1 if self.streams else level * (1 - self.search.tolerance)
+            if level < 1 and self.streams:
+                break
         return None
 
 
@@ -169,7 +173,10 @@ def _write(s: _Search, lo: float | None, qps: float | None, interrupted: bool = 
     confirmation = s.confirmations[-1] if s.confirmations else None
     trials = [trial_row(o, probe_passed(o), "probe") for o in s.probes]
     trials += [trial_row(o, o.record.verdict.value == "VALID", "confirmation") for o in s.confirmations]
-    peak = {"qps": qps, "confirmed": qps is not None, "probed_qps": lo, "base_qps": s.base,
+    found = ({"streams": int(qps) if qps else None, "probed_streams": int(lo) if lo else None,
+              "searched": "concurrency (not an MLPerf scenario)"} if s.streams else
+             {"qps": qps, "probed_qps": lo, "searched": "Server target QPS"})
+    peak = {**found, "confirmed": qps is not None, "base": s.base,
             "tolerance": s.search.tolerance, "trials": trials, "complete": not interrupted,
             "probe": {"min_duration_ms": s.search.probe_duration_ms, "min_query_count": s.queries,
                       "judged_on": "every check but min_duration and min_queries"}}

@@ -24,6 +24,8 @@ class ServingKind(KindAdapter):
         peak = body.get("peak") or {}
         if peak.get("qps"):
             out.insert(0, Metric("peak VALID Server QPS", peak["qps"], "QPS", True))
+        if peak.get("streams"):
+            out.insert(0, Metric("peak concurrency meeting the bounds", peak["streams"], "streams", True))
         for key, name in (("ttft", "TTFT"), ("tpot", "TPOT")):
             st = tok.get(key) or {}
             if st.get("p99"):
