@@ -126,6 +126,10 @@ def _timeline_charts(lg: dict[str, Any]) -> list[str]:
             xy_chart("throughput over time", rate, "time since the pass began (s)", f"samples/s (per {fmt(b)} s)")]
 
 
+def _level(trial: dict[str, Any]) -> str:
+    return f"{trial['streams']} streams" if "streams" in trial else f"{trial['target_qps']:.3f} QPS"
+
+
 def _find_peak_chart(lg: dict[str, Any]) -> list[str]:
     """The LoadGen's FindPeakPerformance trials, or a serving run's validity-aware search (``peak``)."""
     eff = (lg.get("settings") or {}).get("effective") or {}
@@ -150,7 +154,7 @@ def _find_peak_chart(lg: dict[str, Any]) -> list[str]:
     if top:
         marks.append(Mark(top, f"peak {fmt(top)} {x_label}", True, "#16a34a"))
     series = [Series(name, [t[x_key] for t in group], [t["p99_latency_ns"] / 1e6 for t in group], "points", color,
-                     [f"{fmt(t[x_key])} {x_label}: {what} {t['p99_latency_ns'] / 1e6:.3f} ms" for t in group])
+                     [f"{_level(t)}: {what} {t['p99_latency_ns'] / 1e6:.3f} ms" for t in group])
               for name, group, color in ((good, ok, "#16a34a"), (bad, miss, "#dc2626")) if group]
     return [xy_chart(title, series, x_label, f"{what} (ms)", marks=marks)]
 
