@@ -319,3 +319,23 @@ def test_find_peak_over_concurrency_finds_the_most_streams_meeting_the_bounds(tm
     assert "highest concurrency meeting the TTFT/TPOT bounds (not MLPerf)" in capsys.readouterr().out
     assert main(["report", str(out / conf[-1]["run"]), "--output", str(tmp_path / "c.html")]) == 0
     assert "latency vs concurrency (find-peak, not MLPerf)" in (tmp_path / "c.html").read_text()
+
+
+def test_the_client_limited_warning_weighs_the_lag_against_the_latency():
+    from mlmeter.serving.bench import client_overhead
+    from mlmeter.serving.endpoint import Exchange
+
+    class Sut:
+        event_loop, workers = "asyncio", 1
+
+        def __init__(self, latency_ms):
+            self.exchanges = [Exchange(0, 0, done_ns=int(latency_ms * 1e6)) for _ in range(10)]
+
+        def client_cpu_s(self):
+            return 0.01
+
+    lag = {"p99": 10.0}
+    fast = client_overhead(Sut(20), lag)  # 10 ms of lag on 20 ms requests: the client held the run back
+    slow = client_overhead(Sut(8000), lag)  # the same lag on 8 s requests (an Offline queue): harmless
+    assert fast["limited"] and "--client-workers" in fast["warning"]
+    assert not slow["limited"] and slow["warning"] is None and slow["cpu_ms_per_request"] == 1.0
