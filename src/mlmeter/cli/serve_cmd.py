@@ -130,16 +130,16 @@ def cmd_serve(a: argparse.Namespace) -> int:
 
 
 def _find_peak(a: argparse.Namespace, cfg: Any, progress: Progress) -> int:
-    from mlmeter.serving.peak import PeakSearch, find_peak, probe_passed, trial_row
+    from mlmeter.serving.peak import PeakSearch, find_peak
 
     if a.scenario != "Server" or a.rates is not None or (a.concurrency is not None and not cfg.concurrency):
         raise ServingError("--mode find-peak searches Server target QPS from --qps, or concurrency from one "
                            "--concurrency N: use it without --scenario, --rates or several concurrency levels")
     search = PeakSearch(a.probe_duration_ms, a.probe_queries or 0, a.peak_tolerance, a.max_probes)
     out = find_peak(cfg, search, progress)
-    repeat.register_runs([o.outdir for o in out.probes] + ([out.confirmation.outdir] if out.confirmation else []))
-    for k, o in enumerate(out.probes, 1):
-        t = trial_row(o, probe_passed(o), "probe")
+    trials = out.peak["trials"]
+    repeat.register_runs([out.outdir / t["run"] for t in trials])
+    for k, t in enumerate((t for t in trials if t["role"] == "probe"), 1):
         lat = f"p99 TTFT {(t['p99_latency_ns'] or 0) / 1e6:.1f} ms, TPOT {(t['p99_tpot_ns'] or 0) / 1e6:.1f} ms"
         level = f"{t['streams']} streams" if "streams" in t else f"{t['target_qps']:.4g} QPS"
         print(f"probe {k}: {level} {'pass' if t['passed'] else 'fail'} ({lat})"

@@ -18,11 +18,12 @@ from mlmeter.inference.accuracy import read_accuracy_log
 from mlmeter.loadgen import LogSettings, RunInterrupted, TestMode, TestResult, TestScenario, run_test
 from mlmeter.loadgen.builder import SettingsBuilder
 from mlmeter.loadgen.result_json import result_body
+from mlmeter.results.kinds.inference import accuracy_checks
 from mlmeter.results.record import RunRecord, new_record, write_record
 from mlmeter.serving import ServingError, require_aiohttp
 from mlmeter.serving.concurrency import ConcurrencyRun
 from mlmeter.serving.endpoint import EndpointSUT, Exchange
-from mlmeter.serving.llm_accuracy import Target, accuracy_checks, score, target_for
+from mlmeter.serving.llm_accuracy import Target, score, target_for
 from mlmeter.serving.openai import RequestSpec, auth_headers
 from mlmeter.serving.prompts import PromptQSL, PromptSet, load_prompts
 from mlmeter.system import describe_host

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlmeter.serving import ServingError
-from mlmeter.verdict import Check
 
 ROUGE = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
@@ -102,21 +101,6 @@ def rouge(predictions: Sequence[str], references: Sequence[str]) -> tuple[dict[s
             totals[k] += s.fmeasure
     n = max(len(predictions), 1)
     return {k: round(v / n * 100, 4) for k, v in totals.items()}, splitter
-
-
-def accuracy_checks(rows: Sequence[dict[str, Any]]) -> list[Check]:
-    """One decisive check per target metric (a reply set below target, or outside the length window, is INVALID)."""
-    return [
-        Check(
-            r["name"],
-            bool(r["pass"]),
-            f">= {r['threshold']}" + (f" and <= {r['upper']}" if "upper" in r else ""),
-            f"{r['value']}",
-            f"{r['name']} {r['value']} is outside the target",
-            decisive=True,
-        )
-        for r in rows
-    ]
 
 
 def score(

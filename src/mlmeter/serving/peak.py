@@ -48,8 +48,9 @@ class PeakSearch:
 @dataclass(frozen=True)
 class PeakOutcome:
     qps: float | None
-    """The confirmed peak (None when no rate was VALID)."""
-    probes: list[ServeOutcome]
+    """The confirmed peak: a target QPS, or streams (None when no level passed)."""
+    peak: dict[str, Any]
+    """What ``peak.json`` holds: every trial (probes, then confirmations) with its run directory's name."""
     confirmation: ServeOutcome | None
     outdir: Path
 
@@ -168,8 +169,10 @@ def _search(s: _Search, obs: events.Observer) -> float | None:
         return max(passing) if passing else None
 
 
-def _write(s: _Search, lo: float | None, qps: float | None, interrupted: bool = False) -> ServeOutcome | None:
-    """``peak.json``, and the search in the last confirmation's record; that confirmation (None if none ran)."""
+def _write(s: _Search, lo: float | None, qps: float | None,
+           interrupted: bool = False) -> tuple[ServeOutcome | None, dict[str, Any]]:
+    """``peak.json``, and the search in the last confirmation's record; that confirmation (None if none ran) and
+    the search."""
     confirmation = s.confirmations[-1] if s.confirmations else None
     trials = [trial_row(o, probe_passed(o), "probe") for o in s.probes]
     trials += [trial_row(o, o.record.verdict.value == "VALID", "confirmation") for o in s.confirmations]
@@ -187,7 +190,7 @@ def _write(s: _Search, lo: float | None, qps: float | None, interrupted: bool = 
         write_record(confirmation.outdir / "result.json", record)
         confirmation = replace(confirmation, record=record)
     write_text(s.outdir / "peak.json", json.dumps(peak, indent=1) + "\n")
-    return confirmation
+    return confirmation, peak
 
 
 def find_peak(
@@ -211,5 +214,5 @@ def find_peak(
     except RunInterrupted:
         _write(s, None, None, interrupted=True)  # what was measured stays, marked incomplete
         raise
-    confirmation = _write(s, lo, qps)
-    return PeakOutcome(qps, s.probes, confirmation, outdir)
+    confirmation, peak = _write(s, lo, qps)
+    return PeakOutcome(qps, peak, confirmation, outdir)

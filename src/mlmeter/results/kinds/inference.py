@@ -12,10 +12,18 @@ from mlmeter.verdict import Check, failure
 
 
 def accuracy_checks(accuracy: list[Mapping[str, Any]] | None) -> list[Check]:
-    """One decisive check per quality metric: a run below its quality target is INVALID."""
-    return [Check(str(a["name"]), bool(a["pass"]), f">= {a['threshold']}", f"{a['value']}",
-                  f"{a['name']} {a['value']:.3f} is below the target {a['threshold']:.3f}", decisive=True)
-            for a in accuracy or []]
+    """One decisive check per quality metric: a run below its quality target — or above the metric's ``upper``
+    limit, where it has one (MLPerf's LLM output lengths) — is INVALID."""
+    return [_accuracy_check(a) for a in accuracy or []]
+
+
+def _accuracy_check(a: Mapping[str, Any]) -> Check:
+    upper = a.get("upper")
+    over = upper is not None and a["value"] > upper
+    expected = f">= {a['threshold']}" + (f" and <= {upper}" if upper is not None else "")
+    why = f"above the upper limit {upper:.3f}" if over else f"below the target {a['threshold']:.3f}"
+    return Check(str(a["name"]), bool(a["pass"]), expected, f"{a['value']}", f"{a['name']} {a['value']:.3f} is {why}",
+                 decisive=True)
 
 
 class InferenceKind(KindAdapter):
