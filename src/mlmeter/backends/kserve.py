@@ -93,6 +93,28 @@ def _info(t: Mapping[str, Any]) -> TensorInfo:
     return TensorInfo(str(t["name"]), dt, tuple(None if int(d) < 0 else int(d) for d in t.get("shape") or ()))
 
 
+def _check(answer: tuple[int, Any], what: str) -> None:
+    status, body = answer
+    if status in (401, 403):
+        raise BackendError(f"{what}: HTTP {status}: the API key is missing or wrong (api_key_env)")
+    if status != 200:
+        detail = (body or {}).get("error") if isinstance(body, dict) else body
+        raise BackendError(f"{what}: HTTP {status}{f' ({detail})' if detail else ''}")
+
+
+def check_ready(c: V2Client, path: str, model: str) -> None:
+    """The server and the model at ``path`` are ready (KServe v2 readiness); else a ``BackendError`` that names
+    the models the server has, when it lists its repository (Triton's ``/v2/repository/index``)."""
+    _check(c.call("GET", "/v2/health/ready"), "the server is not ready (GET /v2/health/ready)")
+    status, body = c.call("GET", path + "/ready")
+    if status not in (200, 401, 403):
+        st, index = c.call("POST", "/v2/repository/index", {})
+        names = (", ".join(str(m.get("name")) for m in index if isinstance(m, dict)) or "none"
+                 if st == 200 and isinstance(index, list) else "(the server does not list its repository)")
+        raise BackendError(f"model {model!r} is not ready on {c.url} (HTTP {status}); the server has: {names}")
+    _check((status, body), f"model {model!r} is not ready on {c.url}")
+
+
 class KServeBackend:
     name = "kserve"
     version = "v2"
@@ -120,23 +142,14 @@ class KServeBackend:
             raise
 
     def _open(self, c: V2Client, model: str) -> LoadedModel:
-        self._check(c.call("GET", "/v2/health/ready"), "the server is not ready (GET /v2/health/ready)")
-        self._check(c.call("GET", self._path + "/ready"), f"model {model!r} is not ready on {c.url}")
+        check_ready(c, self._path, model)
         status, meta = c.call("GET", self._path)
-        self._check((status, meta), f"cannot read model {model!r}'s metadata")
+        _check((status, meta), f"cannot read model {model!r}'s metadata")
         inputs = tuple(_info(t) for t in meta.get("inputs") or [])
         self._outputs = tuple(_info(t) for t in meta.get("outputs") or [])
         settings = {"url": c.url, "model": model, "server_model_version": meta.get("versions"),
                     "platform": meta.get("platform"), "protocol": "KServe v2 HTTP/JSON"}
         return LoadedModel(f"{c.url}{self._path}", inputs, self._outputs, settings)
-
-    def _check(self, answer: tuple[int, Any], what: str) -> None:
-        status, body = answer
-        if status in (401, 403):
-            raise BackendError(f"{what}: HTTP {status}: the API key is missing or wrong (api_key_env)")
-        if status != 200:
-            detail = (body or {}).get("error") if isinstance(body, dict) else body
-            raise BackendError(f"{what}: HTTP {status}{f' ({detail})' if detail else ''}")
 
     def predict(self, feeds: Mapping[str, np.ndarray]) -> Sequence[np.ndarray]:
         assert self._client is not None, "load() first"

@@ -75,32 +75,26 @@ class ServeOutcome:
     """The LoadGen's result (None for a concurrency run)."""
 
 
-def _get(url: str, headers: dict[str, str], method: str = "GET") -> Any:
-    data = b"{}" if method == "POST" else None
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+def _get(url: str, headers: dict[str, str]) -> Any:
+    req = urllib.request.Request(url, headers=headers)
     with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 -- the user's endpoint
         return json.loads(resp.read() or b"null")
 
 
-def _check_v2(url: str, cfg: ServeConfig, headers: dict[str, str]) -> None:
-    """A KServe v2 server that is ready and has ``cfg.model`` ready (else the repository's models are named)."""
+def _check_v2(url: str, cfg: ServeConfig) -> None:
+    """A KServe v2 server that is ready and has ``cfg.model`` ready (the backend's readiness check)."""
+    from mlmeter.backends.kserve import BackendError, V2Client, check_ready
+
     try:
-        _get(url + "/v2/health/ready", headers)
-    except urllib.error.HTTPError as exc:
-        if exc.code in (401, 403):
-            raise ServingError(f"{url}: HTTP {exc.code}: the API key is missing or wrong (set ${cfg.api_key_env})") from exc
-        raise ServingError(f"{url}/v2/health/ready: HTTP {exc.code}: the server is not ready") from exc
-    except (OSError, ValueError) as exc:
-        raise ServingError(f"{url}: cannot reach a KServe v2 server ({exc}); check --endpoint") from exc
+        c = V2Client(url, 10.0, cfg.api_key_env)
+    except BackendError as exc:
+        raise ServingError(f"--endpoint {exc}") from exc
     try:
-        _get(f"{url}/v2/models/{cfg.model}/ready", headers)
-    except (OSError, ValueError) as exc:
-        try:
-            index = _get(url + "/v2/repository/index", headers, "POST")
-            names = ", ".join(str(m.get("name")) for m in index or [] if isinstance(m, dict)) or "none"
-        except (OSError, ValueError):
-            names = "(the server does not list its repository)"
-        raise ServingError(f"{url}: model {cfg.model!r} is not ready ({exc}); the server has: {names}") from exc
+        check_ready(c, f"/v2/models/{cfg.model}", cfg.model)
+    except BackendError as exc:
+        raise ServingError(f"{url}: {exc}; check --endpoint and --model (and ${cfg.api_key_env})") from exc
+    finally:
+        c.close()
 
 
 def check_endpoints(cfg: ServeConfig) -> None:
@@ -109,7 +103,7 @@ def check_endpoints(cfg: ServeConfig) -> None:
     headers = auth_headers(cfg.api_key_env)
     for url in cfg.endpoints:
         if cfg.api == "generate":
-            _check_v2(url.rstrip("/"), cfg, headers)
+            _check_v2(url.rstrip("/"), cfg)
             continue
         try:
             data = _get(url.rstrip("/") + "/v1/models", headers)
