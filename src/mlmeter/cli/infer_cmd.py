@@ -10,10 +10,12 @@ from pathlib import Path
 from mlmeter.backends import BACKEND_NAMES
 from mlmeter.cli import knobs, options, repeat
 from mlmeter.cli.progress import Progress
-from mlmeter.inference import InferConfig, InferConfigError, ScenarioOutcome, prepare, run_scenario
+from mlmeter.inference import InferConfig, InferConfigError, ScenarioOutcome, prepare, run_plan
 from mlmeter.inference.config import MODES
 from mlmeter.loadgen import TestScenario
 from mlmeter.power import source_names
+from mlmeter.submission.audits import NAMES as AUDIT_NAMES
+from mlmeter.submission.audits import parse_audits
 from mlmeter.verdict import exit_code
 from mlmeter.workloads import WORKLOAD_NAMES
 
@@ -24,7 +26,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="cpu (default), gpu, or a runtime-specific device")
     p.add_argument("--scenario", default="SingleStream",
                    help="one or more of SingleStream,MultiStream,Server,Offline (comma-separated)")
-    p.add_argument("--mode", default="performance", help=f"one of: {', '.join(MODES)}")
+    p.add_argument("--mode", default="performance",
+                   help=f"one or more of: {', '.join(MODES)} (comma-separated, run in that order per scenario)")
+    p.add_argument("--compliance", default="", metavar="TESTS",
+                   help=f"compliance audits run after each scenario's modes and verified against them "
+                        f"({', '.join(AUDIT_NAMES[:2])}; e.g. --mode accuracy,performance --compliance TEST01,TEST04)")
     g = p.add_argument_group("settings files and targets")
     g.add_argument("--count", type=int, help="use the first N samples, and issue exactly N queries")
     g.add_argument("--duration", type=float, help="min duration of each run, s (no cap: runs end VALID more often)")
@@ -89,6 +95,7 @@ def build_config(a: argparse.Namespace) -> InferConfig:
         raise InferConfigError(f"unknown model {a.model!r}; valid models: {', '.join(WORKLOAD_NAMES)}")
     return InferConfig(
         backend=a.backend, model=a.model, device=a.device, scenarios=parse_scenarios(a.scenario), mode=a.mode,
+        compliance=parse_audits(a.compliance),
         count=a.count, duration_s=a.duration, performance_sample_count=a.performance_sample_count,
         settings=knobs.knob_values(a, knobs.KNOBS + knobs.REFERENCE_ALIASES), user_conf=a.user_conf, mlperf_conf=a.mlperf_conf,
         audit_conf=a.audit_conf, auto_targets=a.auto_targets, dataset_path=a.dataset_path, model_path=a.model_path,
@@ -112,7 +119,9 @@ def table(outcomes: Sequence[ScenarioOutcome]) -> str:
         else:
             result = f"{head.value:,.1f} {head.unit}"
         acc = "-"
-        if d["accuracy"]:
+        if d.get("compliance"):
+            acc = "TEST PASS" if d["compliance"]["passed"] else "TEST FAIL"
+        elif d["accuracy"]:
             acc = "; ".join(f"{m['value']:.3f}% ({'>=' if m['pass'] else '<'} {m['threshold']:.3f})"
                             for m in d["accuracy"])
         rows.append((d["benchmark"], d["scenario"], d["mode"], result, o.verdict, acc))
@@ -135,11 +144,11 @@ def cmd_infer(a: argparse.Namespace) -> int:
     try:
         def once(i: int) -> list[tuple[str, Path]]:
             p.cfg = cfg if a.repeat == 1 else dataclasses.replace(cfg, output=base / f"repeat-{i + 1}")
-            done = [run_scenario(p, sc, progress) for sc in cfg.scenarios]
+            done = run_plan(p, progress)
             outcomes.extend(done)
             return [(o.scenario.name, o.outdir) for o in done]
 
-        repeat.repeated(a.repeat, once, lambda sc, _runs: base / "repeat" / sc / cfg.mode)
+        repeat.repeated(a.repeat, once, lambda sc, _runs: base / "repeat" / sc / cfg.mode.replace(",", "+"))
     finally:
         p.close()
     print(table(outcomes))

@@ -8,6 +8,7 @@ from typing import Any
 
 from mlmeter.errors import MlmeterError
 from mlmeter.loadgen import TestMode, TestScenario
+from mlmeter.submission.audits import NAMES as AUDIT_NAMES
 from mlmeter.util.bounds import out_of_range
 
 MODES = {"performance": TestMode.PerformanceOnly, "accuracy": TestMode.AccuracyOnly,
@@ -31,6 +32,9 @@ class InferConfig:
     device: str = "cpu"
     scenarios: tuple[TestScenario, ...] = (TestScenario.SingleStream,)
     mode: str = "performance"
+    """One of ``MODES``, or several comma-separated (``accuracy,performance``), run in that order per scenario."""
+    compliance: tuple[str, ...] = ()
+    """Compliance audits (``TEST01``, ``TEST04``) run after each scenario's modes and verified against them."""
     # LoadGen overrides, with the reference harness's meaning (None: leave the config files' value)
     count: int | None = None
     time_s: float | None = None
@@ -72,12 +76,18 @@ class InferConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.mode not in MODES:
-            problems.append(f"mode {self.mode!r} (valid: {', '.join(MODES)})")
+        bad = [m for m in self.modes if m not in MODES]
+        if bad or not self.modes or len(set(self.modes)) != len(self.modes):
+            problems.append(f"--mode {self.mode!r} (valid: one or more of {', '.join(MODES)}, each once)")
         if not self.scenarios:
             problems.append("no scenario")
-        if self.mode == "find-peak" and any(s != TestScenario.Server for s in self.scenarios):
+        if "find-peak" in self.modes and any(s != TestScenario.Server for s in self.scenarios):
             problems.append("find-peak runs only the Server scenario")
+        unknown = [t for t in self.compliance if t not in AUDIT_NAMES]
+        if unknown:
+            problems.append(f"--compliance {','.join(unknown)} (valid: {', '.join(AUDIT_NAMES)})")
+        elif "TEST06" in self.compliance:
+            problems.append("--compliance TEST06 checks an LLM's tokens: use it with mlmeter serve")
         day = 86_400.0
         limits: dict[str, dict[str, float]] = {
             "count": {"minimum": 1, "maximum": 1e9}, "samples_per_query": {"minimum": 1, "maximum": 1e6},
@@ -100,6 +110,10 @@ class InferConfig:
                 problems.append(f"--{name.replace('_', '-')} {p}: file not found")
         if problems:
             raise InferConfigError("; ".join(problems))
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return tuple(m.strip() for m in self.mode.split(",") if m.strip())
 
     @property
     def test_mode(self) -> TestMode:

@@ -7,6 +7,7 @@ after another on the same loaded model and pre-processed samples. The harness ne
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import numpy as np
 from mlmeter import events
 from mlmeter.backends import Backend, BackendError, BackendOptions, LoadedModel, create_backend
 from mlmeter.inference.accuracy import read_accuracy_log
+from mlmeter.inference.compliance import AuditRun, audit_runs
 from mlmeter.inference.config import InferConfig, InferConfigError
 from mlmeter.inference.download import fetch
 from mlmeter.inference.qsl import PreprocessedQSL, SampleCache
@@ -37,6 +39,7 @@ from mlmeter.power import Meter
 from mlmeter.power.metered import metered_test
 from mlmeter.results.kinds.inference import accuracy_checks
 from mlmeter.results.record import RunRecord, new_record, write_record
+from mlmeter.submission.audits import audit_config_text
 from mlmeter.system import describe_host
 from mlmeter.util.atomic import write_text
 from mlmeter.util.cache import default_cache_dir
@@ -109,7 +112,8 @@ def prepare(cfg: InferConfig, observer: events.Observer | None = None) -> Prepar
     obs = events.observing(observer)
     if not cfg.overwrite:
         for sc in cfg.scenarios:  # refuse a taken --output before loading anything
-            output_dir(cfg, sc)
+            for leaf in cfg.modes + cfg.compliance:
+                output_dir(cfg, sc, leaf)
     workload = create_workload(cfg.model)
     backend = create_backend(cfg.backend)
     layout = cfg.data_format or backend.preferred_layout
@@ -204,11 +208,15 @@ def build_settings(p: Prepared, scenario: TestScenario) -> SettingsBuilder:
             .values("flags", cfg.settings, "LoadGen settings given"))
 
 
-def output_dir(cfg: InferConfig, scenario: TestScenario) -> Path:
-    """The scenario's run directory: ``<output>/<scenario>/<mode>``, never one holding an earlier run (a
+def scenario_dir(cfg: InferConfig, scenario: TestScenario) -> Path:
+    return (cfg.output or Path("output") / f"{cfg.backend}-{cfg.device}" / cfg.model) / scenario.name
+
+
+def output_dir(cfg: InferConfig, scenario: TestScenario, leaf: str | None = None) -> Path:
+    """The scenario's run directory: ``<output>/<scenario>/<mode or audit>``, never one holding an earlier run (a
     default one is numbered, a given one refused unless ``overwrite``)."""
-    base = cfg.output or Path("output") / f"{cfg.backend}-{cfg.device}" / cfg.model
-    return fresh_directory(base / scenario.name / cfg.mode, given=cfg.output is not None, overwrite=cfg.overwrite)
+    return fresh_directory(scenario_dir(cfg, scenario) / (leaf or cfg.mode), given=cfg.output is not None,
+                           overwrite=cfg.overwrite)
 
 
 def make_sut(p: Prepared, s: TestSettings, scenario: TestScenario) -> InferenceSUT:
@@ -301,18 +309,23 @@ def _jsonable(v: Any) -> Any:
     return json.loads(json.dumps(v, default=str))
 
 
-def run_scenario(p: Prepared, scenario: TestScenario, observer: events.Observer | None = None) -> ScenarioOutcome:
-    """One LoadGen test; then the accuracy evaluation (accuracy/submission modes) and ``result.json``."""
+def run_scenario(p: Prepared, scenario: TestScenario, observer: events.Observer | None = None,
+                 audit_run: AuditRun | None = None) -> ScenarioOutcome:
+    """One LoadGen test; then the accuracy evaluation (accuracy/submission modes) and ``result.json``. With
+    ``audit_run``: a compliance audit's performance run in ``<scenario>/<TEST>``, then its verification."""
     obs = events.observing(observer)
     cfg = p.cfg
     built = build_settings(p, scenario)
     settings = built.settings
     resident = settings.performance_sample_count_override or p.qsl.performance_sample_count
     p.qsl.check_memory(min(resident, p.qsl.total_sample_count))
-    outdir = output_dir(cfg, scenario)
+    outdir = output_dir(cfg, scenario, audit_run.audit.name if audit_run else None)
     outdir.mkdir(parents=True, exist_ok=True)
-    obs.on_stage(events.Stage(f"{scenario.name} {cfg.mode} -> {outdir}"))
+    obs.on_stage(events.Stage(f"{scenario.name} {audit_run.audit.name if audit_run else cfg.mode} -> {outdir}"))
     audit = cfg.audit_conf or (Path("audit.config") if Path("audit.config").is_file() else None)
+    if audit_run is not None:
+        audit = outdir / "audit.config"
+        write_text(audit, audit_config_text(audit_run.audit))
     sut: InferenceSUT | None = None
 
     def once(s: TestSettings, out: Path, o: events.Observer, measured: bool) -> TestResult:
@@ -338,7 +351,15 @@ def run_scenario(p: Prepared, scenario: TestScenario, observer: events.Observer 
         except WorkloadError as exc:
             acc_error = f"accuracy evaluation failed: {exc}"
     checks = scenario_checks(r, acc, acc_error)
-    record = new_record("inference", document(p, r, sut, acc), checks=checks, complete=not r.interrupted,
+    body = document(p, r, sut, acc)
+    if audit_run is not None and not interrupted:
+        v = audit_run.verify(outdir)
+        for name, text in v.files.items():
+            write_text(outdir / name, text)
+        checks.append(audit_run.check(v))
+        body["compliance"] = v.as_dict()
+        body["mode"] = audit_run.audit.name
+    record = new_record("inference", body, checks=checks, complete=not r.interrupted,
                         system=p.host, power=p.meter.test_section(r))
     record.body["summary"] = summary_line(p, r, acc, record.verdict.value)
     write_record(outdir / "result.json", record)
@@ -347,13 +368,36 @@ def run_scenario(p: Prepared, scenario: TestScenario, observer: events.Observer 
     return ScenarioOutcome(scenario, outdir, r, acc, record)
 
 
+def run_plan(p: Prepared, observer: events.Observer | None = None) -> list[ScenarioOutcome]:
+    """Every scenario of ``p.cfg`` in order: its modes (``accuracy,performance`` runs both), then its audits,
+    each verified against this scenario's runs."""
+    cfg = p.cfg
+    outcomes = []
+    try:
+        for sc in cfg.scenarios:
+            runs: dict[str, Path] = {}
+            for mode in cfg.modes:
+                p.cfg = dataclasses.replace(cfg, mode=mode)
+                o = run_scenario(p, sc, observer)
+                outcomes.append(o)
+                runs[mode] = o.outdir
+            p.cfg = dataclasses.replace(cfg, mode="performance", audit_conf=None)
+            for a in audit_runs(cfg.compliance, p.workload.loadgen_model, p.workload.response_dtype, runs,
+                                scenario_dir(cfg, sc)):
+                outcomes.append(run_scenario(p, sc, observer, a))
+    finally:
+        p.cfg = cfg
+    return outcomes
+
+
 def run_inference(cfg: InferConfig, observer: events.Observer | None = None) -> list[ScenarioOutcome]:
-    """Prepare once, then run every scenario of ``cfg`` in order."""
+    """Prepare once, then run every scenario of ``cfg`` in order (its modes, then its audits)."""
     p = prepare(cfg, observer)
     try:
-        return [run_scenario(p, sc, observer) for sc in cfg.scenarios]
+        return run_plan(p, observer)
     finally:
         p.close()
 
 
-__all__ = ["Prepared", "ScenarioOutcome", "build_settings", "output_dir", "prepare", "run_inference", "run_scenario"]
+__all__ = ["Prepared", "ScenarioOutcome", "build_settings", "output_dir", "prepare", "run_inference", "run_plan",
+           "run_scenario"]

@@ -93,6 +93,8 @@ class Workload(Protocol):
     target: QualityTarget
     preprocessing_id: str
     """Changes whenever the pre-processing changes; part of the cache key."""
+    response_dtype: str
+    """The NumPy type of a response's values in the accuracy log (what compliance TEST01 compares)."""
 
     def model_source(self, backend: str) -> ModelSource | Path | None:
         """The default model for a backend: a downloadable source, a packaged file, or None (must be given)."""

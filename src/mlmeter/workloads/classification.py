@@ -40,6 +40,8 @@ class Classifier:
     name: str
     target: QualityTarget
     sample_shape: tuple[int, ...] = ()
+    response_dtype = "float32"
+    """The class index, as a float32 (the reference harness's response)."""
 
     def __init__(self) -> None:
         self._output = 0

@@ -286,6 +286,7 @@ class MiniLM:
     name = "minilm"
     loadgen_model = "minilm"
     preprocessing_id = f"wordpiece-uncased-{MAX_LEN}-v1"
+    response_dtype = "float32"
     target = QualityTarget("mean cosine similarity to FP32 reference (%)", 100.0, 0.99, 99.0)
     _file = "minilm-l6-v2-fp32.onnx"
 
