@@ -103,7 +103,7 @@ def build_config(a: argparse.Namespace) -> InferConfig:
         threads=a.threads, inter_op_threads=a.inter_op_threads, workers=a.workers, max_batchsize=a.max_batchsize,
         batch_timeout_ms=a.batch_timeout_ms, preprocess_threads=a.preprocess_threads, compile=a.compile,
         backend_options=_options(a.backend_option), trace=a.trace,
-        power=source_names(a.power),
+        power=source_names(a.power), command=getattr(a, "command_line", ""),
     )
 
 

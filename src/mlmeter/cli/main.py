@@ -9,6 +9,7 @@ one line and the path of the saved traceback), 130 interrupted (files written, r
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -24,6 +25,7 @@ from mlmeter.cli import (
     runs_cmd,
     serve_cmd,
     storage_cmd,
+    submission_cmd,
     sysinfo_cmd,
     train_cmd,
 )
@@ -53,6 +55,7 @@ _COMMANDS = (
     ("storage", storage_cmd, "MLPerf Storage: dataset sizing, datagen, emulated accelerators, checkpoints"),
     ("loadgen", loadgen_cmd, "run the LoadGen against a simulated SUT and explain the verdict"),
     ("serve", serve_cmd, "benchmark an OpenAI-compatible server under MLPerf's rules (serve mock: a mock server)"),
+    ("submission", submission_cmd, "MLPerf submission: pack runs as the results tree, check it, its results table"),
 )
 
 
@@ -73,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
+    a.command_line = shlex.join(["mlmeter", *(sys.argv[1:] if argv is None else argv)])
     try:
         return int(a.func(a))
     except MlmeterError as exc:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlmeter.inference.accuracy import read_accuracy_log
 from mlmeter.submission.audits import Audit, audit, checker_model
 from mlmeter.submission.verify import (
     Verification,
@@ -53,8 +54,23 @@ def _reference(runs: dict[str, Path], scenario_dir: Path, mode: str, test: str) 
     return ref
 
 
-def verifier(name: str, dtype: str, runs: dict[str, Path], scenario_dir: Path) -> Callable[[Path], Verification]:
-    """How an audit run is verified against the scenario's reference runs."""
+Score = Callable[[dict[int, bytes]], str]
+"""Responses -> the workload's ``accuracy.txt`` text."""
+
+
+def _scores(acc_log: Path, audit_log: Path, score: Score) -> dict[str, str]:
+    """TEST01's quality comparison (the official Part III): the accuracy run's responses to the samples the audit
+    logged, and the audit's own, each scored."""
+    base, _ = read_accuracy_log(acc_log)
+    test, _ = read_accuracy_log(audit_log)
+    subset = {i: base[i] for i in test if i in base}
+    return {"baseline_accuracy.txt": score(subset), "compliance_accuracy.txt": score(test)}
+
+
+def verifier(name: str, dtype: str, runs: dict[str, Path], scenario_dir: Path,
+             score: Score | None = None) -> Callable[[Path], Verification]:
+    """How an audit run is verified against the scenario's reference runs (``score``: TEST01 also scores the
+    audit's responses and the accuracy run's for the same samples)."""
 
     def verify(audit_dir: Path) -> Verification:
         v = Verification(name, False)
@@ -67,6 +83,8 @@ def verifier(name: str, dtype: str, runs: dict[str, Path], scenario_dir: Path) -
                 ok_perf, fig_perf, text_perf = verify_test01_performance(perf / "mlperf_log_detail.txt",
                                                                          audit_dir / "mlperf_log_detail.txt")
                 v.files = {"verify_accuracy.txt": text_acc, "verify_performance.txt": text_perf}
+                if score is not None:
+                    v.files |= _scores(acc / ACCURACY_LOG, audit_dir / ACCURACY_LOG, score)
                 v.figures = {"accuracy": fig_acc, "performance": fig_perf, "reference": {"accuracy": str(acc),
                                                                                          "performance": str(perf)}}
                 v.passed = ok_acc and ok_perf
@@ -87,9 +105,9 @@ def verifier(name: str, dtype: str, runs: dict[str, Path], scenario_dir: Path) -
 
 
 def audit_runs(names: tuple[str, ...], loadgen_model: str, dtype: str, runs: dict[str, Path],
-               scenario_dir: Path) -> list[AuditRun]:
+               scenario_dir: Path, score: Score | None = None) -> list[AuditRun]:
     bench = checker_model(loadgen_model)
-    return [AuditRun(audit(n, bench), verifier(n, dtype, runs, scenario_dir)) for n in names]
+    return [AuditRun(audit(n, bench), verifier(n, dtype, runs, scenario_dir, score)) for n in names]
 
 
 __all__ = ["AuditRun", "audit_runs", "newest_run", "verifier"]

@@ -73,6 +73,8 @@ class InferConfig:
     trace: bool = False
     power: tuple[str, ...] = ()
     """Power sources sampled during performance passes: ``auto``, ``rapl``, ``nvml`` (empty: none)."""
+    command: str = ""
+    """The command line that asked for these runs (recorded in each run; a submission's README quotes it)."""
 
     def __post_init__(self) -> None:
         problems = []

@@ -269,8 +269,10 @@ def document(p: Prepared, r: TestResult, sut: InferenceSUT, acc: AccuracyReport 
     system_id = p.host["hostname"]
     return {
         "benchmark": cfg.model,
+        "loadgen_model": p.workload.loadgen_model,
         "scenario": r.scenario.name,
         "mode": cfg.mode,
+        "command": cfg.command,
         "config_name": f"{system_id}_{cfg.backend}-{cfg.device}/{cfg.model}/{r.scenario.name}",
         "scenario_key": h.key if h else None,
         "scenario_value": h.value if h else None,
@@ -383,7 +385,7 @@ def run_plan(p: Prepared, observer: events.Observer | None = None) -> list[Scena
                 runs[mode] = o.outdir
             p.cfg = dataclasses.replace(cfg, mode="performance", audit_conf=None)
             for a in audit_runs(cfg.compliance, p.workload.loadgen_model, p.workload.response_dtype, runs,
-                                scenario_dir(cfg, sc)):
+                                scenario_dir(cfg, sc), lambda rs: p.workload.evaluate(rs, p.dataset, 0).text):
                 outcomes.append(run_scenario(p, sc, observer, a))
     finally:
         p.cfg = cfg

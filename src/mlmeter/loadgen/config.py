@@ -260,6 +260,27 @@ def apply(settings: TestSettings, conf: ConfigFile, model: str, scenario: str, k
         setattr(settings, f, getattr(staged, f))
 
 
+def conf_lines(model: str, scenario: str, fields: dict[str, object]) -> list[str]:
+    """``model.scenario.key = value`` lines that set these TestSettings fields from a user.conf (the inverse of
+    :func:`apply`; seeds and other mlperf.conf-only keys, and fields no key sets, are left out)."""
+    out = []
+    for key in _KEYS:
+        if key.mlperf_only or key.field not in fields or key.kind == "mode":
+            continue
+        sc = key.scenario or scenario
+        if sc != scenario:
+            continue
+        value = fields[key.field]
+        if isinstance(value, bool):
+            text = "1" if value else "0"
+        elif key.is_int:
+            text = str(int(value) // int(key.multiplier))  # type: ignore[call-overload]
+        else:
+            text = repr(float(value) / key.multiplier)  # type: ignore[arg-type]
+        out.append(f"{model}.{sc}.{key.name} = {text}")
+    return out
+
+
 def scenario_name(scenario: TestScenario | int | str) -> str:
     if isinstance(scenario, str):
         if scenario not in SCENARIO_NAMES:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmeter import __version__
+from mlmeter.system.inventory import inventory
 
 PACKAGES = ("numpy", "onnxruntime", "onnxruntime-gpu", "torch", "openvino", "ai-edge-litert", "mlcommons-loadgen",
             "mlperf-logging", "opencv-python-headless", "mpi4py", "h5py", "scikit-learn", "transformers")
@@ -218,6 +219,7 @@ def describe_host(data_path: str | Path | None = None) -> dict[str, Any]:
     }
     if data_path is not None:
         doc["storage"] = describe_storage(data_path)
+    doc["inventory"] = inventory()
     doc["mlperf_fields"] = mlperf_fields(doc)
     return doc
 
@@ -229,31 +231,51 @@ def _sysconf_memory() -> int | None:
         return None
 
 
+def _storage_fields(inv: dict[str, Any], storage: dict[str, Any]) -> tuple[str, str]:
+    """(``host_storage_type``, ``host_storage_capacity``): every disk (``SSD + HDD``, ``256 GB HDD``), else the
+    filesystem of the data path."""
+    by_kind: dict[str, int] = {}
+    for d in inv.get("disks", []):
+        by_kind[d["kind"]] = by_kind.get(d["kind"], 0) + d["bytes"]
+    if by_kind:
+        return (" + ".join(sorted(by_kind, reverse=True)),
+                " + ".join(f"{round(b / 1e9)} GB {k}" for k, b in sorted(by_kind.items(), reverse=True)))
+    kind = ("HDD" if storage.get("rotational") else "SSD") if "rotational" in storage else ""
+    return kind, f"{storage['capacity_bytes'] / 2**30:.0f} GB" if "capacity_bytes" in storage else ""
+
+
 def mlperf_fields(d: dict[str, Any]) -> dict[str, Any]:
-    """The MLPerf system-description JSON fields this description can fill (others are the submitter's)."""
+    """The MLPerf system-description fields this description can fill (others are the submitter's), in the
+    value formats of MLCommons' ``mlperf-sysinfo``."""
     cpu, accel = d["cpu"], d["accelerators"]
     mem = d["memory"]["total_bytes"]
-    storage = d.get("storage", {})
+    inv = d.get("inventory", {})
     pkgs = d["software"]["packages"]
     frameworks = [f"{k} {v}" for k, v in pkgs.items() if k in ("onnxruntime", "onnxruntime-gpu", "torch", "openvino")]
+    storage_type, storage_capacity = _storage_fields(inv, d.get("storage", {}))
+    nics = inv.get("network_cards", [])
+    numa = inv.get("numa_nodes", 1)
+    size = f"{len(accel)}x {accel[0]['name']}" if accel else f"{cpu['sockets']}x {cpu['model']}"
     return {
         "system_name": d["hostname"],
+        "system_size": size,
         "number_of_nodes": 1,
         "host_processors_per_node": cpu["sockets"],
         "host_processor_model_name": cpu["model"],
         "host_processor_core_count": cpu["physical_cores"] // max(cpu["sockets"], 1),
         "host_processor_vcpu_count": cpu["logical_cpus"],
         "host_processor_frequency": f"{cpu['max_mhz']} MHz" if cpu["max_mhz"] else "",
-        "host_processor_caches": ", ".join(cpu["caches"]),
-        "host_memory_capacity": f"{mem / 2**30:.0f} GB" if mem else "",
-        "host_storage_type": ("HDD" if storage.get("rotational") else "SSD") if "rotational" in storage else "",
-        "host_storage_capacity": f"{storage['capacity_bytes'] / 2**30:.0f} GB" if "capacity_bytes" in storage else "",
-        "accelerators_per_node": len(accel),
+        "host_processor_caches": inv.get("caches") or ", ".join(cpu["caches"]),
+        "host_processor_interconnect": "Single NUMA node" if numa <= 1 else f"{numa} NUMA nodes",
+        "host_memory_capacity": f"{round(mem / 1e9)}G" if mem else "",
+        "host_storage_type": storage_type,
+        "host_storage_capacity": storage_capacity,
+        "host_networking": " + ".join(sorted(set(nics))) if nics else "",
+        "host_network_card_count": " + ".join(f"{nics.count(k)}x {k}" for k in sorted(set(nics))) if nics else "",
+        "accelerators_per_node": str(len(accel)),
         "accelerator_model_name": accel[0]["name"] if accel else "N/A",
         "accelerator_memory_capacity": f"{accel[0]['memory_bytes'] / 2**30:.0f} GB" if accel else "N/A",
         "framework": ", ".join(frameworks) or f"mlmeter {d['software']['mlmeter']}",
-        "operating_system": d["operating_system"]["distribution"] or d["os"],
+        "operating_system": inv.get("os_release") or d["operating_system"]["distribution"] or d["os"],
         "other_software_stack": f"Python {d['python']}, mlmeter {d['software']['mlmeter']}",
     }
-
-
