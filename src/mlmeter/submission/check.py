@@ -339,21 +339,22 @@ def compliance_rules(r: Result, bench: rules.Benchmark | None, sysdoc: dict[str,
         if test == "TEST01":
             lines = _lines(d / "verify_accuracy.txt")
             if lines is None:
-                r.add("compliance.TEST01.accuracy", d / "verify_accuracy.txt", "missing", "its verification",
+                r.add("compliance.missing", d / "verify_accuracy.txt", "missing", "its verification",
                       _audit_fix(test))
             elif "TEST PASS" not in lines:
                 _test01_quality(r, d, bench)
         perf_log = _log(d / "performance" / "run_1" / "mlperf_log_detail.txt")
         if perf_log is None:
-            r.add("compliance.files", d / "performance" / "run_1", "no mlperf_log_detail.txt",
+            r.add("compliance.missing", d / "performance" / "run_1", "no mlperf_log_detail.txt",
                   "the audit run's logs", _audit_fix(test))
         else:
             performance_rules(r, perf_log, d / "performance" / "run_1" / "mlperf_log_detail.txt", bench, sysdoc)
         verify = _lines(d / "verify_performance.txt")
-        if verify is None or not any("TEST PASS" in line for line in verify):
+        if verify is None:
+            r.add("compliance.missing", d / "verify_performance.txt", "missing", "its verification", _audit_fix(test))
+        elif not any("TEST PASS" in line for line in verify):
             r.add(f"compliance.{test}.performance", d / "verify_performance.txt",
-                  "missing" if verify is None else next((x for x in verify if "TEST FAIL" in x), "no TEST PASS"),
-                  "TEST PASS", _audit_fix(test))
+                  next((x for x in verify if "TEST FAIL" in x), "no TEST PASS"), "TEST PASS", _audit_fix(test))
         extra = set(_files(d / "performance" / "run_1")) ^ {"mlperf_log_summary.txt", "mlperf_log_detail.txt"}
         if extra - _OPTIONAL_FILES:
             r.add("compliance.files", d / "performance" / "run_1", f"files {sorted(extra - _OPTIONAL_FILES)}",
