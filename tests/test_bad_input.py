@@ -282,6 +282,32 @@ CASES: list[tuple[str, int]] = [
     ("serve --endpoint http://127.0.0.1:9 --model m --api generate --quiet", 2),
     ("serve --endpoint http://127.0.0.1:9 --model m --prompts {file}.pkl", 2),
     ("serve --endpoint http://127.0.0.1:9 --model m --tokenizer {file}", 2),
+    # infer: compliance audits and several modes
+    (f"{INF} --compliance TEST99", 2),
+    (f"{INF} --compliance TEST06", 2),
+    (f"{INF} --compliance TEST01,TEST01", 2),
+    (f"{INF} --mode accuracy,bogus", 2),
+    (f"{INF} --mode performance,performance", 2),
+    # submission: what is not a run, what cannot be one package, a wrong system file, an existing output
+    ("submission pack {missing} --division open --org acme --output {newdir}/p", 2),
+    ("submission pack {emptydir} --division open --org acme --output {newdir}/p", 2),
+    ("submission pack {run} --division open --org acme --output {newdir}/p", 2),
+    ("submission pack {badjson} --division open --org acme --output {newdir}/p", 2),
+    ("submission pack {digitsruns} --division closed --org acme --output {newdir}/p --draft", 2),
+    ("submission pack {digitsruns} --division open --org acme --output {newdir}/p", 2),
+    ("submission pack {digitsruns}/Offline/performance --division open --org acme --output {newdir}/p --draft", 2),
+    ("submission pack {digitsruns} --division open --org acme --output {run} --draft", 2),
+    ("submission pack {digitsruns} --division open --org a/b --output {newdir}/p --draft", 2),
+    ("submission pack {digitsruns} --division middle --org acme --output {newdir}/p", 2),
+    ("submission pack {digitsruns} --division open --org acme --output {newdir}/p --draft --system {missing}", 2),
+    ("submission pack {digitsruns} --division open --org acme --output {newdir}/p --draft --system {binary}", 2),
+    ("submission pack {digitsruns} --division open --org acme --output {newdir}/p --draft --system {sysunknown}", 2),
+    ("submission pack {digitsruns} --division open --org acme --output {newdir}/p --draft --system {sysstatus}", 2),
+    ("submission pack {digitsruns} --division open --org acme --output {newdir}/p --draft --system {syslist}", 2),
+    ("submission check {emptydir}", 2),
+    ("submission check {missing}", 2),
+    ("submission table {file}", 2),
+    ("submission", 2),
     # no subcommand, unknown subcommand
     ("", 2),
     ("bogus", 2),
@@ -302,7 +328,8 @@ def world(tmp_path_factory):
     mp.setenv("MLMETER_STORE", str(store))
     w = {name: root / name for name in ("file", "missing", "emptydir", "badjson", "notjson", "newer", "newdir",
                                         "run", "inferrun", "imagenet", "badconf", "binary", "mllogdir",
-                                        "storagerun", "storagedata")}
+                                        "storagerun", "storagedata", "digitsruns", "sysunknown", "sysstatus",
+                                        "syslist")}
     w["file"].write_text("not a directory\n")
     w["binary"].write_bytes(bytes(range(256)))
     w["emptydir"].mkdir()
@@ -324,7 +351,12 @@ def world(tmp_path_factory):
     assert main(["storage", "training", "datagen", "-m", "unet3d", "-np", "1", "-dd", str(w["storagedata"]),
                  "--quiet", "--param", "dataset.num_files_train=4", "dataset.record_length_bytes=4096",
                  "dataset.record_length_bytes_stdev=0"]) == 0
-    protected = [w[k] for k in ("run", "inferrun", "imagenet", "storagedata", "badjson", "newer")] + [store]
+    assert main(shlex.split(f"{INF} --scenario Offline --mode accuracy,performance --auto-targets "
+                            f"--output {w['digitsruns']}")) == 0
+    w["sysunknown"].write_text("status: available\nsystem_type: edge\ncoolng: air\n")
+    w["sysstatus"].write_text("status: sometimes\n")
+    w["syslist"].write_text("- status\n")
+    protected = [w[k] for k in ("run", "inferrun", "imagenet", "storagedata", "badjson", "newer", "digitsruns")] + [store]
     w["_protected"] = protected
     w["_root"] = root
     yield w

@@ -161,9 +161,9 @@ def plan(runs: list[Run], *, division: str, org: str, system_id: str, draft: boo
         failed = _failed_checks(r)
         if failed:
             problems.append(f"{r.path}: the {r.role} run is {r.record.verdict.value} ({'; '.join(failed)})")
-        if division == "closed" and r.model not in rules.BENCHMARK_OF_MODEL:
-            problems.append(f"{r.path}: {r.model} is not an MLPerf benchmark's reference model, so it can only be "
-                            "in the open division (--division open)")
+    for model in sorted({r.model for r in runs if division == "closed" and r.model not in rules.BENCHMARK_OF_MODEL}):
+        problems.append(f"{model} is not an MLPerf benchmark's reference model, so its runs can only be in the open "
+                        "division (--division open)")
     for (model, scenario), roles in groups.items():
         for role in ("performance", "accuracy"):
             if role not in roles:

@@ -93,6 +93,8 @@ def read_system_file(path: Path) -> SystemFile:
         data = yaml.safe_load(text)
     except OSError as exc:
         raise SystemFileError(f"--system {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise SystemFileError(f"--system {path}: not a text file (expected YAML or JSON)") from None
     except yaml.YAMLError as exc:
         raise SystemFileError(f"--system {path}: not YAML or JSON ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
