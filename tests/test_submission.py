@@ -343,3 +343,42 @@ def test_mlperf_sysinfo_validates_mlmeters_system_description(runs):
               "host_network_card_count", "host_networking", "host_storage_type", "host_storage_capacity",
               "operating_system", "host_memory_capacity"}
     assert all(doc.get(k) not in ("", None) for k in theirs), {k: doc.get(k) for k in theirs}
+
+
+def _copy_runs(runs: Path, into: Path) -> Path:
+    dst = into / "runs"
+    shutil.copytree(runs / "runs", dst)
+    return dst
+
+
+def _edit_record(path: Path, edit) -> None:
+    doc = json.loads(path.read_text())
+    edit(doc)
+    path.write_text(json.dumps(doc))
+
+
+def _pack_refused(runs_dir: Path, out: Path, capsys, *extra: str) -> str:
+    code = main(["submission", "pack", str(runs_dir), "--division", "open", "--org", "mlmeter", "--output", str(out),
+                 "--draft", *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and not out.exists() and not list(out.parent.glob(f".{out.name}.*")), err
+    return err
+
+
+def test_pack_refuses_runs_that_cannot_be_one_package(runs, tmp_path, capsys):
+    copy = _copy_runs(runs, tmp_path)
+    _edit_record(copy / "SingleStream" / "performance" / "result.json",
+                 lambda d: d["system"].update(hostname="another-machine"))
+    err = _pack_refused(copy, tmp_path / "p1", capsys)
+    assert "ran on different systems (host " in err and "another-machine" in err
+    copy2 = _copy_runs(runs, tmp_path / "b")
+
+    def invalid(d):
+        d["verdict"] = "INVALID"
+        d["checks"].append({"name": "min_duration", "passed": False, "expected": ">= 600000 ms", "actual": "5 ms"})
+    _edit_record(copy2 / "Offline" / "performance" / "result.json", invalid)
+    err = _pack_refused(copy2, tmp_path / "p2", capsys)
+    assert "Offline/performance: the performance run is INVALID (min_duration" in err
+    shutil.rmtree(copy2 / "Offline" / "performance")
+    err = _pack_refused(copy2, tmp_path / "p3", capsys)
+    assert "resnet50 Offline: no performance run" in err

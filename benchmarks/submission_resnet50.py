@@ -1,0 +1,104 @@
+"""From full-length runs to a checked MLPerf Inference package: ResNet-50 on generated images, then mlmeter's check
+and the official submission checker side by side.
+
+ResNet-50 v1.5 with random weights and the official signature (benchmarks/resnet50_onnx.py) on 50,000 generated
+ImageNet-layout images (the accuracy run covers the whole dataset, as the rules require); each scenario runs its
+accuracy pass, its performance run (mlperf.conf's 600 s) and the TEST01 and TEST04 audits, which mlmeter verifies;
+``mlmeter submission pack`` lays out the package and both checkers judge it. The random network cannot meet the
+closed division's quality target (76.46 % × 0.99 top-1), so a closed package is expected to fail on accuracy
+alone. Usage (the work directory is reused: images, model and finished runs are kept)::
+
+    python benchmarks/submission_resnet50.py --work /var/tmp/mlmeter-submission              # open, Offline (~1 h)
+    python benchmarks/submission_resnet50.py --division closed --scenario SingleStream,MultiStream,Offline
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from resnet50_onnx import build  # noqa: E402
+
+SYSTEM = """\
+status: available
+system_type: edge
+cooling: air
+host_memory_configuration: virtual machine memory (not reported by the hypervisor)
+host_networking_topology: N/A (one node)
+hw_notes: a 2-core virtual machine; ResNet-50 with random weights on generated images (a benchmark of the flow)
+sw_notes: ONNX Runtime on the CPU through mlmeter
+measurements:
+  retraining: "no"
+  weight_data_types: fp32
+  weight_transformations: none (random weights of the ResNet-50 v1.5 architecture)
+"""
+
+
+def step(name: str, cmd: list[str], cwd: Path | None = None) -> tuple[int, str, float]:
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    took = time.perf_counter() - t
+    print(f"== {name}: exit {proc.returncode} in {took / 60:.1f} min", flush=True)
+    return proc.returncode, proc.stdout + proc.stderr, took
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--work", type=Path, default=Path("/var/tmp/mlmeter-submission"))
+    ap.add_argument("--division", choices=["open", "closed"], default="open")
+    ap.add_argument("--scenario", default="Offline")
+    ap.add_argument("--images", type=int, default=50_000)
+    ap.add_argument("--oracles", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "oracles"
+                    / "mlperf-inference")
+    a = ap.parse_args()
+    a.work.mkdir(parents=True, exist_ok=True)
+    mlmeter = [sys.executable, "-m", "mlmeter.cli.main"]
+    model = a.work / "resnet50_random.onnx"
+    if not model.is_file():
+        build(model)
+    images = a.work / f"fake_imagenet_{a.images}"
+    if not (images / "val_map.txt").is_file():
+        code, out, _ = step(f"generate {a.images:,} images", [*mlmeter, "dataset", "fake-imagenet", str(images),
+                                                              "--count", str(a.images)])
+        if code:
+            print(out)
+            return code
+    runs = a.work / f"runs-{a.scenario.replace(',', '-')}"
+    if not runs.is_dir():
+        code, out, took = step(f"accuracy, performance, TEST01, TEST04 of {a.scenario}", [
+            *mlmeter, "infer", "--backend", "onnxruntime", "--model", "resnet50", "--model-path", str(model),
+            "--dataset-path", str(images), "--scenario", a.scenario, "--mode", "accuracy,performance",
+            "--compliance", "TEST01,TEST04", "--auto-targets", "--output", str(runs), "--quiet"])
+        print(out[-4000:])
+    (a.work / "system.yaml").write_text(SYSTEM)
+    pkg = a.work / f"package-{a.division}-{a.scenario.replace(',', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    code, out, _ = step("mlmeter submission pack", [*mlmeter, "submission", "pack", str(runs), "--system",
+                                                    str(a.work / "system.yaml"), "--division", a.division, "--org",
+                                                    "mlmeter", "--output", str(pkg)])
+    print(out)
+    if not pkg.is_dir():
+        return 1
+    mine_code, mine, _ = step("mlmeter submission check", [*mlmeter, "submission", "check", str(pkg)])
+    print(mine)
+    tools = a.oracles / "tools" / "submission"
+    theirs_code, theirs, _ = step("official submission checker (v6.1)", [
+        sys.executable, "-m", "submission_checker.main", "--input", str(pkg.resolve()), "--version", "v6.1",
+        "--csv", str(a.work / "summary.csv")], cwd=tools)
+    errors = [line for line in theirs.splitlines() if " ERROR]" in line and "Some " not in line]
+    print("\n".join(errors[-40:]) or "(no ERROR lines)")
+    print("\n".join(line for line in theirs.splitlines() if re.search(r"Results=|SUMMARY", line)))
+    print(f"\nmlmeter check exit {mine_code}, official checker exit {theirs_code}: "
+          f"{'agree' if (mine_code == 0) == (theirs_code == 0) else 'DISAGREE'}")
+    code, table, _ = step("mlmeter submission table", [*mlmeter, "submission", "table", str(pkg)])
+    print(table)
+    return 0 if (mine_code == 0) == (theirs_code == 0) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
