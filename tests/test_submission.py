@@ -276,6 +276,10 @@ def test_planted_defects_fail_both_checkers_alike(runs):
     pkg, res = _plant(runs, "untruncated")
     (res / "accuracy" / "mlperf_log_accuracy.json").write_text("[" + " " * 20000 + "]")
     assert "accuracy.log" in _agree(pkg)[str(res.resolve())]
+    pkg, res = _plant(runs, "failed-audit")
+    (res / "TEST04" / "verify_performance.txt").write_text("reference score = 100.0\ntest score = 150.0\n"
+                                                           "TEST FAIL: Test score invalid\n")
+    assert "compliance.TEST04.performance" in _agree(pkg)[str(res.resolve())]
     pkg, res = _plant(runs, "early-stopping")
     ss = res.parent / "SingleStream"
     _edit_log(ss / "performance" / "run_1" / "mlperf_log_detail.txt", "early_stopping_met", False)
