@@ -322,6 +322,8 @@ def test_table_and_html_of_a_package(runs, tmp_path):
     assert main(["submission", "table", str(pkg), "--output", str(tmp_path / "t.html")]) == 0
     page = (tmp_path / "t.html").read_text()
     assert "performance.min_duration" in page and "accuracy.dataset" in page
+    assert main(["report", str(pkg), "-o", str(tmp_path / "r.html")]) == 0  # the HTML report of a package
+    assert (tmp_path / "r.html").read_text().count("accuracy.dataset") == page.count("accuracy.dataset") == 2
 
 
 def test_mlperf_sysinfo_validates_mlmeters_system_description(runs):

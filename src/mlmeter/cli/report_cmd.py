@@ -12,8 +12,10 @@ from pathlib import Path
 
 from mlmeter.errors import MlmeterError
 from mlmeter.report import as_csv, as_json, as_markdown, compare, format_json, format_text, load_runs, render
+from mlmeter.report import submission as submission_page
 from mlmeter.report.sources import read_sources, stale
 from mlmeter.results.store import RunStore
+from mlmeter.submission.check import check_package, is_package
 from mlmeter.util.atomic import write_text
 from mlmeter.util.rundir import RUN_FILES
 
@@ -91,9 +93,15 @@ def cmd_report(a: argparse.Namespace) -> int:
     mode = _page_mode(a)
     if mode is not None:
         return mode
-    views = load_runs(resolve(a.runs, a.store))
     fmt = _format(a)
-    text = FORMATS[fmt](views)
+    paths = resolve(a.runs, a.store)
+    if len(paths) == 1 and is_package(paths[0]) and fmt in ("html", "csv"):
+        report = check_package(paths[0])  # a submission package: its results table and each result's check
+        text = submission_page.render(report) if fmt == "html" else submission_page.as_csv(report)
+        views = []
+    else:
+        views = load_runs(paths)
+        text = FORMATS[fmt](views)
     if a.output is not None and str(a.output) == "-":
         sys.stdout.write(text)
         return 0
@@ -102,7 +110,8 @@ def cmd_report(a: argparse.Namespace) -> int:
         raise MlmeterError(f"--output {out}: would replace {'a directory' if out.is_dir() else 'a run file'}; "
                            "name a new report file")
     write_text(out, text)
-    print(f"wrote {out} ({len(text.encode()) / 1024:,.0f} kB, {len(views)} run(s))")
+    what = f"{len(views)} run(s)" if views else "a submission package"
+    print(f"wrote {out} ({len(text.encode()) / 1024:,.0f} kB, {what})")
     return 0
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from mlmeter.errors import MlmeterError
 from mlmeter.report import submission as table_page
 from mlmeter.submission import rules
-from mlmeter.submission.check import DIVISIONS, Report, check_package
+from mlmeter.submission.check import Report, check_package, is_package
 from mlmeter.submission.pack import collect, plan, write_package
 from mlmeter.submission.sysdesc import read_system_file
 from mlmeter.util.atomic import write_text
@@ -68,12 +68,8 @@ def cmd_pack(a: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
-def _is_package(path: Path) -> bool:
-    return path.is_dir() and any((path / d).is_dir() for d in DIVISIONS)
-
-
 def _load(path: Path) -> Report:
-    if not _is_package(path):
+    if not is_package(path):
         raise MlmeterError(f"{path}: not a submission package (no closed/, open/ or network/ directory); "
                            "make one with mlmeter submission pack")
     return check_package(path)

@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 
 from mlmeter import __version__
-from mlmeter.report.html import CSS, _badge, _table
+from mlmeter.report.html import CSS, _table
 from mlmeter.submission import rules
 from mlmeter.submission.check import Report, Result
 
@@ -91,7 +91,7 @@ def render(report: Report) -> str:
         body = _table(problems, ("severity", "rule", "file", "found", "needs", "fix")) if problems else \
             "<p>No problem.</p>"
         sections.append(f'<section class="run"><h2>{escape(f"{r.benchmark} {r.scenario}")}'
-                        f'{_badge("VALID" if r.passed else "INVALID")}</h2><div class="path">{escape(str(r.path))}'
+                        f'<span class="badge {"pass" if r.passed else "fail"}">{"PASS" if r.passed else "FAIL"}</span></h2><div class="path">{escape(str(r.path))}'
                         f"</div>{body}</section>")
     verdict = "passes" if report.passed else "does not pass"
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -405,6 +405,11 @@ def check_result(root: Path, r: Result, sysdoc: dict[str, Any] | None, coverage:
     compliance_rules(r, bench, sysdoc)
 
 
+def is_package(path: Path) -> bool:
+    """A directory holding a division (``closed``, ``open``, ``network``) with results."""
+    return path.is_dir() and any((path / d).is_dir() for d in DIVISIONS)
+
+
 def check_package(root: Path) -> Report:
     """Every result under ``root`` (which holds ``closed``, ``open`` or ``network``)."""
     results = []
