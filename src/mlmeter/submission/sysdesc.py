@@ -15,7 +15,7 @@ from typing import Any
 
 from mlmeter.errors import MlmeterError
 
-# name -> what the submitter writes there; the required fields of the rules (v6.0)
+# name -> what the submitter writes there; the required fields of the rules (v6.1)
 REQUIRED: dict[str, str] = {
     "division": "closed or open (set by --division)", "submitter": "the organisation (set by --org)",
     "status": "available, preview or rdi", "system_name": "a descriptive name of the system",

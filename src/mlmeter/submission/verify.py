@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,13 +141,21 @@ def verify_test01_performance(reference: Path, audit: Path) -> tuple[bool, dict[
         fail = f"scenarios differ ({ref_sc} vs {test_sc})"
     elif ref_sc == "Server" and test_lat != ref_lat:
         fail = f"Server target latencies differ ({ref_lat} vs {test_lat} ns)"
-    lines = [f"Performance of {audit} against {reference}."]
+    return _score_verdict(f"Performance of {audit} against {reference}.", fail, figures, ("Reference score", "Test score"),
+                          lambda thr: ref * (1 - thr) <= test <= ref * (1 + thr),
+                          lambda thr: f"test score {test} is outside {ref} ± {thr:.0%}")
+
+
+def _score_verdict(header: str, fail: str | None, figures: dict[str, Any], labels: tuple[str, str],
+                   accept: Callable[[float], bool], why: Callable[[float], str]) -> tuple[bool, dict[str, Any], str]:
+    """The verdict on two scores (``figures``) with the scenario's threshold, unless ``fail`` already holds one."""
+    lines = [header]
     if fail is None:
-        thr = _threshold(ref_sc, ref)
+        thr = _threshold(figures["scenario"], figures["reference_score"])
         figures["threshold"] = thr
-        lines += [f"Reference score = {ref}", f"Test score = {test}"]
-        if not ref * (1 - thr) <= test <= ref * (1 + thr):
-            fail = f"test score {test} is outside {ref} ± {thr:.0%}"
+        lines += [f"{labels[0]} = {figures['reference_score']}", f"{labels[1]} = {figures['test_score']}"]
+        if not accept(thr):
+            fail = why(thr)
     figures["reason"] = fail
     lines.append("TEST PASS" if fail is None else f"TEST FAIL: {fail}")
     return fail is None, figures, "\n".join(lines + [""])
@@ -189,16 +198,10 @@ def verify_test04(reference_summary: Path, audit_summary: Path) -> tuple[bool, d
         fail = f"the audit results are INVALID ({audit_summary})"
     elif test_sc != ref_sc:
         fail = f"scenarios differ ({ref_sc} vs {test_sc})"
-    lines = [f"Same-sample performance of {audit_summary} against {reference_summary}."]
-    if fail is None:
-        thr = _threshold(ref_sc, ref)
-        figures["threshold"] = thr
-        lines += [f"reference score = {ref}", f"test score = {test}"]
-        if not test < ref * (1 + thr):
-            fail = f"test score {test} is not below {ref} × {1 + thr:.2f}: repeated samples run faster"
-    figures["reason"] = fail
-    lines.append("TEST PASS" if fail is None else f"TEST FAIL: {fail}")
-    return fail is None, figures, "\n".join(lines + [""])
+    return _score_verdict(f"Same-sample performance of {audit_summary} against {reference_summary}.", fail, figures,
+                          ("reference score", "test score"), lambda thr: test < ref * (1 + thr),
+                          lambda thr: f"test score {test} is not below {ref} × {1 + thr:.2f}: repeated samples run "
+                                      "faster")
 
 
 def _eos_ok(entries: list[dict[str, Any]], dtype: Any, eos: int) -> bool:
