@@ -388,3 +388,20 @@ def test_pack_refuses_runs_that_cannot_be_one_package(runs, tmp_path, capsys):
     shutil.rmtree(copy2 / "Offline" / "performance")
     err = _pack_refused(copy2, tmp_path / "p3", capsys)
     assert "resnet50 Offline: no performance run" in err
+
+
+def test_check_names_what_a_damaged_package_lacks(runs, capsys):
+    pkg, res = _plant(runs, "damaged", "open")
+    shutil.rmtree(res / "performance")
+    ss = res.parent / "SingleStream"
+    with open(ss / "accuracy" / "mlperf_log_detail.txt", "a") as f:
+        f.write(':::MLLOG {"key": cut short\n')
+    (ss / "user.conf").write_text("")
+    assert main(["submission", "check", str(pkg)]) == 1
+    out = capsys.readouterr().out
+    assert "[performance.missing]" in out and "[log.corrupt]" in out and "mlperf_log_detail.txt:" in out
+    assert f"[measurements.files] {ss / 'user.conf'}: found empty" in out
+    assert main(["submission", "check", str(pkg), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert not doc["passed"] and {p["rule"] for r in doc["results"] for p in r["problems"]} >= {
+        "performance.missing", "log.corrupt", "measurements.files"}

@@ -87,12 +87,21 @@ def _log(path: Path) -> dict[str, Any] | None:
         return None
     values: dict[str, Any] = {}
     errors = []
-    for rec in read_log(path).records:
+    log = read_log(path)
+    for rec in log.records:
         values.setdefault(rec.key, rec.value)
         if rec.metadata.get("is_error"):
             errors.append(str(rec.value))
     values["__errors__"] = errors
+    values["__corrupt__"] = log.errors
     return values
+
+
+def _corrupt(r: Result, log: dict[str, Any], path: Path) -> None:
+    if log["__corrupt__"]:
+        r.add("log.corrupt", path, log["__corrupt__"][0], "every :::MLLOG line one JSON record (the official "
+              "checker stops at such a line)", "the file was edited or cut short: copy it again from the run "
+              "directory (mlmeter submission pack)")
 
 
 def _dirs(path: Path) -> list[str]:
@@ -197,6 +206,7 @@ def accuracy_rules(r: Result, bench: rules.Benchmark | None) -> None:
         r.add("accuracy.missing", acc_dir / "mlperf_log_detail.txt", "no accuracy run", "the accuracy run's logs",
               "run mlmeter infer --mode accuracy with the same --output, then pack again")
         return
+    _corrupt(r, log, acc_dir / "mlperf_log_detail.txt")
     text = acc_dir / "accuracy.txt"
     lines = text.read_text(encoding="utf-8", errors="replace").splitlines() if text.is_file() else None
     if lines is None:
@@ -383,6 +393,7 @@ def check_result(root: Path, r: Result, sysdoc: dict[str, Any] | None, coverage:
         r.add("performance.missing", r.perf_path, "no performance run", "performance/run_1's logs",
               "run mlmeter infer --mode performance with the same --output, then pack again")
     else:
+        _corrupt(r, log, r.perf_path)
         if coverage is not None:
             missing, unknown = coverage
             r.add("performance.scenarios", r.path.parent, f"missing {missing}, unknown {unknown}",
