@@ -405,3 +405,24 @@ def test_check_names_what_a_damaged_package_lacks(runs, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert not doc["passed"] and {p["rule"] for r in doc["results"] for p in r["problems"]} >= {
         "performance.missing", "log.corrupt", "measurements.files"}
+
+
+@pytest.mark.parametrize("scenario", ["Offline", "SingleStream", "MultiStream", "Server"])
+def test_user_conf_lines_read_back_as_the_settings_they_came_from(scenario):
+    """pack's user.conf: the fields a run changed, written as conf lines, set the same fields when read back."""
+    from mlmeter.loadgen import TestScenario, TestSettings
+    from mlmeter.loadgen import config as conf
+
+    fields = {"min_duration_ms": 1234, "min_query_count": 77, "offline_expected_qps": 956507.25,
+              "server_target_qps": 12.5, "server_target_latency_ns": 15_000_000,
+              "single_stream_expected_latency_ns": 8_880_000, "multi_stream_expected_latency_ns": 64_000_000,
+              "multi_stream_samples_per_query": 8, "server_coalesce_queries": True,
+              "performance_sample_count_override": 1024}
+    text = "\n".join(conf.conf_lines("resnet50", scenario, fields)) + "\n"
+    s = TestSettings(scenario=TestScenario[scenario])
+    conf.apply(s, conf.parse_text(text, "user.conf"), "resnet50", scenario, conf.ConfKind.USER)
+    expected = TestSettings(scenario=TestScenario[scenario])
+    for key in conf._KEYS:  # the fields a user.conf may set for this scenario
+        if key.field in fields and (key.scenario or scenario) == scenario and not key.mlperf_only:
+            setattr(expected, key.field, fields[key.field])
+    assert s == expected and "seed" not in text
