@@ -97,6 +97,15 @@ def main() -> int:
           f"{'agree' if (mine_code == 0) == (theirs_code == 0) else 'DISAGREE'}")
     code, table, _ = step("mlmeter submission table", [*mlmeter, "submission", "table", str(pkg)])
     print(table)
+    try:  # the official final report needs pandas and xlsxwriter (pip install xlsxwriter)
+        import xlsxwriter  # noqa: F401
+    except ImportError:
+        print("(xlsxwriter not installed: the official final report is skipped)")
+    else:
+        step("official generate_final_report.py", [sys.executable, str(tools / "generate_final_report.py"), "--input",
+                                                   str(a.work / "summary.csv"), "--version", "6.1"], cwd=a.work)
+        results = a.work / "summary_results.json"
+        print(results.read_text() if results.is_file() else "(no summary_results.json)")
     return 0 if (mine_code == 0) == (theirs_code == 0) else 1
 
 
