@@ -42,7 +42,7 @@ def _leading(doc: dict[str, Any], r: Result) -> dict[str, Any]:
             "Nodes": nodes, "Processor": doc.get("host_processor_model_name", ""),
             "p#": _count(doc.get("host_processors_per_node", "")),
             "Accelerator": "" if doc.get("accelerator_model_name") in ("N/A", "-") else
-            doc.get("accelerator_model_name", ""), "a#": accel or "", "Total Accelerators": total or "",
+            doc.get("accelerator_model_name", ""), "a#": accel or "", "Total Accelerators": total,
             "Software": doc.get("framework", ""), "Notes": notes}
 
 
@@ -64,7 +64,7 @@ def final_table(report: Report, *, only_passed: bool = True) -> tuple[list[str],
         col = f"{r.benchmark} {r.scenario} ({rules.UNITS.get(r.scenario, '')})"
         if col not in result_cols:
             result_cols.append(col)
-        row[col] = round(r.value, 3)
+        row[col] = r.value
     has_open = any(k[0] == "open" for k in rows)
     columns = ["Category", "Suite", *LEADING, *(("UsedModel", "Accuracy") if has_open else ()), *sorted(result_cols)]
     return columns, list(rows.values())
