@@ -45,14 +45,13 @@ class Audit:
     purpose: str
     settings: tuple[tuple[str, str, str], ...]
     """(scenario or ``*``, key, value) lines of its ``audit.config`` (the model is always ``*``)."""
-    needs_accuracy_run: bool = False
 
 
 def _test01(benchmark: str) -> Audit:
     target = _TEST01_SAMPLING.get(benchmark, 4096)
     return Audit("TEST01", "responses logged during a performance run equal the accuracy run's",
                  (("*", "mode", "2"), ("*", "accuracy_log_rng_seed", str(AUDIT_SEED)),
-                  ("*", "accuracy_log_sampling_target", str(target))), needs_accuracy_run=True)
+                  ("*", "accuracy_log_sampling_target", str(target))))
 
 
 def _test04(_benchmark: str) -> Audit:
@@ -102,7 +101,3 @@ def audit_config_text(a: Audit) -> str:
     head = f"# {a.name} (written by mlmeter): {a.purpose}\n"
     return head + "".join(f"*.{sc}.{key} = {value}\n" for sc, key, value in a.settings)
 
-
-def required_audits(benchmark: str) -> tuple[str, ...]:
-    """The audits the rules require of a closed-division result of ``benchmark``."""
-    return tuple(n for n in NAMES if benchmark in REQUIRED[n])

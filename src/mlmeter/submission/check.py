@@ -371,7 +371,7 @@ def compliance_rules(r: Result, bench: rules.Benchmark | None, sysdoc: dict[str,
                   "exactly the summary and detail logs", "remove the extra files (pack again)")
 
 
-def _scenario_coverage(root: Path, division: str, bench: rules.Benchmark | None, present: list[str],
+def _scenario_coverage(division: str, bench: rules.Benchmark | None, present: list[str],
                        system_type: str) -> tuple[list[str], list[str]] | None:
     """(missing, unknown) scenarios of a closed or network result set; None when it is complete."""
     if division == "open" or bench is None:
@@ -431,7 +431,7 @@ def check_package(root: Path) -> Report:
                 for benchmark in _dirs(root / division / org / "results" / system):
                     bdir = root / division / org / "results" / system / benchmark
                     scenarios = _dirs(bdir)
-                    coverage = _scenario_coverage(root, division, rules.BENCHMARKS.get(benchmark), scenarios,
+                    coverage = _scenario_coverage(division, rules.BENCHMARKS.get(benchmark), scenarios,
                                                   str((sysdoc or {}).get("system_type", "")))
                     for scenario in scenarios:
                         r = Result(division, org, system, benchmark, scenario, bdir / scenario)

@@ -8,7 +8,6 @@ MLCommons' ``mlperf-sysinfo``, whose flat ``system_desc.json`` can itself be giv
 from __future__ import annotations
 
 import difflib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,6 +151,3 @@ def missing_fields(doc: dict[str, Any]) -> list[str]:
     """Required fields still missing, or empty where the rules need an answer."""
     return [k for k in REQUIRED if k not in doc or (k in MEANINGFUL and doc[k] in ("", None))]
 
-
-def write_json(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2) + "\n"
