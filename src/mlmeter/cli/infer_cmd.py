@@ -15,7 +15,6 @@ from mlmeter.inference.config import MODES
 from mlmeter.loadgen import TestScenario
 from mlmeter.power import source_names
 from mlmeter.submission.audits import NAMES as AUDIT_NAMES
-from mlmeter.submission.audits import parse_audits
 from mlmeter.verdict import exit_code
 from mlmeter.workloads import WORKLOAD_NAMES
 
@@ -95,7 +94,7 @@ def build_config(a: argparse.Namespace) -> InferConfig:
         raise InferConfigError(f"unknown model {a.model!r}; valid models: {', '.join(WORKLOAD_NAMES)}")
     return InferConfig(
         backend=a.backend, model=a.model, device=a.device, scenarios=parse_scenarios(a.scenario), mode=a.mode,
-        compliance=parse_audits(a.compliance),
+        compliance=tuple(t.strip().upper() for t in a.compliance.split(",") if t.strip()),
         count=a.count, duration_s=a.duration, performance_sample_count=a.performance_sample_count,
         settings=knobs.knob_values(a, knobs.KNOBS + knobs.REFERENCE_ALIASES), user_conf=a.user_conf, mlperf_conf=a.mlperf_conf,
         audit_conf=a.audit_conf, auto_targets=a.auto_targets, dataset_path=a.dataset_path, model_path=a.model_path,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mlmeter.inference.accuracy import read_accuracy_log
 from mlmeter.submission.audits import Audit, audit, checker_model
+from mlmeter.submission.rules import ACCURACY_LOG, DETAIL_LOG, SUMMARY_LOG
 from mlmeter.submission.verify import (
     Verification,
     VerifyError,
@@ -23,8 +24,6 @@ from mlmeter.submission.verify import (
     verify_test04,
 )
 from mlmeter.verdict import Check
-
-ACCURACY_LOG = "mlperf_log_accuracy.json"
 
 
 @dataclass(frozen=True)
@@ -80,8 +79,7 @@ def verifier(name: str, dtype: str, runs: dict[str, Path], scenario_dir: Path,
                 acc = _reference(runs, scenario_dir, "accuracy", name)
                 ok_acc, fig_acc, text_acc = verify_test01_accuracy(acc / ACCURACY_LOG, audit_dir / ACCURACY_LOG,
                                                                    dtype)
-                ok_perf, fig_perf, text_perf = verify_test01_performance(perf / "mlperf_log_detail.txt",
-                                                                         audit_dir / "mlperf_log_detail.txt")
+                ok_perf, fig_perf, text_perf = verify_test01_performance(perf / DETAIL_LOG, audit_dir / DETAIL_LOG)
                 v.files = {"verify_accuracy.txt": text_acc, "verify_performance.txt": text_perf}
                 if score is not None:
                     v.files |= _scores(acc / ACCURACY_LOG, audit_dir / ACCURACY_LOG, score)
@@ -91,7 +89,7 @@ def verifier(name: str, dtype: str, runs: dict[str, Path], scenario_dir: Path,
                 v.reasons = ([] if ok_acc else ["the responses logged in the audit run differ from the accuracy "
                                                  "run's"]) + ([] if ok_perf else [str(fig_perf.get("reason"))])
             elif name == "TEST04":
-                ok, fig, text = verify_test04(perf / "mlperf_log_summary.txt", audit_dir / "mlperf_log_summary.txt")
+                ok, fig, text = verify_test04(perf / SUMMARY_LOG, audit_dir / SUMMARY_LOG)
                 v.files = {"verify_performance.txt": text}
                 v.figures = {"performance": fig, "reference": {"performance": str(perf)}}
                 v.passed, v.reasons = ok, [] if ok else [str(fig.get("reason"))]

@@ -88,6 +88,8 @@ class InferConfig:
         unknown = [t for t in self.compliance if t not in AUDIT_NAMES]
         if unknown:
             problems.append(f"--compliance {','.join(unknown)} (valid: {', '.join(AUDIT_NAMES)})")
+        elif len(set(self.compliance)) != len(self.compliance):
+            problems.append(f"--compliance {','.join(self.compliance)}: an audit is named twice")
         elif "TEST06" in self.compliance:
             problems.append("--compliance TEST06 checks an LLM's tokens: use it with mlmeter serve")
         day = 86_400.0

@@ -164,10 +164,14 @@ def read_file(path: str | os.PathLike[str]) -> ConfigFile:
     return parse_text(text, str(path))
 
 
+def builtin_mlperf_conf_text() -> str:
+    """The text of the ``mlperf.conf`` shipped with mlmeter (the official per-model values)."""
+    return resources.files("mlmeter.loadgen").joinpath("data/mlperf.conf").read_text(encoding="utf-8")
+
+
 def builtin_mlperf_conf() -> ConfigFile:
     """The per-model defaults shipped with mlmeter (the official ``mlperf.conf`` values)."""
-    text = resources.files("mlmeter.loadgen").joinpath("data/mlperf.conf").read_text(encoding="utf-8")
-    return parse_text(text, "mlperf.conf (built in)")
+    return parse_text(builtin_mlperf_conf_text(), "mlperf.conf (built in)")
 
 
 def known_models() -> tuple[str, ...]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import datetime, timezone
 from html import escape
 from typing import Any
@@ -14,20 +13,11 @@ from typing import Any
 from mlmeter import __version__
 from mlmeter.report.html import CSS, _table
 from mlmeter.submission import rules
-from mlmeter.submission.check import Report, Result
+from mlmeter.submission.check import Report, Result, read_system
 
 LEADING = ("Submitter", "Availability", "System", "Nodes", "Processor", "p#", "Accelerator", "a#",
            "Total Accelerators", "Software", "Notes")
 """The final report's columns before the results (its ID columns are MLCommons' own and left out)."""
-
-
-def _system_doc(report: Report, r: Result) -> dict[str, Any]:
-    path = report.root / r.division / r.org / "systems" / f"{r.system}.json"
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
 
 
 def _count(x: Any) -> Any:
@@ -54,7 +44,7 @@ def final_table(report: Report, *, only_passed: bool = True) -> tuple[list[str],
     for r in report.results:
         if (only_passed and not r.passed) or r.value is None:
             continue
-        doc = _system_doc(report, r)
+        doc = read_system(report.root, r.division, r.org, r.system) or {}
         key = (r.division, r.org, r.system, r.benchmark if r.division == "open" else "")
         row = rows.setdefault(key, {"Category": r.division, "Suite": doc.get("system_type", ""),
                                     **_leading(doc, r)})

@@ -10,13 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlmeter.errors import MlmeterError
-
-
-class AuditError(MlmeterError, ValueError):
-    """A compliance test that does not exist or does not apply; the message names it."""
-
-
 AUDIT_SEED = 720381539243781796
 """``accuracy_log_rng_seed`` of every official audit."""
 
@@ -79,21 +72,8 @@ def checker_model(loadgen_model: str) -> str:
 
 
 def audit(name: str, benchmark: str) -> Audit:
-    try:
-        return _AUDITS[name.upper()](benchmark)
-    except KeyError:
-        raise AuditError(f"--compliance {name}: no such audit (valid: {', '.join(NAMES)})") from None
-
-
-def parse_audits(text: str) -> tuple[str, ...]:
-    """``TEST01,TEST04`` -> the audit names, checked; an empty string is none."""
-    names = tuple(n.strip().upper() for n in text.split(",") if n.strip())
-    for n in names:
-        if n not in _AUDITS:
-            raise AuditError(f"--compliance {n}: no such audit (valid: {', '.join(NAMES)})")
-    if len(set(names)) != len(names):
-        raise AuditError(f"--compliance {text}: an audit is named twice")
-    return names
+    """The audit ``name`` (one of ``NAMES``, as ``InferConfig`` checked) for ``benchmark``."""
+    return _AUDITS[name](benchmark)
 
 
 def audit_config_text(a: Audit) -> str:

@@ -58,7 +58,7 @@ class Result:
 
     @property
     def perf_path(self) -> Path:
-        return self.path / "performance" / "run_1" / "mlperf_log_detail.txt"
+        return self.path / "performance" / "run_1" / rules.DETAIL_LOG
 
     def add(self, rule: str, file: Path | str, found: Any, needs: Any, fix: str, severity: str = "error") -> None:
         self.problems.append(Problem(rule, str(file), str(found), str(needs), fix, severity))
@@ -112,7 +112,8 @@ def _files(path: Path) -> list[str]:
     return sorted(p.name for p in path.iterdir() if p.is_file()) if path.is_dir() else []
 
 
-def _system(root: Path, division: str, org: str, system: str) -> dict[str, Any] | None:
+def read_system(root: Path, division: str, org: str, system: str) -> dict[str, Any] | None:
+    """A package's ``systems/<system>.json``; None when it is missing or not a JSON object."""
     path = root / division / org / "systems" / f"{system}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -256,7 +257,7 @@ def system_rules(r: Result, sysdoc: dict[str, Any] | None, where: Path) -> None:
         r.add("system.missing", where, "no readable system description", "a JSON object",
               "mlmeter submission pack --system FILE writes it")
         return
-    if str(sysdoc.get("status", "")).lower() not in ("available", "preview", "rdi"):
+    if str(sysdoc.get("status", "")).lower() not in rules.STATUSES:
         r.add("system.status", where, f"status {sysdoc.get('status')!r}", "available, preview or rdi",
               "set status: in the --system file")
     if sysdoc.get("system_type") not in rules.SYSTEM_TYPES:
@@ -305,7 +306,7 @@ def measurement_rules(r: Result, root: Path) -> None:
 
 _TEST01_ACCURACY_FILES = {"mlperf_log_accuracy.json", "accuracy.txt", "baseline_accuracy.txt",
                           "compliance_accuracy.txt"}
-_OPTIONAL_FILES = {"mlperf_log_accuracy.json", "mlperf_log_trace.json", "results.json", ".gitkeep"}
+_OPTIONAL_FILES = {rules.ACCURACY_LOG, "mlperf_log_trace.json", "results.json", ".gitkeep"}
 
 
 def _lines(path: Path) -> list[str] | None:
@@ -365,7 +366,7 @@ def compliance_rules(r: Result, bench: rules.Benchmark | None, sysdoc: dict[str,
         elif not any("TEST PASS" in line for line in verify):
             r.add(f"compliance.{test}.performance", d / "verify_performance.txt",
                   next((x for x in verify if "TEST FAIL" in x), "no TEST PASS"), "TEST PASS", _audit_fix(test))
-        extra = set(_files(d / "performance" / "run_1")) ^ {"mlperf_log_summary.txt", "mlperf_log_detail.txt"}
+        extra = set(_files(d / "performance" / "run_1")) ^ {rules.SUMMARY_LOG, rules.DETAIL_LOG}
         if extra - _OPTIONAL_FILES:
             r.add("compliance.files", d / "performance" / "run_1", f"files {sorted(extra - _OPTIONAL_FILES)}",
                   "exactly the summary and detail logs", "remove the extra files (pack again)")
@@ -427,7 +428,7 @@ def check_package(root: Path) -> Report:
     for division in (d for d in _dirs(root) if d in DIVISIONS):
         for org in _dirs(root / division):
             for system in _dirs(root / division / org / "results"):
-                sysdoc = _system(root, division, org, system)
+                sysdoc = read_system(root, division, org, system)
                 for benchmark in _dirs(root / division / org / "results" / system):
                     bdir = root / division / org / "results" / system / benchmark
                     scenarios = _dirs(bdir)

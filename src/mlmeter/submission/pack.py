@@ -23,13 +23,14 @@ from typing import Any
 
 from mlmeter import __version__
 from mlmeter.errors import MlmeterError
-from mlmeter.loadgen.config import conf_lines
+from mlmeter.loadgen.config import builtin_mlperf_conf_text, conf_lines
 from mlmeter.results.record import RunRecord, load_record
 from mlmeter.submission import rules
 from mlmeter.submission.audits import checker_model
 from mlmeter.submission.sysdesc import MEASUREMENTS, SystemFile, measured_fields, missing_fields, system_description
+from mlmeter.util.atomic import current_umask
 
-DETAIL, SUMMARY, ACCURACY_LOG = "mlperf_log_detail.txt", "mlperf_log_summary.txt", "mlperf_log_accuracy.json"
+DETAIL, SUMMARY, ACCURACY_LOG = rules.DETAIL_LOG, rules.SUMMARY_LOG, rules.ACCURACY_LOG
 VIEWABLE = 4096
 """Bytes kept from each end of a truncated accuracy log (the official truncation)."""
 MANIFEST = "mlmeter_submission.json"
@@ -176,7 +177,7 @@ def plan(runs: list[Run], *, division: str, org: str, system_id: str, draft: boo
     if problems:
         hint = " (to try the flow with short runs anyway: --draft)" if setting_problems and not draft else ""
         raise PackError("cannot pack these runs: " + " | ".join(problems) + hint)
-    names = {r.model: rules.BENCHMARK_OF_MODEL.get(r.model) or checker_model(r.model) for r in runs}
+    names = {r.model: checker_model(r.model) for r in runs}
     return Plan(division, org, system_id, names, groups, draft, setting_problems)
 
 
@@ -241,7 +242,7 @@ def _mlperf_conf(run: Run) -> str:
     path = Path(source)
     if source and path.is_file():
         return path.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parents[1] / "loadgen" / "data" / "mlperf.conf").read_text(encoding="utf-8")
+    return builtin_mlperf_conf_text()
 
 
 _DTYPE = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "int8": "int8", "uint8": "uint8"}
@@ -318,7 +319,7 @@ def write_package(p: Plan, sysfile: SystemFile | None, output: Path) -> dict[str
     given_measurements = sysfile.measurements if sysfile else {}
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:
-        os.chmod(tmp, 0o777 & ~_umask())
+        os.chmod(tmp, 0o777 & ~current_umask())
         root = tmp / p.division / p.org
         (root / "systems").mkdir(parents=True)
         (root / "systems" / f"{p.system_id}.json").write_text(json.dumps(sysdoc, indent=2) + "\n", encoding="utf-8")
@@ -337,12 +338,6 @@ def write_package(p: Plan, sysfile: SystemFile | None, output: Path) -> dict[str
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _manifest(p: Plan, sysdoc: dict[str, Any], missing_measurements: list[str]) -> dict[str, Any]:

@@ -14,6 +14,8 @@ SEEDS = {"qsl_rng_seed": 2085463073848966840, "sample_index_rng_seed": 274721543
          "schedule_rng_seed": 16159082839903944936}
 MIN_DURATION_MS = 600_000
 MAX_ACCURACY_LOG_BYTES = 10 * 1024
+DETAIL_LOG, SUMMARY_LOG, ACCURACY_LOG = "mlperf_log_detail.txt", "mlperf_log_summary.txt", "mlperf_log_accuracy.json"
+STATUSES = ("available", "preview", "rdi")
 UNITS = {"SingleStream": "Latency (ms)", "MultiStream": "Latency (ms)", "Offline": "Samples/s",
          "Server": "Queries/s", "Interactive": "Queries/s"}
 RESULT_KEY = {"Offline": "result_samples_per_second", "SingleStream": "early_stopping_latency_ss",
@@ -48,6 +50,7 @@ BENCHMARKS = {
 BENCHMARK_OF_MODEL = {"resnet50": "resnet"}
 """mlmeter's workloads that are an MLPerf benchmark's reference model (closed division allowed)."""
 SYSTEM_TYPES = ("datacenter", "edge", "datacenter,edge", "edge,datacenter")
+"""The system types and availability statuses a system description may name."""
 EARLY_STOPPING = ("SingleStream", "MultiStream", "Server")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmeter.errors import MlmeterError
+from mlmeter.submission import rules
 
 # name -> what the submitter writes there; the required fields of the rules (v6.1)
 REQUIRED: dict[str, str] = {
@@ -58,8 +59,6 @@ MEASUREMENTS = {"input_data_types": "fp32, int8… of the model's inputs",
                 "weight_data_types": "fp32, int8… of the weights", "weight_transformations":
                     "none, or the quantisation / conversion applied"}
 """The fields of each result's ``measurements.json``; the system file may give them under ``measurements``."""
-_VALID_STATUS = ("available", "preview", "rdi")
-_VALID_TYPES = ("datacenter", "edge", "datacenter,edge", "edge,datacenter")
 _NO_ACCELERATOR = {"accelerator_model_name": "N/A", "accelerator_memory_capacity": "N/A",
                    "accelerator_host_interconnect": "N/A", "accelerator_interconnect": "N/A",
                    "accelerator_memory_configuration": "N/A"}
@@ -116,7 +115,7 @@ def read_system_file(path: Path) -> SystemFile:
             raise SystemFileError(f"{sf.where(key)}: {key} must be a single value, not a {type(value).__name__}")
         else:
             sf.fields[key] = value
-    for key, valid in (("status", _VALID_STATUS), ("system_type", _VALID_TYPES)):
+    for key, valid in (("status", rules.STATUSES), ("system_type", rules.SYSTEM_TYPES)):
         value = sf.fields.get(key)
         if value is not None and str(value).lower() not in valid:
             raise SystemFileError(f"{sf.where(key)}: {key} {value!r} (valid: {', '.join(valid)})")

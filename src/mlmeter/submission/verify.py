@@ -19,12 +19,11 @@ from typing import Any
 import numpy as np
 
 from mlmeter.errors import MlmeterError
+from mlmeter.submission.rules import RESULT_KEY
 from mlmeter.training.logfile import read_log
 
 DTYPES = {"byte": np.byte, "int16": np.int16, "int32": np.int32, "int64": np.int64, "float32": np.float32}
 
-_SCORE_KEY = {"Offline": "result_samples_per_second", "SingleStream": "early_stopping_latency_ss",
-              "MultiStream": "early_stopping_latency_ms", "Server": "result_completed_samples_per_sec"}
 
 
 class VerifyError(MlmeterError):
@@ -117,10 +116,10 @@ def _detail_score(path: Path) -> tuple[str, float, Any, bool]:
     log = read_log(path)
     values = {r.key: r.value for r in reversed(log.records)}  # the first record of a key wins
     scenario = str(values.get("effective_scenario"))
-    if scenario not in _SCORE_KEY or _SCORE_KEY[scenario] not in values:
-        raise VerifyError(f"{path}: no {_SCORE_KEY.get(scenario, 'result')} in this detail log")
+    if scenario not in RESULT_KEY or RESULT_KEY[scenario] not in values:
+        raise VerifyError(f"{path}: no {RESULT_KEY.get(scenario, 'result')} in this detail log")
     latency = values.get("effective_target_latency_ns") if scenario == "Server" else None
-    return scenario, float(values[_SCORE_KEY[scenario]]), latency, values.get("result_validity") == "VALID"
+    return scenario, float(values[RESULT_KEY[scenario]]), latency, values.get("result_validity") == "VALID"
 
 
 def _threshold(scenario: str, ref_score: float) -> float:

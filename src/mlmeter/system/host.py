@@ -18,18 +18,13 @@ from typing import Any
 
 from mlmeter import __version__
 from mlmeter.system.inventory import inventory
+from mlmeter.system.inventory import read_stripped as _read
 
 PACKAGES = ("numpy", "onnxruntime", "onnxruntime-gpu", "torch", "openvino", "ai-edge-litert", "mlcommons-loadgen",
             "mlperf-logging", "opencv-python-headless", "mpi4py", "h5py", "scikit-learn", "transformers")
 _FLAGS = ("avx", "avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8",
           "fma", "sse4_2", "neon", "asimd", "sve", "hypervisor")
 
-
-def _read(path: str) -> str | None:
-    try:
-        return Path(path).read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        return None
 
 
 def _cpuinfo() -> list[dict[str, str]]:

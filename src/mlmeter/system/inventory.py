@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 
-def _read(path: Path) -> str | None:
+def read_stripped(path: str | Path) -> str | None:
+    """A small text file (``/proc``, ``/sys``) without its surrounding whitespace; None when unreadable."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace").strip()
+        return Path(path).read_text(encoding="utf-8", errors="replace").strip()
     except OSError:
         return None
 
@@ -35,7 +36,7 @@ def cache_summary(root: Path = Path("/sys/devices/system/cpu")) -> str:
     reports it (one instance per distinct set of CPUs sharing it)."""
     seen: dict[str, dict[str, int]] = {}
     for idx in sorted(root.glob("cpu[0-9]*/cache/index[0-9]*")):
-        level, kind, size, shared = (_read(idx / f) for f in ("level", "type", "size", "shared_cpu_list"))
+        level, kind, size, shared = (read_stripped(idx / f) for f in ("level", "type", "size", "shared_cpu_list"))
         if not level or not size:
             continue
         name = f"L{level}" + {"Data": "d", "Instruction": "i"}.get(kind or "", "")
@@ -56,7 +57,7 @@ def network_cards(root: Path = Path("/sys/class/net")) -> list[str]:
     for iface in sorted(root.iterdir()) if root.is_dir() else []:
         if "/virtual/" in str(iface.resolve()):
             continue
-        out.append(kinds.get(_read(iface / "type") or "", "Other"))
+        out.append(kinds.get(read_stripped(iface / "type") or "", "Other"))
     return out
 
 
@@ -66,10 +67,10 @@ def disks(root: Path = Path("/sys/block")) -> list[tuple[str, int]]:
     for dev in sorted(root.iterdir()) if root.is_dir() else []:
         if dev.name.startswith(("loop", "ram", "zram", "dm-", "md", "sr")):
             continue
-        sectors = _read(dev / "size")
+        sectors = read_stripped(dev / "size")
         if not sectors or not sectors.isdigit() or int(sectors) == 0:
             continue
-        kind = "HDD" if _read(dev / "queue" / "rotational") == "1" else "SSD"
+        kind = "HDD" if read_stripped(dev / "queue" / "rotational") == "1" else "SSD"
         out.append((kind, int(sectors) * 512))
     return out
 
@@ -77,7 +78,7 @@ def disks(root: Path = Path("/sys/block")) -> list[tuple[str, int]]:
 def os_release(path: Path = Path("/etc/os-release")) -> str:
     """``debian 12``: the distribution's ID and VERSION_ID."""
     fields = {}
-    for line in (_read(path) or "").splitlines():
+    for line in (read_stripped(path) or "").splitlines():
         key, _, value = line.partition("=")
         fields[key] = value.strip().strip('"')
     return " ".join(v for v in (fields.get("ID"), fields.get("VERSION_ID")) if v)
