@@ -13,11 +13,14 @@ Two measurements from the serving issue, in one invocation:
   both).
 
 Clients: ``mlmeter`` (``mlmeter serve --scenario Server``), ``bare`` (asyncio streams, raw HTTP/1.1 on
-keep-alive connections: what the mock itself can serve), and the peers whose executables are found:
-GuideLLM 0.8 (``--guidellm PATH``) and AIPerf 0.13 (``--aiperf PATH``), each installed in a venv of its own. Usage::
+keep-alive connections: what the mock itself can serve), and the peers whose executables are given, each
+installed in a venv of its own: GuideLLM 0.8 (``--guidellm PATH``), AIPerf 0.13 (``--aiperf PATH``), MLCommons
+Endpoints (``--endpoints PATH``: its ``inference-endpoint``, Python 3.12) and ``vllm bench serve``
+(``--vllm PATH``). Usage::
 
     python benchmarks/serving_client.py --guidellm /work/peers/guidellm/bin/guidellm \\
-        --aiperf /work/peers/aiperf/bin/aiperf --rates 250,500,1000,1500,2000 --duration 6
+        --aiperf /work/peers/aiperf/bin/aiperf --endpoints /work/peers/endpoints/bin/inference-endpoint \\
+        --vllm /work/peers/vllm/bin/vllm --rates 250,500,1000,1500,2000 --duration 6
 """
 
 from __future__ import annotations
@@ -123,12 +126,12 @@ async def _bare(url: str, rate: float, duration: float, tokens: int) -> dict:
             line = await (_chunk(reader) if chunked else reader.readline())
             if not line:
                 break
-            if b"data:" in line:
-                if b"[DONE]" in line:
-                    break
+            if b"data:" in line:  # one read may carry several events
                 last = loop.time()
                 first = first or last
-                n += 1
+                n += line.count(b"data:")
+                if b"[DONE]" in line:
+                    break
         ttft.append((first - start - at) * 1000)
         tpot.append((last - first) / max(n - 1, 1) * 1000)
         done.append(last)
@@ -212,6 +215,55 @@ def run_aiperf(exe: str, url: str, rate: float, duration: float, tokens: int) ->
         return {"achieved": 0.0, "error": f"aiperf: {type(exc).__name__}: {exc}"}
 
 
+def run_endpoints(exe: str, url: str, rate: float, duration: float, tokens: int) -> dict:
+    """MLCommons Endpoints (``inference-endpoint benchmark online``): Poisson at ``rate``, one worker process (two
+    cores), chat API (its completions adapter needs gpt-oss's Harmony tokenizer)."""
+    out = Path(tempfile.mkdtemp())
+    data = out / "prompts.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"Prompt number {i}: say something."}) + "\n"
+                            for i in range(1024)))
+    subprocess.run([exe, "benchmark", "online", "--model", MODEL, "--endpoints", url, "--dataset", str(data),
+                    "--load-pattern", "poisson", "--target-qps", str(rate), "--duration", f"{duration:g}s",
+                    "--num-samples", str(int(rate * duration)), "--workers", "1", "--tokenizer", str(_tokenizer()),
+                    "--max-output-tokens", str(tokens), "--streaming", "on", "--report-dir", str(out / "r")],
+                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        doc = json.loads((out / "r" / "performance" / "result_summary.json").read_text())
+        res = {"achieved": doc["qps"], "lag_p99": None, "failed": doc["n_samples_failed"]}
+        for k in ("ttft", "tpot"):
+            d = doc[k]
+            res[f"{k}_p50"], res[f"{k}_p99"] = d["median"] / 1e6, d["percentiles"]["99.0"] / 1e6
+        return res
+    except (OSError, KeyError, ValueError) as exc:
+        return {"achieved": 0.0, "error": f"endpoints: {type(exc).__name__}: {exc}"}
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def run_vllm(exe: str, url: str, rate: float, duration: float, tokens: int) -> dict:
+    """``vllm bench serve`` (the vLLM install's own client): Poisson at ``rate``, random 16-token prompts."""
+    out = Path(tempfile.mkdtemp())
+    subprocess.run([exe, "bench", "serve", "--backend", "openai", "--base-url", url, "--endpoint", "/v1/completions",
+                    "--model", MODEL, "--tokenizer", str(_tokenizer()), "--dataset-name", "random",
+                    "--random-input-len", "16", "--random-output-len", str(tokens), "--ignore-eos",
+                    "--num-prompts", str(int(rate * duration)), "--request-rate", str(rate),
+                    "--save-result", "--result-dir", str(out), "--result-filename", "r.json", "--disable-tqdm"],
+                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        doc = json.loads((out / "r.json").read_text())
+        res = {"achieved": doc["request_throughput"], "lag_p99": None,
+               "failed": doc["failed"]}
+        for k in ("ttft", "tpot"):
+            res[f"{k}_p50"], res[f"{k}_p99"] = doc[f"median_{k}_ms"], doc[f"p99_{k}_ms"]
+        return res
+    except (OSError, KeyError, ValueError) as exc:
+        return {"achieved": 0.0, "error": f"vllm: {type(exc).__name__}: {exc}"}
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def _tokenizer() -> Path:
     """A local word-level tokenizer directory (the peers need one and cannot reach a hub here)."""
     path = Path(tempfile.gettempdir()) / "mlmeter-bench-tokenizer"
@@ -250,7 +302,8 @@ def clients(a: argparse.Namespace) -> dict:
     for w in a.mlmeter_workers:
         if w > 1:
             found[f"mlmeter-w{w}"] = lambda url, r, d, t, w=w: run_mlmeter(url, r, d, t, w)
-    for name, exe, fn in (("guidellm", a.guidellm, run_guidellm), ("aiperf", a.aiperf, run_aiperf)):
+    for name, exe, fn in (("guidellm", a.guidellm, run_guidellm), ("aiperf", a.aiperf, run_aiperf),
+                          ("endpoints", a.endpoints, run_endpoints), ("vllm-bench", a.vllm, run_vllm)):
         if exe:
             found[name] = lambda url, r, d, t, exe=exe, fn=fn: fn(exe, url, r, d, t)
     keep = set(a.clients.split(",")) if a.clients else set(found)
@@ -306,6 +359,8 @@ def main() -> None:
     p.add_argument("--duration", type=float, default=6.0)
     p.add_argument("--guidellm", default=None)
     p.add_argument("--aiperf", default=None)
+    p.add_argument("--endpoints", default=None, help="MLCommons Endpoints' inference-endpoint executable")
+    p.add_argument("--vllm", default=None, help="the vllm executable (for vllm bench serve)")
     p.add_argument("--only", default="ceiling,error")
     p.add_argument("--clients", default="", help="only these clients, e.g. mlmeter,bare")
     p.add_argument("--mlmeter-workers", default="1", help="also run mlmeter with these client worker counts, e.g. 1,2")

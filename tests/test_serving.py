@@ -275,6 +275,9 @@ def test_a_client_worker_that_dies_fails_its_requests_instead_of_hanging():
         def complete(self, ids, responses=None, n_tokens=None, *, on_response=None, at_ns=None):
             self.done.append(int(ids))
 
+        def complete_one(self, sample_id, response=None, n_tokens=None, on_response=None, at_ns=None):
+            self.done.append(sample_id)
+
         def report_failure(self, message):
             self.failures.append(message)
 

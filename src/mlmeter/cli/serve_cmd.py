@@ -72,10 +72,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _mock(a: argparse.Namespace) -> int:
-    from mlmeter.serving import require_aiohttp
+    from mlmeter.serving import require
     from mlmeter.serving.mock import MockServer, MockSettings
 
-    require_aiohttp()
+    require("aiohttp")
     settings = MockSettings(model=a.model or "mock-llm", ttft_s=a.mock_ttft_ms / 1000, itl_s=a.mock_itl_ms / 1000,
                             tokens=a.mock_tokens)
     with MockServer(settings, a.host, a.port) as m:

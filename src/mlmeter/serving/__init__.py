@@ -2,8 +2,11 @@
 
 ``openai.py`` (requests and the SSE stream), ``endpoint.py`` (the endpoint as a LoadGen SUT), ``mock.py``
 (an OpenAI-compatible mock server), ``prompts.py`` (the embedded prompt set), ``bench.py`` (one run -> a run
-record of kind ``serving``). The HTTP client and the mock server use aiohttp (the ``serving`` extra).
+record of kind ``serving``). The HTTP client (``http.py``) reads replies with httptools, the mock server is
+aiohttp's; both are in the ``serving`` extra.
 """
+
+import importlib
 
 from mlmeter.errors import MlmeterError
 
@@ -12,8 +15,9 @@ class ServingError(MlmeterError, RuntimeError):
     """An endpoint that cannot be benchmarked (unreachable, no such model, refused key); says what to do."""
 
 
-def require_aiohttp() -> None:
+def require(module: str) -> None:
+    """A one-line error naming the extra when a module of the ``serving`` extra is missing."""
     try:
-        import aiohttp  # noqa: F401
+        importlib.import_module(module)
     except ImportError as exc:
-        raise ServingError("serving needs aiohttp: pip install 'mlmeter[serving]'") from exc
+        raise ServingError(f"serving needs {module}: pip install 'mlmeter[serving]'") from exc

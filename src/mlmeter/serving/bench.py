@@ -20,7 +20,7 @@ from mlmeter.loadgen.builder import SettingsBuilder
 from mlmeter.loadgen.result_json import result_body
 from mlmeter.results.kinds.inference import accuracy_checks
 from mlmeter.results.record import RunRecord, new_record, write_record
-from mlmeter.serving import ServingError, require_aiohttp
+from mlmeter.serving import ServingError, require
 from mlmeter.serving.concurrency import ConcurrencyRun
 from mlmeter.serving.endpoint import EndpointSUT, Exchange
 from mlmeter.serving.llm_accuracy import Target, score, target_for
@@ -146,7 +146,7 @@ def build_settings(cfg: ServeConfig) -> SettingsBuilder:
 
 def run_serve(cfg: ServeConfig, observer: events.Observer | None = None) -> ServeOutcome:
     """Benchmark the endpoints: one LoadGen test, or a concurrency run; write the run record."""
-    require_aiohttp()
+    require("httptools")
     obs = events.observing(observer)
     prompts = load_prompts(cfg.prompts, cfg.count)
     target = target_for(cfg.mlperf_model, prompts.source) if prompts.references is not None else None

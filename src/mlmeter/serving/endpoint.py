@@ -13,7 +13,9 @@ sink with the reason — the run ends INVALID — never retried.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,10 +25,17 @@ from typing import Any
 import numpy as np
 
 from mlmeter.loadgen.protocols import CompletionSink
+from mlmeter.serving.http import Pool, new_event_loop
 from mlmeter.serving.openai import Reply, RequestSpec, auth_headers, read_event, read_whole
 
 _clock = time.perf_counter_ns
-_JSON = {"Content-Type": "application/json"}
+SWITCH_INTERVAL_S = 50e-6
+"""The GIL switch interval during a run: the LoadGen's issuing thread and the client's event loop (or the worker
+readers) share the GIL, and at Python's default (5 ms) a busy loop holds a due query back by up to that long."""
+GC_THRESHOLD = (50_000, 20, 100)
+"""The collector's thresholds during a run (as MLCommons Endpoints relaxes its own): the run keeps a record per
+request, and the default thresholds make full collections over them frequent pauses of the issuing thread.
+What exists when the run starts is frozen out of collection until it ends."""
 
 
 @dataclass
@@ -48,90 +57,121 @@ class Exchange:
     usage_reported: bool = False
 
 
-def new_event_loop() -> tuple[asyncio.AbstractEventLoop, str]:
-    """uvloop's event loop where it is installed (a faster client), else asyncio's; and which."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop(), "asyncio"
-    return uvloop.new_event_loop(), f"uvloop {uvloop.__version__}"
+class _Request:
+    """One request's reply as it arrives (the :class:`~mlmeter.serving.http.Handler` of the HTTP client)."""
+
+    __slots__ = ("client", "sid", "ex", "reply", "status", "rest", "finished", "conn", "deadline")
+
+    def __init__(self, client: Client, sid: int, ex: Exchange) -> None:
+        self.client, self.sid, self.ex = client, sid, ex
+        self.reply = Reply()
+        self.status = 0
+        self.rest = b""
+        """A stream's unfinished last line; a whole or error reply's body so far."""
+        self.finished = False
+        self.conn: Any = None
+        self.deadline = ex.issued_ns + int(client.timeout_s * 1e9)
+
+    def head(self, status: int) -> None:
+        self.status = status
+
+    def body(self, data: bytes) -> None:
+        if self.finished:
+            return
+        if self.status != 200 or not self.client.spec.stream:
+            self.rest += data
+            return
+        *lines, self.rest = (self.rest + data).split(b"\n")  # whatever arrived: often several events at once
+        if not self.client.events(lines, self.reply, self.sid):
+            self.end(None)
+
+    def end(self, error: str | None) -> None:
+        if self.finished:
+            return
+        reply = self.reply
+        if error is None and self.status != 200:
+            error = f"HTTP {self.status}: {self.rest[:200].decode('utf-8', 'replace')}"
+        elif error is None and not self.client.spec.stream:
+            try:
+                read_whole(reply, json.loads(self.rest))
+            except ValueError:
+                error = f"malformed JSON reply: {self.rest[:80]!r}"
+            else:
+                self.client.on_first(self.sid, reply.chunk_ns[0])
+        elif error is None and self.rest:
+            self.client.events([self.rest], reply, self.sid)
+        self.finished = True
+        reply.error = reply.error or error
+        self.client.finish(self)
 
 
 class Client:
-    """The asyncio side (runs on one event loop): an aiohttp session and the requests; it reports each request's
+    """The asyncio side (runs on one event loop): the connection pools and the requests; it reports each request's
     first token and its end through the two callbacks, with the times it saw them."""
 
     def __init__(self, endpoints: Sequence[str], spec: RequestSpec, prompts: Sequence[str], timeout_s: float,
                  headers: dict[str, str], max_connections: int, on_first: Callable[[int, int], None],
                  on_done: Callable[[int, Exchange], None]) -> None:
         self.endpoints, self.spec = list(endpoints), spec
-        self.bodies = [json.dumps(spec.body(p)).encode() for p in prompts]
-        """Each prompt's request body, encoded once."""
-        self.timeout_s, self.headers, self.max_connections = timeout_s, headers, max_connections
+        self.pools = [Pool(url, headers, max_connections) for url in self.endpoints]
+        bodies = [json.dumps(spec.body(p)).encode() for p in prompts]
+        self.requests = [[pool.request_bytes(spec.path, b) for b in bodies] for pool in self.pools]
+        """Each endpoint's request bytes for each prompt, built once."""
+        self.timeout_s = timeout_s
         self.on_first, self.on_done = on_first, on_done
         self.outstanding = [0] * len(self.endpoints)
-        self.session: Any = None
+        self.inflight: set[_Request] = set()
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
-        import aiohttp
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
 
-        self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=60),
-            timeout=aiohttp.ClientTimeout(total=self.timeout_s), headers=self.headers)
+    async def _sweep(self) -> None:
+        """End the requests whose deadline (issue time + the request timeout) passed, closing their connection."""
+        while True:
+            await asyncio.sleep(min(1.0, self.timeout_s / 4))
+            now = _clock()
+            for req in [r for r in self.inflight if r.deadline <= now]:
+                conn = req.conn
+                req.end(f"no complete reply within the {self.timeout_s:g} s request timeout")
+                if conn is not None:
+                    conn.abort()
 
     async def close(self) -> None:
-        me = asyncio.current_task()
-        for t in asyncio.all_tasks():  # requests still waiting on a server that stopped answering
-            if t is not me:
-                t.cancel()
-        if self.session is not None:
-            await self.session.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for pool in self.pools:  # requests still waiting on a server that stopped answering end here
+            await pool.close()
 
     def spawn(self, pairs: list[tuple[int, int]], issued_ns: int) -> None:
-        loop = asyncio.get_running_loop()
+        out = self.outstanding
         for sid, idx in pairs:
-            e = min(range(len(self.endpoints)), key=self.outstanding.__getitem__)
-            self.outstanding[e] += 1
-            loop.create_task(self._request(sid, Exchange(e, issued_ns, idx)))
+            e = min(range(len(out)), key=out.__getitem__) if len(out) > 1 else 0
+            out[e] += 1
+            ex = Exchange(e, issued_ns, idx)
+            req = _Request(self, sid, ex)
+            self.inflight.add(req)
+            reqs = self.requests[e]
+            ex.sent_ns = _clock()
+            self.pools[e].request(req, reqs[idx % len(reqs)])
 
-    async def _request(self, sid: int, ex: Exchange) -> None:
-        reply = Reply()
-        url = self.endpoints[ex.endpoint] + self.spec.path
-        ex.sent_ns = _clock()
-        try:
-            await self._exchange(url, self.bodies[ex.sample % len(self.bodies)], reply, sid)
-        except Exception as exc:  # noqa: BLE001 -- a failed request is a failed sample, named
-            reply.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        finally:
-            self.outstanding[ex.endpoint] -= 1
+    def finish(self, req: _Request) -> None:
+        """A request ended (complete, failed or timed out): its figures to the exchange, the exchange reported."""
+        self.inflight.discard(req)
+        ex, reply = req.ex, req.reply
+        self.outstanding[ex.endpoint] -= 1
         ex.done_ns = _clock()
         ex.tokens, ex.token_source, ex.text = reply.tokens, reply.token_source, reply.text
         ex.usage_reported = reply.usage_tokens is not None
-        ex.first_ns = reply.chunk_ns[0] if reply.chunk_ns else 0
         c = reply.chunk_ns
+        ex.first_ns = c[0] if c else 0
         ex.chunk_gaps_ns = [b - a for a, b in zip(c, c[1:], strict=False)]  # one gap fewer than chunks
-        if reply.error is None and not reply.chunk_ns:
+        if reply.error is None and not c:
             reply.error = "the reply had no content (zero tokens)"
         ex.error = reply.error
-        self.on_done(sid, ex)
+        self.on_done(req.sid, ex)
 
-    async def _exchange(self, url: str, body: bytes, reply: Reply, sid: int) -> None:
-        async with self.session.post(url, data=body, headers=_JSON) as resp:
-            if resp.status != 200:
-                reply.error = f"HTTP {resp.status}: {(await resp.text())[:200]}"
-                return
-            if not self.spec.stream:
-                read_whole(reply, await resp.json())
-                self.on_first(sid, reply.chunk_ns[0])
-                return
-            rest = b""
-            async for data in resp.content.iter_any():  # whatever arrived: often several events at once
-                *lines, rest = (rest + data).split(b"\n")
-                if not self._events(lines, reply, sid):
-                    return
-            self._events([rest], reply, sid)
-
-    def _events(self, lines: list[bytes], reply: Reply, sid: int) -> bool:
+    def events(self, lines: list[bytes], reply: Reply, sid: int) -> bool:
         """Fold SSE lines into ``reply``; the first content completes the first token. False at the end."""
         for raw in lines:
             line = raw.strip()
@@ -160,6 +200,7 @@ class EndpointSUT:
         self._count_tokens = count_tokens
         self._sink: CompletionSink | None = None
         self._cpu_start = time.process_time()
+        self._switch_interval, self._gc_threshold = sys.getswitchinterval(), gc.get_threshold()
         args = (self.endpoints, spec, list(prompts), timeout_s, auth_headers(api_key_env), max_connections)
         if workers > 1:
             from mlmeter.serving.workers import WorkerPool
@@ -185,6 +226,9 @@ class EndpointSUT:
 
     def start(self, sink: CompletionSink) -> None:
         self._sink = sink
+        sys.setswitchinterval(SWITCH_INTERVAL_S)  # these until close()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLD)
 
     def issue(self, ids: np.ndarray, indices: np.ndarray) -> None:
         now = _clock()
@@ -211,15 +255,18 @@ class EndpointSUT:
         self.exchanges.append(ex)
         if ex.error is not None:
             sink.report_failure(f"request to {self.endpoints[ex.endpoint]} failed: {ex.error}")
-            sink.complete(sid, [b""], [0], at_ns=ex.done_ns)
+            sink.complete_one(sid, b"", 0, None, ex.done_ns)
             return
-        sink.complete(sid, [text.encode("utf-8")], [max(ex.tokens, 1)], at_ns=ex.done_ns)
+        sink.complete_one(sid, text.encode("utf-8"), max(ex.tokens, 1), None, ex.done_ns)
 
     def client_cpu_s(self) -> float:
         """CPU seconds this process (LoadGen and client) and the client workers used since the SUT was made."""
         return time.process_time() - self._cpu_start + (self._pool.cpu_s() if self._pool is not None else 0.0)
 
     def close(self) -> None:
+        sys.setswitchinterval(self._switch_interval)
+        gc.set_threshold(*self._gc_threshold)
+        gc.unfreeze()
         if self._pool is not None:
             self._pool.close()
             return

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from mlmeter.serving.http import new_event_loop
+
 
 @dataclass(frozen=True)
 class MockSettings:
@@ -43,7 +45,10 @@ class MockServer:
         self.settings = settings or MockSettings()
         self.host, self.port = host, port
         self.requests = 0
-        self._loop = asyncio.new_event_loop()
+        # uvloop (faster) for a mock without delays; asyncio's own loop when it must keep time: libuv's timers
+        # round to whole milliseconds, which would add up to 1 ms to every set delay
+        timed = self.settings.ttft_s or self.settings.itl_s
+        self._loop = asyncio.new_event_loop() if timed else new_event_loop()[0]
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="mlmeter-mock-server", daemon=True)
         self._runner: Any = None
@@ -188,29 +193,36 @@ class MockServer:
         head = {"id": f"cmpl-{self.requests}", "object": "chat.completion.chunk" if chat else "text_completion",
                 "created": int(time.time()), "model": s.model}  # what OpenAI's own chunks carry
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
         usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        with contextlib.suppress(ConnectionResetError):  # the client went away mid-stream: nobody to answer
+        with contextlib.suppress(ConnectionResetError):  # the client went away: nobody to answer
+            await resp.prepare(request)
             await self._stream(resp, pieces, chat, generate, head, usage)
         return resp
 
     async def _stream(self, resp: Any, pieces: list[str], chat: bool, generate: bool, head: dict[str, Any],
                       usage: bool) -> None:
+        """One event per token, ``itl_s`` apart; with no delay, what is ready at once goes out in one write."""
         s, n = self.settings, len(pieces)
-        await asyncio.sleep(s.ttft_s)
+        if s.ttft_s:
+            await asyncio.sleep(s.ttft_s)
+        ready: list[bytes] = []
         for i, piece in enumerate(pieces):
-            if i:
+            if i and s.itl_s:
+                await resp.write(b"".join(ready))
+                ready.clear()
                 await asyncio.sleep(s.itl_s)
             if s.stall_after and i >= s.stall_after:
+                await resp.write(b"".join(ready))
                 await asyncio.sleep(3600)
             choice = {"index": 0, "finish_reason": "length" if i == n - 1 else None,
                       **({"delta": {"content": piece}} if chat else {"text": piece})}
             event = {"model_name": s.model, "text_output": piece} if generate else {**head, "choices": [choice]}
-            await resp.write(f"data: {json.dumps(event)}\n\n".encode())
+            ready.append(f"data: {json.dumps(event)}\n\n".encode())
         if not generate:  # the generate stream ends with the connection, without usage or [DONE]
             if usage:
                 tail = {**head, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": n,
                                                          "total_tokens": n + 1}}
-                await resp.write(f"data: {json.dumps(tail)}\n\n".encode())
-            await resp.write(b"data: [DONE]\n\n")
+                ready.append(f"data: {json.dumps(tail)}\n\n".encode())
+            ready.append(b"data: [DONE]\n\n")
+        await resp.write(b"".join(ready))
         await resp.write_eof()

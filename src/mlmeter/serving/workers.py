@@ -20,7 +20,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from mlmeter.serving import ServingError
-from mlmeter.serving.endpoint import Client, Exchange, new_event_loop
+from mlmeter.serving.endpoint import Client, Exchange
+from mlmeter.serving.http import new_event_loop
 
 READY_TIMEOUT_S = 60.0
 
