@@ -1,4 +1,5 @@
-"""Ground truth on a real server: mlmeter (and AIPerf, when given) against llama.cpp's ``llama-server``.
+"""Ground truth on a real server: mlmeter (and AIPerf and ``vllm bench serve``, when given) against llama.cpp's
+``llama-server``.
 
 For each client, the same streamed Server load (``--rate`` requests/s, ``--requests`` of them, ``--max-tokens``
 output tokens each, ignore-eos): the output tokens the client counted against the server's own Prometheus
@@ -7,7 +8,7 @@ CPU per request (its whole process, waited for, start-up included; for mlmeter a
 record, counted from the start of the run). Usage::
 
     python benchmarks/serving_llama.py --llama-server ~/.cache/mlmeter-ci/llama-server-11434.0.0/llama-server \\
-        --aiperf /work/peers/aiperf/bin/aiperf
+        --aiperf /work/peers/aiperf/bin/aiperf --vllm /work/peers/vllm/bin/vllm
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import re
 import resource
 import subprocess
@@ -63,10 +65,26 @@ def run_aiperf(url: str, a: argparse.Namespace) -> dict:
             "tokens_per_s": doc["output_token_throughput"]["avg"], "requests": doc["request_count"]["avg"]}
 
 
+def run_vllm(url: str, a: argparse.Namespace) -> dict:
+    """``vllm bench serve``: random 16-token prompts, ``--ignore-eos`` (llama-server honours it)."""
+    out = Path(tempfile.mkdtemp())
+    subprocess.run([a.vllm, "bench", "serve", "--backend", "openai", "--base-url", url, "--endpoint", "/v1/completions",
+                    "--model", "smollm2", "--tokenizer", str(_tokenizer()), "--dataset-name", "random",
+                    "--random-input-len", "16", "--random-output-len", str(a.max_tokens), "--ignore-eos",
+                    "--num-prompts", str(a.requests), "--request-rate", str(a.rate), "--save-result",
+                    "--result-dir", str(out), "--result-filename", "r.json", "--disable-tqdm"],
+                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    doc = json.loads((out / "r.json").read_text())
+    return {"tokens": doc["total_output_tokens"], "tokens_per_s": doc["output_throughput"],
+            "requests": doc["completed"]}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--llama-server", required=True)
     p.add_argument("--aiperf", default=None)
+    p.add_argument("--vllm", default=None, help="the vllm executable (for vllm bench serve)")
     p.add_argument("--rate", type=float, default=2.0)
     p.add_argument("--requests", type=int, default=40)
     p.add_argument("--max-tokens", type=int, default=32)
@@ -85,7 +103,8 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.5)
-        tools = {"mlmeter": run_mlmeter, **({"aiperf": run_aiperf} if a.aiperf else {})}
+        tools = {"mlmeter": run_mlmeter, **({"aiperf": run_aiperf} if a.aiperf else {}),
+                 **({"vllm-bench": run_vllm} if a.vllm else {})}
         print("| client | output tokens (client / server counter) | tokens/s | client CPU per request, whole process "
               "(ms) | of which after start-up (ms) |\n|---|---|---|---|---|")
         for name, fn in tools.items():

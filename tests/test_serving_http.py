@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 
@@ -34,8 +37,8 @@ SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Enco
 class RawServer:
     """A loopback server answering each request with what ``mode`` says; counts connections and their peak."""
 
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
+    def __init__(self, mode: str, tls: ssl.SSLContext | None = None) -> None:
+        self.mode, self.tls = mode, tls
         self.connections = self.open = self.peak = 0
         self.loop = asyncio.new_event_loop()
         started = threading.Event()
@@ -45,8 +48,8 @@ class RawServer:
 
     def _run(self, started: threading.Event) -> None:
         asyncio.set_event_loop(self.loop)
-        self.server = self.loop.run_until_complete(asyncio.start_server(self._conn, "127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        self.server = self.loop.run_until_complete(asyncio.start_server(self._conn, "127.0.0.1", 0, ssl=self.tls))
+        self.url = f"http{'s' if self.tls else ''}://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
         started.set()
         self.loop.run_forever()
         for task in asyncio.all_tasks(self.loop):  # a silent reply still sleeping
@@ -124,9 +127,12 @@ class Sink:
         self.failures.append(message)
 
 
-def _run(url: str, n: int, *, stream: bool = True, timeout_s: float = 20.0, limit: int = 0) -> Sink:
+def _run(url: str, n: int, *, stream: bool = True, timeout_s: float = 20.0, limit: int = 0,
+         scheduled_ns: int = 0) -> Sink:
     sut = EndpointSUT([url], RequestSpec("m", stream=stream), ["p"], timeout_s=timeout_s, max_connections=limit)
     sink = Sink()
+    sink.scheduled_ns = scheduled_ns  # what the LoadGen's completer tells in the Server scenario
+    sink.exchanges = sut.exchanges
     sut.start(sink)  # type: ignore[arg-type]
     try:
         sut.issue(np.arange(n), np.zeros(n, dtype=np.int64))
@@ -194,3 +200,43 @@ def test_the_connection_limit_queues_requests_and_keep_alive_reuses_connections(
     assert not sink.failures and set(sink.done.values()) == {b" a b"}
     assert server.peak <= 2 and server.connections == 2  # 12 replies over the same two connections
     assert set(sink.tokens.values()) == {2}  # counted chunks: the server reported no usage
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """A TLS server with a self-signed certificate for 127.0.0.1 (made by the openssl command)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    server = RawServer("ok", tls=ctx)
+    yield server, cert
+    server.close()
+
+
+def test_an_untrusted_certificate_fails_every_request_naming_the_tls_error(tls_server):
+    server, _ = tls_server
+    sink = _run(server.url, 2)
+    assert len(sink.failures) == 2 and all("CERTIFICATE_VERIFY_FAILED" in f for f in sink.failures), sink.failures
+
+
+def test_https_endpoints_are_served_when_their_certificate_is_trusted(tls_server, monkeypatch):
+    server, cert = tls_server
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # what the default context trusts
+    sink = _run(server.url, 3)
+    assert not sink.failures and set(sink.done.values()) == {b" a b"}
+
+
+def test_the_send_lag_counts_from_the_loadgen_schedule_not_from_the_issue_call():
+    server = RawServer("ok")
+    try:
+        late = time.perf_counter_ns() - 50_000_000  # a query the LoadGen scheduled 50 ms ago
+        sink = _run(server.url, 1, scheduled_ns=late)
+    finally:
+        server.close()
+    (ex,) = sink.exchanges
+    assert ex.issued_ns == late and ex.sent_ns - ex.issued_ns >= 50_000_000

@@ -3,7 +3,9 @@
 :class:`Completer` is the :class:`~mlmeter.loadgen.protocols.CompletionSink` a SUT receives (``complete``,
 ``complete_one``, ``first_token``, ``report_failure``) and, for the driver only, the pass state behind it
 (``start_pass``, ``rebase``, ``wait_for``, ``drain``, and ``n_issued``, which the issue loops set as they
-issue — a plain attribute, as the hot loop cannot afford a call). SUTs must use the sink methods alone.
+issue — a plain attribute, as the hot loop cannot afford a call). SUTs must use the sink methods alone, and may
+read ``scheduled_ns``: in the Server scenario, the scheduled time of the query being issued (0 elsewhere), so
+that a SUT can measure its own lag from the schedule, as the latencies are.
 
 Per-sample state lives in preallocated NumPy arrays indexed by ``id - base`` (no per-query objects);
 SingleStream/MultiStream reuse one window of them chunk after chunk (:meth:`Completer.rebase`). The scalar path uses memoryviews of those arrays; a call with many ids is vectorised. Misuse by the SUT
@@ -77,6 +79,7 @@ class Completer:
         self.window_start = 0
         self.spq = spq
         self.n_issued = 0
+        self.scheduled_ns = 0
         self.n_done = 0
         self.last_done_ns = 0
         self._wake_at = -1

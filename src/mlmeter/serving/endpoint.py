@@ -44,6 +44,7 @@ class Exchange:
 
     endpoint: int
     issued_ns: int
+    """When the LoadGen scheduled the query (Server), else when it issued it: what the send lag counts from."""
     sample: int = -1
     """The QSL index of the prompt."""
     sent_ns: int = 0
@@ -231,12 +232,13 @@ class EndpointSUT:
         gc.set_threshold(*GC_THRESHOLD)
 
     def issue(self, ids: np.ndarray, indices: np.ndarray) -> None:
-        now = _clock()
+        # the query's scheduled time (Server), else now: the send lag, deadline and goodput count from it
+        at = getattr(self._sink, "scheduled_ns", 0) or _clock()
         pairs = list(zip(ids.tolist(), indices.tolist(), strict=True))
         if self._pool is not None:
-            self._pool.issue(pairs, now)
+            self._pool.issue(pairs, at)
         else:
-            self._loop.call_soon_threadsafe(self._client.spawn, pairs, now)
+            self._loop.call_soon_threadsafe(self._client.spawn, pairs, at)
 
     def flush(self) -> None:
         pass

@@ -6,6 +6,7 @@ It serves ``/v1/models``, ``/v1/completions``, ``/v1/chat/completions`` and Trit
 last chunk when ``stream_options.include_usage`` is asked) or whole. Faults for tests: ``fail_every`` answers
 every n-th request with HTTP 500; ``stall_after`` stops a stream after that many tokens without ending it;
 ``api_key`` makes it refuse requests without that bearer token. ``echo`` answers copy tasks correctly (accuracy tests).
+``/mock/stats`` tells the delays it actually kept (a client's measurement error is measured against them).
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ class MockServer:
         self.settings = settings or MockSettings()
         self.host, self.port = host, port
         self.requests = 0
-        # uvloop (faster) for a mock without delays; asyncio's own loop when it must keep time: libuv's timers
-        # round to whole milliseconds, which would add up to 1 ms to every set delay
-        timed = self.settings.ttft_s or self.settings.itl_s
-        self._loop = asyncio.new_event_loop() if timed else new_event_loop()[0]
+        self.sent_ttft_s: list[float] = []
+        """Per streamed reply, when its first token went out after the request arrived (what the mock did)."""
+        self.sent_tpot_s: list[float] = []
+        self._loop, _ = new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="mlmeter-mock-server", daemon=True)
         self._runner: Any = None
@@ -103,6 +104,7 @@ class MockServer:
         app.router.add_post("/v1/chat/completions", self._complete)
         app.router.add_get("/health", self._readiness)  # what vLLM and llama-server answer (GuideLLM asks it)
         app.router.add_get("/v2/health/ready", self._readiness)
+        app.router.add_get("/mock/stats", self._stats)
         app.router.add_get("/v2/models/{name}/ready", self._readiness)
         app.router.add_post("/v2/models/{name}/generate", self._complete)
         app.router.add_post("/v2/models/{name}/generate_stream", self._complete)
@@ -119,6 +121,16 @@ class MockServer:
         if key is not None and request.headers.get("Authorization") != f"Bearer {key}":
             return web.json_response({"error": {"message": "invalid API key"}}, status=401)
         return None
+
+    async def _stats(self, request: Any) -> Any:
+        """The delays the mock actually kept (medians, ms): a client's measurement error is against these."""
+        from aiohttp import web
+
+        def median_ms(v: list[float]) -> float | None:
+            return sorted(v)[len(v) // 2] * 1000 if v else None
+
+        return web.json_response({"requests": self.requests, "ttft_ms_p50": median_ms(self.sent_ttft_s),
+                                  "tpot_ms_p50": median_ms(self.sent_tpot_s)})
 
     async def _models(self, request: Any) -> Any:
         from aiohttp import web
@@ -143,6 +155,7 @@ class MockServer:
     async def _complete(self, request: Any) -> Any:
         from aiohttp import web
 
+        arrived = (asyncio.get_running_loop().time(), time.perf_counter())  # the delays count from here
         s = self.settings
         self.requests += 1
         refused = self._refused(request)
@@ -159,9 +172,9 @@ class MockServer:
             return web.json_response({"error": {"message": "mock failure"}}, status=500)
         if s.serial:
             assert self._slot is not None
-            async with self._slot:
-                return await self._reply(request, body)
-        return await self._reply(request, body)
+            async with self._slot:  # the one slot: its delays start when it takes the request
+                return await self._reply(request, body, (asyncio.get_running_loop().time(), time.perf_counter()))
+        return await self._reply(request, body, arrived)
 
     def _pieces(self, body: dict[str, Any]) -> list[str]:
         """The reply's tokens: ``t0 t1…`` (``tokens`` of them, at most ``max_tokens``), or the copied sentence."""
@@ -173,7 +186,7 @@ class MockServer:
             return [f" {w}" for w in words][:limit]
         return [f" t{i}" for i in range(limit)]
 
-    async def _reply(self, request: Any, body: dict[str, Any]) -> Any:
+    async def _reply(self, request: Any, body: dict[str, Any], arrived: tuple[float, float]) -> Any:
         from aiohttp import web
 
         s = self.settings
@@ -182,7 +195,8 @@ class MockServer:
         n = len(pieces)
         generate = bool(body.get("generate"))
         if not body.get("stream"):
-            await asyncio.sleep(s.ttft_s + s.itl_s * max(n - 1, 0))
+            await asyncio.sleep(max(0.0, arrived[0] + s.ttft_s + s.itl_s * max(n - 1, 0)
+                                    - asyncio.get_running_loop().time()))
             text = "".join(pieces)
             if generate:
                 return web.json_response({"model_name": s.model, "text_output": text})
@@ -196,21 +210,25 @@ class MockServer:
         usage = bool((body.get("stream_options") or {}).get("include_usage"))
         with contextlib.suppress(ConnectionResetError):  # the client went away: nobody to answer
             await resp.prepare(request)
-            await self._stream(resp, pieces, chat, generate, head, usage)
+            await self._stream(resp, pieces, chat, generate, head, usage, arrived)
         return resp
 
     async def _stream(self, resp: Any, pieces: list[str], chat: bool, generate: bool, head: dict[str, Any],
-                      usage: bool) -> None:
-        """One event per token, ``itl_s`` apart; with no delay, what is ready at once goes out in one write."""
+                      usage: bool, arrived: tuple[float, float]) -> None:
+        """One event per token at the set times from the request's arrival (``ttft_s``, then ``itl_s`` apart, so
+        timer lateness never accumulates); with no delay, what is ready at once goes out in one write. ``arrived``:
+        the loop's clock (for timers) and a fine one (for what was kept) when the request came in."""
         s, n = self.settings, len(pieces)
-        if s.ttft_s:
-            await asyncio.sleep(s.ttft_s)
+        loop = asyncio.get_running_loop()
+        t0, c0 = arrived
+        sent: list[float] = []
         ready: list[bytes] = []
         for i, piece in enumerate(pieces):
-            if i and s.itl_s:
+            due = t0 + s.ttft_s + i * s.itl_s
+            if due > loop.time():
                 await resp.write(b"".join(ready))
                 ready.clear()
-                await asyncio.sleep(s.itl_s)
+                await asyncio.sleep(due - loop.time())
             if s.stall_after and i >= s.stall_after:
                 await resp.write(b"".join(ready))
                 await asyncio.sleep(3600)
@@ -218,6 +236,7 @@ class MockServer:
                       **({"delta": {"content": piece}} if chat else {"text": piece})}
             event = {"model_name": s.model, "text_output": piece} if generate else {**head, "choices": [choice]}
             ready.append(f"data: {json.dumps(event)}\n\n".encode())
+            sent.append(time.perf_counter())
         if not generate:  # the generate stream ends with the connection, without usage or [DONE]
             if usage:
                 tail = {**head, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": n,
@@ -226,3 +245,7 @@ class MockServer:
             ready.append(b"data: [DONE]\n\n")
         await resp.write(b"".join(ready))
         await resp.write_eof()
+        if sent:
+            self.sent_ttft_s.append(sent[0] - c0)
+            if n > 1:
+                self.sent_tpot_s.append((sent[-1] - sent[0]) / (n - 1))

@@ -37,6 +37,7 @@ def issue_server(ctx: PassContext) -> None:
                     issued_mv[end] = now
                     end += 1
             comp.n_issued = end
+            comp.scheduled_ns = target
             try:
                 fire(q, end - q)
             except Exception as exc:  # noqa: BLE001 - a failing SUT ends the run, it does not crash the generator
