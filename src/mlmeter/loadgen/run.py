@@ -12,6 +12,8 @@ import contextlib
 import dataclasses
 import gc
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -260,6 +262,21 @@ def _roomy_gc(gen0: int = 10_000) -> Iterator[None]:
         gc.set_threshold(*old)
 
 
+@contextlib.contextmanager
+def _saving_after_interrupt(interrupted: bool) -> Iterator[None]:
+    """Once the user has interrupted the run, a second Ctrl-C waits until the files of what was measured are
+    written (in the main thread, where signals arrive; elsewhere nothing changes)."""
+    previous = signal.getsignal(signal.SIGINT)
+    if not interrupted or previous is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _output_paths(ls: LogSettings, stamp: str) -> dict[str, Path]:
     pre = ls.prefix + (stamp + "_" if ls.prefix_with_datetime else "")
     out = Path(ls.outdir)
@@ -390,7 +407,8 @@ def run_test(
     opening = _open_log(sut, qsl, ls, requested, es, warnings, pending_errors)
     test = _Test(sut, qsl, es, opening.detail, observing(observer), ls.enable_trace, response_reader)
     modes = _run_modes(test, total)
-    result = _conclude(test, modes, opening, ls, requested, summary_hook, applied)
+    with _saving_after_interrupt(modes.interrupted):
+        result = _conclude(test, modes, opening, ls, requested, summary_hook, applied)
     if modes.interrupted:
         raise RunInterrupted(result)
     return result

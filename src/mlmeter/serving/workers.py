@@ -87,7 +87,9 @@ class WorkerPool:
                 self.close()
                 raise ServingError(f"client worker {k} did not start within {READY_TIMEOUT_S:g} s "
                                    f"(exit code {self._procs[k].exitcode})")
-        self.event_loop = f"{new_event_loop()[1]} in {workers} worker processes"
+        probe, name = new_event_loop()  # which loop the workers run (they make their own)
+        probe.close()
+        self.event_loop = f"{name} in {workers} worker processes"
         self._readers = [threading.Thread(target=self._read, args=(k,), name=f"mlmeter-client-reader-{k}",
                                           daemon=True) for k in range(workers)]
         for t in self._readers:
