@@ -205,7 +205,8 @@ def _describe(o: Any) -> str:
                 f"goodput {c['goodput_requests_per_second'] or 0:.2f} requests/s\n  files: {o.outdir}")
         head += "".join(f"\n  [FAIL] {r}" for r in rec.reasons)
     return head + (f"\n  client: {s['requests']} requests, {s['failed_requests']} failed; output tokens from "
-                   f"{s['output_tokens_from']}; send lag p99 {(s['send_lag_ms'] or {}).get('p99', 0):.3f} ms; "
+                   f"{s['output_tokens_from']}; send lag p99 {(s['send_lag_ms'] or {}).get('p99', 0):.3f} ms from the "
+                   f"schedule (the LoadGen's issue lag p99 {(s.get('issue_lag_ms') or {}).get('p99', 0):.3f} ms); "
                    f"goodput {s['goodput']['requests_per_second'] or 0:.2f} requests/s; "
                    f"{s['client']['cpu_ms_per_request'] or 0:.2f} ms client CPU per request ({s['client']['event_loop']})"
                    + (f"\n  [WARN] {s['client']['warning']}" if s["client"]["warning"] else ""))

@@ -322,9 +322,12 @@ def _client(doc: dict[str, Any]) -> str:
     if not s:
         return ""
     lag, itl, good = s.get("send_lag_ms") or {}, s.get("inter_token_latency_ms") or {}, s.get("goodput") or {}
+    issue = s.get("issue_lag_ms") or {}
     rows = [("endpoints", ", ".join(s.get("endpoints") or [])), ("requests (failed)",
             f"{s.get('requests')} ({s.get('failed_requests')})"), ("output tokens from", str(s.get("output_tokens_from"))),
-            ("send lag p50 / p99 (ms)", f"{fmt(lag.get('p50') or 0)} / {fmt(lag.get('p99') or 0)}"),
+            ("send lag from the schedule p50 / p99 (ms)", f"{fmt(lag.get('p50') or 0)} / {fmt(lag.get('p99') or 0)}"),
+            ("of which the LoadGen's issue lag p50 / p99 (ms)",
+             f"{fmt(issue.get('p50') or 0)} / {fmt(issue.get('p99') or 0)}"),
             ("inter-token latency p50 / p99 (ms)", f"{fmt(itl.get('p50') or 0)} / {fmt(itl.get('p99') or 0)}"),
             ("goodput (requests/s, share)", f"{fmt(good.get('requests_per_second') or 0)}, "
                                             f"{(good.get('share') or 0):.1%}")]

@@ -265,7 +265,7 @@ limited the run (an Offline query handing thousands of requests over at once lag
 def client_overhead(sut: EndpointSUT, lag: dict[str, float] | None) -> dict[str, Any]:
     """The client's own cost: its event loop and processes, CPU per request, and whether it kept up."""
     n, cpu = len(sut.exchanges), sut.client_cpu_s()
-    done = [(e.done_ns - e.issued_ns) / 1e6 for e in sut.exchanges if e.error is None]
+    done = [(e.done_ns - e.scheduled_ns) / 1e6 for e in sut.exchanges if e.error is None]
     bound = max(LIMITED_LAG_MS, LIMITED_SHARE * float(np.median(done))) if done else LIMITED_LAG_MS
     limited = bool(lag and lag["p99"] > bound)
     return {"event_loop": sut.event_loop, "workers": sut.workers, "cpu_s": round(cpu, 3),
@@ -279,7 +279,7 @@ def timeline(done: list[Exchange], buckets: int = 60) -> dict[str, Any] | None:
     """Completed requests and output tokens per second over the run, in about ``buckets`` equal steps."""
     if not done:
         return None
-    t0 = min(e.issued_ns for e in done)
+    t0 = min(e.scheduled_ns for e in done)
     span = max(e.done_ns for e in done) - t0
     step = max(span / buckets, 1e8)  # at least 0.1 s
     n = int(span // step) + 1
@@ -296,11 +296,11 @@ def timeline(done: list[Exchange], buckets: int = 60) -> dict[str, Any] | None:
 def client_figures(cfg: ServeConfig, sut: EndpointSUT, ttft_ns: int, tpot_ns: int) -> dict[str, Any]:
     """What the client measured: its send lag, inter-token gaps, goodput, failures, per endpoint, its own cost."""
     exchanges = sut.exchanges
-    lag = _pcts([(e.sent_ns - e.issued_ns) / 1e6 for e in exchanges])
+    lag = _pcts([(e.sent_ns - e.scheduled_ns) / 1e6 for e in exchanges])
     ok = [e for e in exchanges if e.error is None]
-    good = [e for e in ok if e.first_ns and (e.first_ns - e.issued_ns) <= ttft_ns and
+    good = [e for e in ok if e.first_ns and (e.first_ns - e.scheduled_ns) <= ttft_ns and
             (e.tokens < 2 or (e.done_ns - e.first_ns) / (e.tokens - 1) <= tpot_ns)]
-    span_s = ((max(e.done_ns for e in exchanges) - min(e.issued_ns for e in exchanges)) / 1e9) if exchanges else 0.0
+    span_s = ((max(e.done_ns for e in exchanges) - min(e.scheduled_ns for e in exchanges)) / 1e9) if exchanges else 0.0
     sources = sorted({e.token_source for e in ok})
     return {
         "endpoints": list(cfg.endpoints), "model": cfg.model, "api": cfg.api, "stream": cfg.stream,
@@ -308,7 +308,8 @@ def client_figures(cfg: ServeConfig, sut: EndpointSUT, ttft_ns: int, tpot_ns: in
         "failed_requests": len(exchanges) - len(ok),
         "failures": sorted({e.error for e in exchanges if e.error})[:10],
         "output_tokens_from": sources[0] if len(sources) == 1 else (sources or "none (no reply completed)"),
-        "send_lag_ms": lag, "client": client_overhead(sut, lag), "timeline": timeline(ok),
+        "send_lag_ms": lag, "issue_lag_ms": _pcts([(e.issued_ns - e.scheduled_ns) / 1e6 for e in exchanges]),
+        "client": client_overhead(sut, lag), "timeline": timeline(ok),
         "inter_token_latency_ms": _pcts([g / 1e6 for e in ok for g in e.chunk_gaps_ns]),
         "goodput": {"requests_per_second": len(good) / span_s if span_s else None,
                     "tokens_per_second": sum(e.tokens for e in good) / span_s if span_s else None,

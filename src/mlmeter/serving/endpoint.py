@@ -43,8 +43,10 @@ class Exchange:
     """One request as the client saw it (``perf_counter_ns`` times, comparable across processes)."""
 
     endpoint: int
-    issued_ns: int
+    scheduled_ns: int
     """When the LoadGen scheduled the query (Server), else when it issued it: what the send lag counts from."""
+    issued_ns: int = 0
+    """When the LoadGen handed it to the SUT (later than scheduled when the issuing thread woke late)."""
     sample: int = -1
     """The QSL index of the prompt."""
     sent_ns: int = 0
@@ -71,7 +73,7 @@ class _Request:
         """A stream's unfinished last line; a whole or error reply's body so far."""
         self.finished = False
         self.conn: Any = None
-        self.deadline = ex.issued_ns + int(client.timeout_s * 1e9)
+        self.deadline = ex.scheduled_ns + int(client.timeout_s * 1e9)
 
     def head(self, status: int) -> None:
         self.status = status
@@ -144,12 +146,12 @@ class Client:
         for pool in self.pools:  # requests still waiting on a server that stopped answering end here
             await pool.close()
 
-    def spawn(self, pairs: list[tuple[int, int]], issued_ns: int) -> None:
+    def spawn(self, pairs: list[tuple[int, int]], scheduled_ns: int, issued_ns: int) -> None:
         out = self.outstanding
         for sid, idx in pairs:
             e = min(range(len(out)), key=out.__getitem__) if len(out) > 1 else 0
             out[e] += 1
-            ex = Exchange(e, issued_ns, idx)
+            ex = Exchange(e, scheduled_ns, issued_ns, idx)
             req = _Request(self, sid, ex)
             self.inflight.add(req)
             reqs = self.requests[e]
@@ -232,13 +234,14 @@ class EndpointSUT:
         gc.set_threshold(*GC_THRESHOLD)
 
     def issue(self, ids: np.ndarray, indices: np.ndarray) -> None:
+        now = _clock()
         # the query's scheduled time (Server), else now: the send lag, deadline and goodput count from it
-        at = getattr(self._sink, "scheduled_ns", 0) or _clock()
+        at = getattr(self._sink, "scheduled_ns", 0) or now
         pairs = list(zip(ids.tolist(), indices.tolist(), strict=True))
         if self._pool is not None:
-            self._pool.issue(pairs, at)
+            self._pool.issue(pairs, at, now)
         else:
-            self._loop.call_soon_threadsafe(self._client.spawn, pairs, at)
+            self._loop.call_soon_threadsafe(self._client.spawn, pairs, at, now)
 
     def flush(self) -> None:
         pass

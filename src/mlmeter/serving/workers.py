@@ -54,7 +54,7 @@ def _worker(conn: Connection, args: tuple[Any, ...]) -> None:
             if not stopped.done():
                 stopped.set_result(None)
             return
-        client.spawn(msg[1], msg[2])
+        client.spawn(msg[1], msg[2], msg[3])
 
     loop.add_reader(conn.fileno(), readable)
     loop.run_until_complete(stopped)
@@ -95,7 +95,7 @@ class WorkerPool:
         for t in self._readers:
             t.start()
 
-    def issue(self, pairs: list[tuple[int, int]], issued_ns: int) -> None:
+    def issue(self, pairs: list[tuple[int, int]], scheduled_ns: int, issued_ns: int) -> None:
         """One sample to the worker with the fewest outstanding; a query of many (Offline) split over all."""
         with self._lock:
             n = len(self._conns)
@@ -103,7 +103,7 @@ class WorkerPool:
             for j, k in enumerate(order[:len(pairs)]):
                 part = pairs[j::n]
                 self._outstanding[k].update(sid for sid, _ in part)
-                self._conns[k].send(("i", part, issued_ns))
+                self._conns[k].send(("i", part, scheduled_ns, issued_ns))
 
     def _read(self, k: int) -> None:
         conn = self._conns[k]
