@@ -241,27 +241,32 @@ def run_endpoints(exe: str, url: str, rate: float, duration: float, tokens: int)
         shutil.rmtree(out, ignore_errors=True)
 
 
-def run_vllm(exe: str, url: str, rate: float, duration: float, tokens: int) -> dict:
-    """``vllm bench serve`` (the vLLM install's own client): Poisson at ``rate``, random 16-token prompts."""
+def vllm_bench(exe: str, url: str, model: str, rate: float, prompts: int, tokens: int) -> dict:
+    """Run ``vllm bench serve`` (the vLLM install's own client): Poisson at ``rate``, random 16-token prompts,
+    ``--ignore-eos``; its saved result (raises OSError/ValueError when it wrote none)."""
     out = Path(tempfile.mkdtemp())
-    subprocess.run([exe, "bench", "serve", "--backend", "openai", "--base-url", url, "--endpoint", "/v1/completions",
-                    "--model", MODEL, "--tokenizer", str(_tokenizer()), "--dataset-name", "random",
-                    "--random-input-len", "16", "--random-output-len", str(tokens), "--ignore-eos",
-                    "--num-prompts", str(int(rate * duration)), "--request-rate", str(rate),
-                    "--save-result", "--result-dir", str(out), "--result-filename", "r.json", "--disable-tqdm"],
-                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
     try:
-        doc = json.loads((out / "r.json").read_text())
-        res = {"achieved": doc["request_throughput"], "lag_p99": None,
-               "failed": doc["failed"]}
+        subprocess.run([exe, "bench", "serve", "--backend", "openai", "--base-url", url, "--endpoint",
+                        "/v1/completions", "--model", model, "--tokenizer", str(_tokenizer()), "--dataset-name",
+                        "random", "--random-input-len", "16", "--random-output-len", str(tokens), "--ignore-eos",
+                        "--num-prompts", str(prompts), "--request-rate", str(rate), "--save-result",
+                        "--result-dir", str(out), "--result-filename", "r.json", "--disable-tqdm"],
+                       check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        return json.loads((out / "r.json").read_text())
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def run_vllm(exe: str, url: str, rate: float, duration: float, tokens: int) -> dict:
+    try:
+        doc = vllm_bench(exe, url, MODEL, rate, int(rate * duration), tokens)
+        res = {"achieved": doc["request_throughput"], "lag_p99": None, "failed": doc["failed"]}
         for k in ("ttft", "tpot"):
             res[f"{k}_p50"], res[f"{k}_p99"] = doc[f"median_{k}_ms"], doc[f"p99_{k}_ms"]
         return res
     except (OSError, KeyError, ValueError) as exc:
         return {"achieved": 0.0, "error": f"vllm: {type(exc).__name__}: {exc}"}
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
 
 
 def _tokenizer() -> Path:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import re
 import resource
 import subprocess
@@ -27,7 +26,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from serving_client import _prompts, _tokenizer, free_port  # noqa: E402 -- the sibling benchmark's helpers
+from serving_client import _prompts, _tokenizer, free_port, vllm_bench  # noqa: E402 -- the sibling benchmark's helpers
 
 
 def predicted(url: str) -> float:
@@ -66,16 +65,7 @@ def run_aiperf(url: str, a: argparse.Namespace) -> dict:
 
 
 def run_vllm(url: str, a: argparse.Namespace) -> dict:
-    """``vllm bench serve``: random 16-token prompts, ``--ignore-eos`` (llama-server honours it)."""
-    out = Path(tempfile.mkdtemp())
-    subprocess.run([a.vllm, "bench", "serve", "--backend", "openai", "--base-url", url, "--endpoint", "/v1/completions",
-                    "--model", "smollm2", "--tokenizer", str(_tokenizer()), "--dataset-name", "random",
-                    "--random-input-len", "16", "--random-output-len", str(a.max_tokens), "--ignore-eos",
-                    "--num-prompts", str(a.requests), "--request-rate", str(a.rate), "--save-result",
-                    "--result-dir", str(out), "--result-filename", "r.json", "--disable-tqdm"],
-                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    doc = json.loads((out / "r.json").read_text())
+    doc = vllm_bench(a.vllm, url, "smollm2", a.rate, a.requests, a.max_tokens)
     return {"tokens": doc["total_output_tokens"], "tokens_per_s": doc["output_throughput"],
             "requests": doc["completed"]}
 
