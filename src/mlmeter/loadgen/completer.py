@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from mlmeter.loadgen.protocols import ResponseCallback
+from mlmeter.loadgen.protocols import Driver, ResponseCallback
 
 _clock = time.perf_counter_ns
 
@@ -63,7 +63,14 @@ class Completer:
         self.failures: list[str] = []
         """The subset of ``errors`` that invalidates the run (unknown ids, double completions)."""
         self.payload_reader: Callable[[Any], bytes] = payload_reader or _bytes_of
+        self.driver: Driver | None = None
+        """The SUT's driver (set by the run): ``wait_for`` runs it, and the completion it waits for interrupts it."""
+        self._wake: Callable[[], None] = self._cond.notify
         self._reset(0, 0, 1, None, False, False)
+
+    def drive_with(self, driver: Driver | None) -> None:
+        self.driver = driver
+        self._wake = self._cond.notify if driver is None else driver.interrupt
 
     # -- pass lifecycle (called by the run, not by SUTs) ------------------------------------------------
     def _reset(
@@ -126,6 +133,8 @@ class Completer:
 
     def wait_for(self, count: int, timeout_ns: int) -> bool:
         """Block until ``count`` samples are done; False once no completion arrived for ``timeout_ns``."""
+        if self.driver is not None:
+            return self._drive_for(self.driver, count, timeout_ns)
         with self._cond:
             if self.n_done >= count:
                 return True
@@ -143,6 +152,25 @@ class Completer:
                 return True
             finally:
                 self._wake_at = -1
+
+    def _drive_for(self, driver: Driver, count: int, timeout_ns: int) -> bool:
+        """``wait_for`` with a driven SUT: its loop runs here until the count is reached (the completions come
+        from inside it, on this thread) or the completion timeout passes."""
+        began = _clock()
+        self._wake_at = count
+        try:
+            while self.n_done < count:
+                now = _clock()
+                step = 200_000_000
+                if timeout_ns:
+                    idle = now - max(self.last_done_ns, began)
+                    if idle >= timeout_ns:
+                        return False
+                    step = min(timeout_ns - idle, step)
+                driver.run_until(now + step)
+            return True
+        finally:
+            self._wake_at = -1
 
     # -- SUT-facing entry points -------------------------------------------------------------------------
     def complete(self, ids: Any, responses: Sequence[Any] | np.ndarray | None = None, n_tokens: Any = None, *,
@@ -185,7 +213,7 @@ class Completer:
             if self.log_all or (self.log_mask is not None and self.log_mask[i]):
                 self._log(i, response, hook)
             if self.n_done >= self._wake_at >= 0:
-                self._cond.notify()
+                self._wake()
 
     def _complete_many(self, now: int, ids: np.ndarray, responses: Sequence[Any] | np.ndarray | None = None,
                        hook: ResponseCallback | None = None) -> None:
@@ -213,7 +241,7 @@ class Completer:
                 for p, k in zip(new[chosen][order].tolist(), at[chosen][order].tolist(), strict=True):
                     self._log(p, None if responses is None else responses[k], hook)
             if self.n_done >= self._wake_at >= 0:
-                self._cond.notify()
+                self._wake()
 
     def report_failure(self, message: str) -> None:
         """The SUT could not serve (a crashed inference, say): the run ends INVALID with ``message``.

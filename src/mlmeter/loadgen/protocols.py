@@ -72,6 +72,30 @@ class SystemUnderTest(Protocol):
     def flush(self) -> None: ...
 
 
+@runtime_checkable
+class Driver(Protocol):
+    """A SUT whose work is an event loop may let the LoadGen run that loop on its own thread (``sut.driver()``
+    returns one, or None): whenever the LoadGen would wait — for the next query's scheduled time, or for
+    completions — it calls ``run_until`` instead of sleeping, so a due query is issued by the thread that sends
+    it, with no hand-over between threads. The SUT completes samples from inside ``run_until`` (and from
+    ``issue``), never from another thread."""
+
+    def run_until(self, deadline_ns: int) -> None:
+        """Run the SUT's work until ``perf_counter_ns()`` reaches ``deadline_ns``, or ``interrupt()`` is called
+        from inside; may return a little early (the LoadGen calls again)."""
+        ...
+
+    def interrupt(self) -> None:
+        """Make the running ``run_until`` return soon (a completion the LoadGen waits for has arrived)."""
+        ...
+
+
+def driver_of(sut: SystemUnderTest) -> Driver | None:
+    """The SUT's :class:`Driver`, when it offers one (``driver()``), else None: the LoadGen sleeps and waits."""
+    get = getattr(sut, "driver", None)
+    return get() if get is not None else None
+
+
 def bind_issue(sut: SystemUnderTest, ids: np.ndarray, indices: np.ndarray) -> IssueFn:
     """The fast call the issuing loops make. A SUT may provide ``bind_issue(ids, indices)`` to shape it."""
     custom = getattr(sut, "bind_issue", None)

@@ -42,11 +42,11 @@ from mlmeter.loadgen.logs.detail_items import (
 from mlmeter.loadgen.logs.summary import footer, summary_body
 from mlmeter.loadgen.logs.trace import Span, TracePass, trace_text
 from mlmeter.loadgen.outcome import PassOutcome, PeakTrial, RunInterrupted, TestResult
-from mlmeter.loadgen.protocols import QuerySampleLibrary, SystemUnderTest, bind_issue
+from mlmeter.loadgen.protocols import QuerySampleLibrary, SystemUnderTest, bind_issue, driver_of
 from mlmeter.loadgen.recorder import PassRecorder
 from mlmeter.loadgen.result_json import result_record
 from mlmeter.loadgen.results import compute
-from mlmeter.loadgen.scenarios import PassContext
+from mlmeter.loadgen.scenarios import PassContext, waiter
 from mlmeter.loadgen.scenarios.closed_loop import CHUNK
 from mlmeter.loadgen.scenarios.policy import scenario_policy
 from mlmeter.loadgen.settings import (
@@ -90,6 +90,7 @@ class _Test:
         self.trace_passes: list[TracePass] = []
         self.spans: list[Span] = []
         self.last: PassOutcome | None = None
+        self.completer.drive_with(driver_of(sut))
         self.sut.start(self.completer)
 
     # -- QSL -------------------------------------------------------------------------------------------
@@ -180,7 +181,7 @@ class _Test:
 
         ctx = PassContext(es=es, plan=plan, completer=comp, accuracy=accuracy, seq0=seq0,
                           bind=lambda ids, idx: bind_issue(self.sut, ids, idx), prepare=prepare, record=record,
-                          timeout_ns=es.completion_timeout_ms * 1_000_000)
+                          timeout_ns=es.completion_timeout_ms * 1_000_000, wait_until=waiter(comp.driver))
         return ctx, recorder
 
     def _flush_and_wait(self, ctx: PassContext) -> None:

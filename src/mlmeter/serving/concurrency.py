@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from mlmeter.loadgen.protocols import Driver
 from mlmeter.loadgen.result_json import stats_dict
 from mlmeter.loadgen.results import LatencyStats
 from mlmeter.serving.endpoint import EndpointSUT
@@ -45,13 +46,18 @@ class ConcurrencyRun:
         self._done = threading.Condition(self._lock)
         self._outstanding = 0
         self._deadline = 0
+        self._driver: Driver | None = None
 
     def run(self) -> None:
         self.sut.start(self)  # type: ignore[arg-type]
+        driver = self._driver = self.sut.driver()
         self._start_ns = _clock()
         self._deadline = self._start_ns + int(self.duration_s * 1e9)
         for s in range(self.streams):
             self._send(s)
+        if driver is not None:  # the client's loop runs here; the last reply interrupts it
+            while self._outstanding:
+                driver.run_until(_clock() + 500_000_000)
         with self._done:
             while self._outstanding:
                 self._done.wait(0.5)
@@ -79,6 +85,8 @@ class ConcurrencyRun:
         with self._done:
             self._outstanding -= 1
             self._done.notify()
+        if not self._outstanding and self._driver is not None:
+            self._driver.interrupt()
 
     def complete_one(self, sample_id: int, response: Any = None, n_tokens: int | None = None,
                      on_response: Any = None, at_ns: int | None = None) -> None:

@@ -1,13 +1,15 @@
 """An OpenAI-compatible endpoint (or several) as a LoadGen SUT.
 
-The LoadGen keeps the schedule and the clock: ``issue`` hands each sample to an asyncio event loop (uvloop where
-installed) on a thread of its own — or, with ``workers`` > 1, to the least busy of that many client processes
-(:mod:`mlmeter.serving.workers`) — which sends it at once over a pooled keep-alive connection. The first chunk
-with content completes ``first_token``, the end of the reply completes the sample with its token count, both at
-the times the client saw them, so TTFT, TPOT and the token checks are the LoadGen's (measured from the scheduled
-send time: client queueing cannot hide). Queries go to the endpoint with the fewest outstanding requests. A
-failed request (refused, HTTP error, a stream that breaks or never starts) is a failed sample: reported to the
-sink with the reason — the run ends INVALID — never retried.
+The LoadGen keeps the schedule and the clock. The client is an asyncio event loop that the LoadGen runs on its
+own issuing thread (the SUT's :class:`~mlmeter.loadgen.protocols.Driver`): while the LoadGen waits for the next
+scheduled query or for completions, the loop serves the sockets, and ``issue`` writes the request at once, on
+that thread, over a pooled keep-alive connection. With ``workers`` > 1 the requests go instead to the least busy
+of that many client processes (:mod:`mlmeter.serving.workers`). The first chunk with content completes
+``first_token``, the end of the reply completes the sample with its token count, both at the times the client
+saw them, so TTFT, TPOT and the token checks are the LoadGen's (measured from the scheduled send time: client
+queueing cannot hide). Queries go to the endpoint with the fewest outstanding requests. A failed request
+(refused, HTTP error, a stream that breaks or never starts) is a failed sample: reported to the sink with the
+reason — the run ends INVALID — never retried.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import asyncio
 import gc
 import json
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,14 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from mlmeter.loadgen.protocols import CompletionSink
-from mlmeter.serving.http import Pool, new_event_loop
+from mlmeter.loadgen.protocols import CompletionSink, Driver
+from mlmeter.serving.http import LoopDriver, Pool
 from mlmeter.serving.openai import Reply, RequestSpec, auth_headers, read_event, read_whole
 
 _clock = time.perf_counter_ns
 SWITCH_INTERVAL_S = 50e-6
-"""The GIL switch interval during a run: the LoadGen's issuing thread and the client's event loop (or the worker
-readers) share the GIL, and at Python's default (5 ms) a busy loop holds a due query back by up to that long."""
+"""The GIL switch interval during a run: with client workers, the LoadGen's issuing thread and the worker
+readers share the GIL, and at Python's default (5 ms) a busy reader holds a due query back by up to that long."""
 GC_THRESHOLD = (50_000, 20, 100)
 """The collector's thresholds during a run (as MLCommons Endpoints relaxes its own): the run keeps a record per
 request, and the default thresholds make full collections over them frequent pauses of the issuing thread.
@@ -78,45 +79,47 @@ class _Request:
     def head(self, status: int) -> None:
         self.status = status
 
-    def body(self, data: bytes) -> None:
+    def body(self, data: bytes, at_ns: int) -> None:
         if self.finished:
             return
         if self.status != 200 or not self.client.spec.stream:
             self.rest += data
             return
         *lines, self.rest = (self.rest + data).split(b"\n")  # whatever arrived: often several events at once
-        if not self.client.events(lines, self.reply, self.sid):
-            self.end(None)
+        if not self.client.events(lines, self.reply, self.sid, at_ns):
+            self.end(None, at_ns)
 
-    def end(self, error: str | None) -> None:
+    def end(self, error: str | None, at_ns: int | None = None) -> None:
         if self.finished:
             return
         reply = self.reply
+        at = at_ns or _clock()
         if error is None and self.status != 200:
             error = f"HTTP {self.status}: {self.rest[:200].decode('utf-8', 'replace')}"
         elif error is None and not self.client.spec.stream:
             try:
-                read_whole(reply, json.loads(self.rest))
+                read_whole(reply, json.loads(self.rest), at)
             except ValueError:
                 error = f"malformed JSON reply: {self.rest[:80]!r}"
             else:
                 self.client.on_first(self.sid, reply.chunk_ns[0])
         elif error is None and self.rest:
-            self.client.events([self.rest], reply, self.sid)
+            self.client.events([self.rest], reply, self.sid, at)
         self.finished = True
         reply.error = reply.error or error
-        self.client.finish(self)
+        self.client.finish(self, at)
 
 
 class Client:
-    """The asyncio side (runs on one event loop): the connection pools and the requests; it reports each request's
-    first token and its end through the two callbacks, with the times it saw them."""
+    """The asyncio side (on ``loop``): the connection pools and the requests; it reports each request's first
+    token and its end through the two callbacks, with the times it saw them."""
 
-    def __init__(self, endpoints: Sequence[str], spec: RequestSpec, prompts: Sequence[str], timeout_s: float,
-                 headers: dict[str, str], max_connections: int, on_first: Callable[[int, int], None],
-                 on_done: Callable[[int, Exchange], None]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, endpoints: Sequence[str], spec: RequestSpec,
+                 prompts: Sequence[str], timeout_s: float, headers: dict[str, str], max_connections: int,
+                 on_first: Callable[[int, int], None], on_done: Callable[[int, Exchange], None],
+                 defer: Callable[[Callable[[], None]], None] | None = None) -> None:
         self.endpoints, self.spec = list(endpoints), spec
-        self.pools = [Pool(url, headers, max_connections) for url in self.endpoints]
+        self.pools = [Pool(url, headers, loop, max_connections, defer) for url in self.endpoints]
         bodies = [json.dumps(spec.body(p)).encode() for p in prompts]
         self.requests = [[pool.request_bytes(spec.path, b) for b in bodies] for pool in self.pools]
         """Each endpoint's request bytes for each prompt, built once."""
@@ -158,12 +161,13 @@ class Client:
             ex.sent_ns = _clock()
             self.pools[e].request(req, reqs[idx % len(reqs)])
 
-    def finish(self, req: _Request) -> None:
-        """A request ended (complete, failed or timed out): its figures to the exchange, the exchange reported."""
+    def finish(self, req: _Request, at_ns: int) -> None:
+        """A request ended (complete, failed or timed out) at ``at_ns``: its figures to the exchange, the exchange
+        reported."""
         self.inflight.discard(req)
         ex, reply = req.ex, req.reply
         self.outstanding[ex.endpoint] -= 1
-        ex.done_ns = _clock()
+        ex.done_ns = at_ns
         ex.tokens, ex.token_source, ex.text = reply.tokens, reply.token_source, reply.text
         ex.usage_reported = reply.usage_tokens is not None
         c = reply.chunk_ns
@@ -174,14 +178,15 @@ class Client:
         ex.error = reply.error
         self.on_done(req.sid, ex)
 
-    def events(self, lines: list[bytes], reply: Reply, sid: int) -> bool:
-        """Fold SSE lines into ``reply``; the first content completes the first token. False at the end."""
+    def events(self, lines: list[bytes], reply: Reply, sid: int, at_ns: int) -> bool:
+        """Fold SSE lines that arrived at ``at_ns`` into ``reply``; the first content completes the first token.
+        False at the end."""
         for raw in lines:
             line = raw.strip()
             if not line.startswith(b"data:"):
                 continue
             had = len(reply.chunk_ns)
-            going = read_event(reply, line[5:].strip().decode("utf-8", "replace"))
+            going = read_event(reply, line[5:].strip().decode("utf-8", "replace"), at_ns)
             if had == 0 and reply.chunk_ns:
                 self.on_first(sid, reply.chunk_ns[0])
             if not going:
@@ -212,20 +217,14 @@ class EndpointSUT:
             self.event_loop = self._pool.event_loop
             return
         self._pool = None
-        self._loop, self.event_loop = new_event_loop()
-        self._client = Client(*args, self._first, self._done)
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._run_loop, args=(ready,), name="mlmeter-endpoint-client",
-                                        daemon=True)
-        self._thread.start()
-        ready.wait()
-
-    def _run_loop(self, ready: threading.Event) -> None:
-        asyncio.set_event_loop(self._loop)
+        self._driver = LoopDriver()
+        self._loop, self.event_loop = self._driver.loop, self._driver.name
+        self._client = Client(self._loop, *args, self._first, self._done, self._driver.defer)
         self._loop.run_until_complete(self._client.open())
-        ready.set()
-        self._loop.run_forever()
-        self._loop.close()
+
+    def driver(self) -> Driver | None:
+        """The client's loop, for the LoadGen to run on its thread (None with worker processes)."""
+        return self._driver if self._pool is None else None
 
     def start(self, sink: CompletionSink) -> None:
         self._sink = sink
@@ -241,7 +240,7 @@ class EndpointSUT:
         if self._pool is not None:
             self._pool.issue(pairs, at, now)
         else:
-            self._loop.call_soon_threadsafe(self._client.spawn, pairs, at, now)
+            self._client.spawn(pairs, at, now)
 
     def flush(self) -> None:
         pass
@@ -275,7 +274,7 @@ class EndpointSUT:
         if self._pool is not None:
             self._pool.close()
             return
-        if self._thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self._client.close(), self._loop).result(timeout=10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
+        if not self._loop.is_closed():
+            self._driver.finish()
+            self._loop.run_until_complete(self._client.close())
+            self._loop.close()

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
+import selectors
 import ssl
+import time
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol, cast
 from urllib.parse import urlsplit
 
@@ -30,19 +34,96 @@ def new_event_loop() -> tuple[asyncio.AbstractEventLoop, str]:
     return uvloop.new_event_loop(), f"uvloop {uvloop.__version__}"
 
 
+SPIN_NS = 150_000
+"""How long before a deadline the driver stops sleeping and polls the sockets without waiting: waking from a
+sleep took 0.1–0.2 ms here (timer slack and the virtual machine's wake-up), which every send would add."""
+
+
+class _PreciseEpoll(selectors.EpollSelector):
+    """epoll, waiting to the microsecond: ``epoll_wait`` rounds its timeout up to a whole millisecond, which would
+    make every scheduled send up to 1 ms late; waiting in ``select`` on the epoll descriptor itself (readable
+    once any registered socket is) keeps the microseconds, and the events are then read without waiting."""
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is not None and timeout > 0:
+            select.select([self.fileno()], [], [], timeout)
+            timeout = 0
+        return super().select(timeout)
+
+
+class LoopDriver:
+    """An asyncio event loop that the LoadGen runs on its issuing thread (a
+    :class:`~mlmeter.loadgen.protocols.Driver`): the client's sockets are served while the LoadGen waits, and a
+    due query is sent by the thread that issues it. Its waits are microsecond-precise where epoll exists, which
+    uvloop's millisecond timers are not (a send due in 1.3 ms woke up to 1.25 ms early or 1.3 ms late here).
+
+    The schedule comes first: a socket's callback only notes what arrived and when, and the replies are parsed
+    (the CPU-heavy part) between the loop's turns, one connection's bytes at a time, only while no query is due.
+    Parsed in the loop's own callbacks, a turn's replies held a due query back by up to a few milliseconds."""
+
+    def __init__(self) -> None:
+        selector = _PreciseEpoll() if hasattr(selectors, "EpollSelector") else None
+        self.loop = asyncio.SelectorEventLoop(selector)
+        self.name = "asyncio on the LoadGen's thread" + (", µs-precise epoll waits" if selector else "")
+        self.backlog: deque[Callable[[], None]] = deque()
+        self._interrupted = self._driving = False
+
+    def defer(self, work: Callable[[], None]) -> None:
+        """Run ``work`` after this turn of the loop, once no query is due (the first one ends the turn); at once
+        when the loop is not being driven (opening and closing)."""
+        if not self._driving:
+            work()
+            return
+        self.backlog.append(work)
+        if len(self.backlog) == 1 and self.loop.is_running():
+            self.loop.stop()
+
+    def run_until(self, deadline_ns: int) -> None:
+        loop, backlog, clock = self.loop, self.backlog, time.perf_counter_ns
+        self._interrupted = False
+        self._driving = True
+        try:
+            while True:
+                while backlog:
+                    if self._interrupted or clock() >= deadline_ns:
+                        return
+                    backlog.popleft()()
+                now = clock()
+                if self._interrupted or now >= deadline_ns:
+                    return
+                left = deadline_ns - now - SPIN_NS  # wake a little early, then poll the sockets until it is time
+                handle = loop.call_later(left / 1e9, loop.stop) if left > 0 else loop.call_soon(loop.stop)
+                try:
+                    loop.run_forever()
+                finally:
+                    handle.cancel()
+        finally:
+            self._driving = False
+
+    def finish(self) -> None:
+        """Parse what is still waiting (before the loop closes)."""
+        while self.backlog:
+            self.backlog.popleft()()
+
+    def interrupt(self) -> None:
+        self._interrupted = True
+        if self.loop.is_running():  # a stop asked outside the loop would end its next run early
+            self.loop.stop()
+
+
 class Handler(Protocol):
-    """What one request is told, in order: ``head`` once, ``body`` per piece, ``end`` once (``None``: complete).
-    ``finished`` once it has ended (a queued request that ended, at its deadline, is never sent); ``conn`` is the
-    connection carrying it."""
+    """What one request is told, in order: ``head`` once, ``body`` per piece, ``end`` once (``None``: complete),
+    each piece with the time its bytes arrived. ``finished`` once it has ended (a queued request that ended, at
+    its deadline, is never sent); ``conn`` is the connection carrying it."""
 
     finished: bool
     conn: _Connection | None
 
     def head(self, status: int) -> None: ...
 
-    def body(self, data: bytes) -> None: ...
+    def body(self, data: bytes, at_ns: int) -> None: ...
 
-    def end(self, error: str | None) -> None: ...
+    def end(self, error: str | None, at_ns: int | None = None) -> None: ...
 
 
 class _Connection(asyncio.Protocol):
@@ -54,6 +135,11 @@ class _Connection(asyncio.Protocol):
         self.handler: Handler | None = None
         self.transport: asyncio.Transport | None = None
         self.keep = True
+        self.inbox: list[tuple[int, bytes]] = []
+        """Bytes received and not yet parsed, with the time they arrived."""
+        self.at_ns = 0
+        """When the bytes being parsed arrived."""
+        self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
@@ -67,11 +153,25 @@ class _Connection(asyncio.Protocol):
         if self.handler is None:  # bytes nobody asked for: the connection cannot be trusted any more
             self.abort()
             return
-        try:
-            self.parser.feed_data(data)
-        except self.pool.parser_error as exc:
-            self._end(f"malformed HTTP reply from {self.pool.url}: {exc}")
-            self.abort()
+        self.inbox.append((time.perf_counter_ns(), data))
+        defer = self.pool.defer
+        if defer is None:
+            self.parse()
+        elif len(self.inbox) == 1:
+            defer(self.parse)
+
+    def parse(self) -> None:
+        """Feed what arrived to the parser (whose callbacks tell the handler)."""
+        inbox, self.inbox = self.inbox, []
+        for self.at_ns, data in inbox:
+            if self.handler is None:
+                return
+            try:
+                self.parser.feed_data(data)
+            except self.pool.parser_error as exc:
+                self._end(f"malformed HTTP reply from {self.pool.url}: {exc}")
+                self.abort()
+                return
 
     # httptools callbacks
     def on_headers_complete(self) -> None:
@@ -81,11 +181,11 @@ class _Connection(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         if self.handler is not None:
-            self.handler.body(body)
+            self.handler.body(body, self.at_ns)
 
     def on_message_complete(self) -> None:
-        self._end(None)
-        if self.keep:
+        self._end(None, self.at_ns)
+        if self.keep and not self.lost:
             self.pool.release(self)
         else:
             self.abort()
@@ -94,13 +194,15 @@ class _Connection(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.parse()  # what arrived before the close (a server that closes after each reply)
         self._end(f"the server at {self.pool.url} closed the connection before the reply ended")
         self.pool.discard(self)
 
-    def _end(self, error: str | None) -> None:
+    def _end(self, error: str | None, at_ns: int | None = None) -> None:
         handler, self.handler = self.handler, None
         if handler is not None:
-            handler.end(error)
+            handler.end(error, at_ns)
 
     def abort(self) -> None:
         if self.transport is not None:
@@ -110,14 +212,17 @@ class _Connection(asyncio.Protocol):
 class Pool:
     """The connections to one endpoint (``http://host:port`` or ``https://…``, with an optional path prefix)."""
 
-    def __init__(self, url: str, headers: dict[str, str], limit: int = 0) -> None:
+    def __init__(self, url: str, headers: dict[str, str], loop: asyncio.AbstractEventLoop, limit: int = 0,
+                 defer: Callable[[Callable[[], None]], None] | None = None) -> None:
         u = urlsplit(url)
         if u.scheme not in ("http", "https") or not u.hostname:
             raise ServingError(f"not an http(s) endpoint URL: {url!r}")
         import httptools  # the serving extra (checked before a run)
 
         self.parser_type, self.parser_error = httptools.HttpResponseParser, httptools.HttpParserError
-        self.url, self.limit = url, limit
+        self.url, self.limit, self.loop = url, limit, loop
+        self.defer = defer
+        """Where replies are parsed: later, by the :class:`LoopDriver` (``defer``), or at once (None)."""
         self.host = u.hostname
         self.port = u.port or (443 if u.scheme == "https" else 80)
         self.ssl = ssl.create_default_context() if u.scheme == "https" else None
@@ -147,14 +252,13 @@ class Pool:
 
     def _connect(self, handler: Handler, data: bytes) -> None:
         self.open += 1
-        task = asyncio.get_running_loop().create_task(self._open(handler, data))
+        task = self.loop.create_task(self._open(handler, data))  # also when called between the driver's runs
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _open(self, handler: Handler, data: bytes) -> None:
-        loop = asyncio.get_running_loop()
         try:
-            _, conn = await loop.create_connection(lambda: _Connection(self), self.host, self.port, ssl=self.ssl,
+            _, conn = await self.loop.create_connection(lambda: _Connection(self), self.host, self.port, ssl=self.ssl,
                                                    server_hostname=self.host if self.ssl else None)
         except asyncio.CancelledError:
             self.open -= 1

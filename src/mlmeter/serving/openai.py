@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Any
-
-_clock = time.perf_counter_ns
 
 
 def auth_headers(api_key_env: str | None) -> dict[str, str]:
@@ -99,8 +96,8 @@ def chunk_text(obj: dict[str, Any]) -> str:
     return "".join(out)
 
 
-def read_event(reply: Reply, data: str) -> bool:
-    """Fold one SSE ``data:`` payload into ``reply``; False at ``[DONE]``."""
+def read_event(reply: Reply, data: str, at_ns: int) -> bool:
+    """Fold one SSE ``data:`` payload, which arrived at ``at_ns``, into ``reply``; False at ``[DONE]``."""
     if data.strip() == "[DONE]":
         return False
     try:
@@ -114,7 +111,7 @@ def read_event(reply: Reply, data: str) -> bool:
     text = chunk_text(obj)
     if text:
         reply.text += text
-        reply.chunk_ns.append(_clock())
+        reply.chunk_ns.append(at_ns)
     for c in obj.get("choices") or []:
         reply.finish_reason = c.get("finish_reason") or reply.finish_reason
     usage = obj.get("usage")
@@ -123,10 +120,10 @@ def read_event(reply: Reply, data: str) -> bool:
     return True
 
 
-def read_whole(reply: Reply, obj: dict[str, Any]) -> None:
-    """A non-streamed reply: all of it arrives at once."""
+def read_whole(reply: Reply, obj: dict[str, Any], at_ns: int) -> None:
+    """A non-streamed reply, whose end arrived at ``at_ns``: all of it counts as one chunk."""
     reply.text = chunk_text(obj)
-    reply.chunk_ns.append(_clock())
+    reply.chunk_ns.append(at_ns)
     usage = obj.get("usage") or {}
     if usage.get("completion_tokens") is not None:
         reply.usage_tokens = int(usage["completion_tokens"])

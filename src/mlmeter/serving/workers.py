@@ -37,7 +37,7 @@ def _worker(conn: Connection, args: tuple[Any, ...]) -> None:
             conn.send(msg)
 
     endpoints, spec, prompts, timeout_s, headers, max_connections = args
-    client = Client(endpoints, spec, prompts, timeout_s, headers, max_connections,
+    client = Client(loop, endpoints, spec, prompts, timeout_s, headers, max_connections,
                     on_first=lambda sid, t: send(("f", sid, t)),
                     on_done=lambda sid, ex: send(("d", sid, ex, time.process_time())))
     loop.run_until_complete(client.open())

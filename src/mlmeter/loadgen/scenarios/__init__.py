@@ -3,6 +3,6 @@ object each (:mod:`mlmeter.loadgen.scenarios.policy`) that the rest of the LoadG
 
 from __future__ import annotations
 
-from mlmeter.loadgen.scenarios.base import PassContext
+from mlmeter.loadgen.scenarios.base import PassContext, waiter
 
-__all__ = ["PassContext"]
+__all__ = ["PassContext", "waiter"]

@@ -10,7 +10,7 @@ import numpy as np
 
 from mlmeter.loadgen.completer import Completer
 from mlmeter.loadgen.generate import QueryPlan
-from mlmeter.loadgen.protocols import IssueFn
+from mlmeter.loadgen.protocols import Driver, IssueFn
 from mlmeter.loadgen.settings import EffectiveSettings
 
 clock = time.perf_counter_ns
@@ -34,6 +34,8 @@ class PassContext:
     record: Callable[[np.ndarray, np.ndarray], None]
     """Folds the queries of the completion window, given their scheduled and issued times, into the result."""
     timeout_ns: int
+    wait_until: Callable[[int], int]
+    """Waits until a time and returns the time: sleeping, or running the SUT's driver (:func:`waiter`)."""
     # outcome
     start_ns: int = 0
     # the queries of the current completion window (all of them, except for SingleStream/MultiStream):
@@ -81,6 +83,22 @@ class PassContext:
             )
             return True
         return False
+
+
+def waiter(driver: Driver | None) -> Callable[[int], int]:
+    """How the issuing loop waits for a query's time: sleep and spin, or run the SUT's driver until then."""
+    if driver is None:
+        return wait_until
+    run = driver.run_until
+
+    def driven(target: int) -> int:
+        now = clock()
+        while now < target:
+            run(target)
+            now = clock()
+        return now
+
+    return driven
 
 
 def wait_until(target: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlmeter.loadgen.scenarios.base import PassContext, clock, wait_until
+from mlmeter.loadgen.scenarios.base import PassContext, clock
 
 
 def issue_server(ctx: PassContext) -> None:
@@ -22,6 +22,7 @@ def issue_server(ctx: PassContext) -> None:
     coalesce = es.server_coalesce_queries
     max_async = es.max_async_queries
     limits = not ctx.accuracy and (es.max_query_count or es.max_duration_ms)
+    wait_until = ctx.wait_until
     q = 0
     start = ctx.start_ns = clock()
     try:
