@@ -292,10 +292,14 @@ def _cpu_s() -> float:
 
 
 def measured(fn):  # noqa: ANN001, ANN201 -- wraps any client runner
-    """Add the client's CPU per completed request (ms) to what ``fn`` returns."""
+    """Add the client's CPU per completed request (ms) to what ``fn`` returns; a client that fails (the bare one
+    raises when the mock resets its connections) has not sustained the rate, and says why."""
     def run(url: str, rate: float, duration: float, tokens: int) -> dict:
         before = _cpu_s()
-        r = fn(url, rate, duration, tokens)
+        try:
+            r = fn(url, rate, duration, tokens)
+        except (OSError, asyncio.IncompleteReadError, KeyError, ValueError) as exc:
+            return {"achieved": 0.0, "failed": 1, "error": f"{type(exc).__name__}: {exc}"}
         done = (r.get("achieved") or 0) * duration
         r["cpu_ms"] = (_cpu_s() - before) * 1000 / done if done else None
         return r

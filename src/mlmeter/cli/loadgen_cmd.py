@@ -21,6 +21,7 @@ from mlmeter.loadgen import (
     TestScenario,
     TestSettings,
     run_test,
+    saving_after_interrupt,
 )
 from mlmeter.loadgen.builder import SettingsBuilder
 from mlmeter.loadgen.config import known_models, read_file
@@ -146,7 +147,8 @@ def run(a: argparse.Namespace) -> tuple[TestResult, Path]:
         r, interrupted = metered_test(once, built.settings, outdir, meter, progress)
     finally:
         meter.close()
-    write_result(r, outdir, meter)
+    with saving_after_interrupt(interrupted):
+        write_result(r, outdir, meter)
     if interrupted:
         raise RunInterrupted(r)
     return r, outdir

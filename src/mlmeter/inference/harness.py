@@ -31,6 +31,7 @@ from mlmeter.loadgen import (
     TestScenario,
     TestSettings,
     run_test,
+    saving_after_interrupt,
 )
 from mlmeter.loadgen.builder import SettingsBuilder
 from mlmeter.loadgen.result_json import result_body
@@ -341,30 +342,31 @@ def run_scenario(p: Prepared, scenario: TestScenario, observer: events.Observer 
             sut.close()
 
     r, interrupted = metered_test(once, settings, outdir, p.meter, obs, ranging=cfg.mode != "accuracy")
-    assert sut is not None
-    acc: AccuracyReport | None = None
-    acc_error = None
-    if cfg.mode in ("accuracy", "submission") and not interrupted:
-        try:
-            responses, dupes = read_accuracy_log(Path(r.files["accuracy"]))
-            obs.on_stage(events.Stage(f"accuracy: scoring {len(responses):,} responses"))
-            acc = p.workload.evaluate(responses, p.dataset, dupes, obs)
-            write_text(outdir / "accuracy.txt", acc.text)
-        except WorkloadError as exc:
-            acc_error = f"accuracy evaluation failed: {exc}"
-    checks = scenario_checks(r, acc, acc_error)
-    body = document(p, r, sut, acc)
-    if audit_run is not None and not interrupted:
-        v = audit_run.verify(outdir)
-        for name, text in v.files.items():
-            write_text(outdir / name, text)
-        checks.append(audit_run.check(v))
-        body["compliance"] = v.as_dict()
-        body["mode"] = audit_run.audit.name
-    record = new_record("inference", body, checks=checks, complete=not r.interrupted,
-                        system=p.host, power=p.meter.test_section(r))
-    record.body["summary"] = summary_line(p, r, acc, record.verdict.value)
-    write_record(outdir / "result.json", record)
+    with saving_after_interrupt(interrupted):  # a second Ctrl-C waits for result.json
+        assert sut is not None
+        acc: AccuracyReport | None = None
+        acc_error = None
+        if cfg.mode in ("accuracy", "submission") and not interrupted:
+            try:
+                responses, dupes = read_accuracy_log(Path(r.files["accuracy"]))
+                obs.on_stage(events.Stage(f"accuracy: scoring {len(responses):,} responses"))
+                acc = p.workload.evaluate(responses, p.dataset, dupes, obs)
+                write_text(outdir / "accuracy.txt", acc.text)
+            except WorkloadError as exc:
+                acc_error = f"accuracy evaluation failed: {exc}"
+        checks = scenario_checks(r, acc, acc_error)
+        body = document(p, r, sut, acc)
+        if audit_run is not None and not interrupted:
+            v = audit_run.verify(outdir)
+            for name, text in v.files.items():
+                write_text(outdir / name, text)
+            checks.append(audit_run.check(v))
+            body["compliance"] = v.as_dict()
+            body["mode"] = audit_run.audit.name
+        record = new_record("inference", body, checks=checks, complete=not r.interrupted,
+                            system=p.host, power=p.meter.test_section(r))
+        record.body["summary"] = summary_line(p, r, acc, record.verdict.value)
+        write_record(outdir / "result.json", record)
     if interrupted:
         raise RunInterrupted(r)
     return ScenarioOutcome(scenario, outdir, r, acc, record)

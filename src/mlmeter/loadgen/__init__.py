@@ -11,7 +11,7 @@ from mlmeter.loadgen.completer import Completer
 from mlmeter.loadgen.config import ConfigError, load_settings
 from mlmeter.loadgen.outcome import RunInterrupted, TestResult
 from mlmeter.loadgen.protocols import CompletionSink, QuerySampleLibrary, SystemUnderTest
-from mlmeter.loadgen.run import LogSettings, run_test
+from mlmeter.loadgen.run import LogSettings, run_test, saving_after_interrupt
 from mlmeter.loadgen.settings import (
     EffectiveSettings,
     LoggingMode,
@@ -22,6 +22,7 @@ from mlmeter.loadgen.settings import (
 )
 
 __all__ = [
+    "saving_after_interrupt",
     "Completer",
     "CompletionSink",
     "ConfigError",

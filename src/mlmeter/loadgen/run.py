@@ -264,7 +264,7 @@ def _roomy_gc(gen0: int = 10_000) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _saving_after_interrupt(interrupted: bool) -> Iterator[None]:
+def saving_after_interrupt(interrupted: bool) -> Iterator[None]:
     """Once the user has interrupted the run, a second Ctrl-C waits until the files of what was measured are
     written (in the main thread, where signals arrive; elsewhere nothing changes)."""
     previous = signal.getsignal(signal.SIGINT)
@@ -408,7 +408,7 @@ def run_test(
     opening = _open_log(sut, qsl, ls, requested, es, warnings, pending_errors)
     test = _Test(sut, qsl, es, opening.detail, observing(observer), ls.enable_trace, response_reader)
     modes = _run_modes(test, total)
-    with _saving_after_interrupt(modes.interrupted):
+    with saving_after_interrupt(modes.interrupted):
         result = _conclude(test, modes, opening, ls, requested, summary_hook, applied)
     if modes.interrupted:
         raise RunInterrupted(result)

@@ -15,7 +15,15 @@ import numpy as np
 
 from mlmeter import events
 from mlmeter.inference.accuracy import read_accuracy_log
-from mlmeter.loadgen import LogSettings, RunInterrupted, TestMode, TestResult, TestScenario, run_test
+from mlmeter.loadgen import (
+    LogSettings,
+    RunInterrupted,
+    TestMode,
+    TestResult,
+    TestScenario,
+    run_test,
+    saving_after_interrupt,
+)
 from mlmeter.loadgen.builder import SettingsBuilder
 from mlmeter.loadgen.result_json import result_body
 from mlmeter.results.kinds.inference import accuracy_checks
@@ -178,15 +186,16 @@ def _loadgen(cfg: ServeConfig, sut: EndpointSUT, prompts: PromptSet, target: Tar
                      audit_config=None, observer=obs, layers=built.layers)
     except RunInterrupted as exc:
         r, interrupted = exc.result, True
-    es = r.settings
-    body = {**result_body(r), "serving": client_figures(cfg, sut, es.ttft_latency, es.tpot_latency)}
-    checks = list(r.checks)
-    if cfg.mode in ("accuracy", "submission") and not interrupted and r.files.get("accuracy"):
-        obs.on_stage(events.Stage("accuracy: scoring the replies (ROUGE)"))
-        acc = score_replies(Path(r.files["accuracy"]), prompts, sut.exchanges, target)
-        body.update(llm_accuracy=acc, accuracy=acc["accuracy"])
-        checks += accuracy_checks(acc["accuracy"])
-    record = _write(outdir, body, checks, not r.interrupted, obs)
+    with saving_after_interrupt(interrupted):  # a second Ctrl-C waits for result.json
+        es = r.settings
+        body = {**result_body(r), "serving": client_figures(cfg, sut, es.ttft_latency, es.tpot_latency)}
+        checks = list(r.checks)
+        if cfg.mode in ("accuracy", "submission") and not interrupted and r.files.get("accuracy"):
+            obs.on_stage(events.Stage("accuracy: scoring the replies (ROUGE)"))
+            acc = score_replies(Path(r.files["accuracy"]), prompts, sut.exchanges, target)
+            body.update(llm_accuracy=acc, accuracy=acc["accuracy"])
+            checks += accuracy_checks(acc["accuracy"])
+        record = _write(outdir, body, checks, not r.interrupted, obs)
     if interrupted:
         raise RunInterrupted(r)
     return ServeOutcome(record, outdir, r)

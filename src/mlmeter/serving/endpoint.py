@@ -186,7 +186,7 @@ class Client:
             if not line.startswith(b"data:"):
                 continue
             had = len(reply.chunk_ns)
-            going = read_event(reply, line[5:].strip().decode("utf-8", "replace"), at_ns)
+            going = read_event(reply, line[5:].strip(), at_ns)
             if had == 0 and reply.chunk_ns:
                 self.on_first(sid, reply.chunk_ns[0])
             if not going:
