@@ -20,7 +20,7 @@ Endpoints (``--endpoints PATH``: its ``inference-endpoint``, Python 3.12) and ``
 
     python benchmarks/serving_client.py --guidellm /work/peers/guidellm/bin/guidellm \\
         --aiperf /work/peers/aiperf/bin/aiperf --endpoints /work/peers/endpoints/bin/inference-endpoint \\
-        --vllm /work/peers/vllm/bin/vllm --rates 250,500,1000,1500,2000 --duration 6
+        --vllm /work/peers/vllm/bin/vllm --rates 250,500,750,1000,1250,1500,1750,2000,2250,2500,2750,3000,3500,4000 --duration 6
 """
 
 from __future__ import annotations

@@ -245,3 +245,24 @@ def test_the_send_lag_counts_from_the_loadgen_schedule_not_from_the_issue_call()
         server.close()
     (ex,) = sink.exchanges
     assert ex.scheduled_ns == late and ex.issued_ns - late >= 50_000_000 and ex.sent_ns >= ex.issued_ns
+
+
+@pytest.mark.parametrize("parser", ["orjson", "json"])
+def test_stream_events_read_the_same_with_either_json_parser(monkeypatch, parser):
+    """orjson (the serving extra) when installed, else the standard library: the same reply either way."""
+    import json as std
+
+    from mlmeter.serving import openai
+
+    if parser == "json":
+        monkeypatch.setattr(openai, "loads", std.loads)
+    elif openai.loads is std.loads:
+        pytest.skip("orjson is not installed")
+    reply = openai.Reply()
+    events = [b'{"choices": [{"index": 0, "delta": {"role": "assistant"}}]}',
+              b'{"choices": [{"index": 0, "delta": {"content": "Hi"}}]}',
+              b'{"choices": [{"index": 0, "text": " there", "finish_reason": "length"}]}',
+              b'{"choices": [], "usage": {"completion_tokens": 2}}']
+    assert all(openai.read_event(reply, e, 100 + i) for i, e in enumerate(events))
+    assert not openai.read_event(reply, b"[DONE]", 200)
+    assert (reply.text, reply.chunk_ns, reply.finish_reason, reply.usage_tokens) == ("Hi there", [101, 102], "length", 2)
