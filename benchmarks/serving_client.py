@@ -13,7 +13,7 @@ Two measurements from the serving issue, in one invocation:
   by a fraction of a millisecond), and their p99.
 
 Clients: ``mlmeter`` (``mlmeter serve --scenario Server``), ``bare`` (asyncio streams, raw HTTP/1.1 on
-keep-alive connections: what the mock itself can serve), and the peers whose executables are given, each
+keep-alive connections, no bookkeeping: the anchor), and the peers whose executables are given, each
 installed in a venv of its own: GuideLLM 0.8 (``--guidellm PATH``), AIPerf 0.13 (``--aiperf PATH``), MLCommons
 Endpoints (``--endpoints PATH``: its ``inference-endpoint``, Python 3.12) and ``vllm bench serve``
 (``--vllm PATH``). Usage::
