@@ -39,16 +39,19 @@ SPIN_NS = 150_000
 sleep took 0.1–0.2 ms here (timer slack and the virtual machine's wake-up), which every send would add."""
 
 
-class _PreciseEpoll(selectors.EpollSelector):
-    """epoll, waiting to the microsecond: ``epoll_wait`` rounds its timeout up to a whole millisecond, which would
-    make every scheduled send up to 1 ms late; waiting in ``select`` on the epoll descriptor itself (readable
-    once any registered socket is) keeps the microseconds, and the events are then read without waiting."""
+if hasattr(selectors, "EpollSelector"):  # Linux; kqueue (macOS, BSD) already waits to the nanosecond
 
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if timeout is not None and timeout > 0:
-            select.select([self.fileno()], [], [], timeout)
-            timeout = 0
-        return super().select(timeout)
+    class _PreciseEpoll(selectors.EpollSelector):
+        """epoll, waiting to the microsecond: ``epoll_wait`` rounds its timeout up to a whole millisecond, which
+        would make every scheduled send up to 1 ms late; waiting in ``select`` on the epoll descriptor itself
+        (readable once any registered socket is) keeps the microseconds, and the events are then read without
+        waiting."""
+
+        def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+            if timeout is not None and timeout > 0:
+                select.select([self.fileno()], [], [], timeout)
+                timeout = 0
+            return super().select(timeout)
 
 
 class LoopDriver:
@@ -164,7 +167,8 @@ class _Connection(asyncio.Protocol):
         """Feed what arrived to the parser (whose callbacks tell the handler)."""
         inbox, self.inbox = self.inbox, []
         for self.at_ns, data in inbox:
-            if self.handler is None:
+            if self.handler is None:  # bytes after the reply ended: the connection cannot be trusted any more
+                self.abort()
                 return
             try:
                 self.parser.feed_data(data)
