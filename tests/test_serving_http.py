@@ -95,6 +95,8 @@ class RawServer:
             writer.write(SSE_HEAD + b"\r\n" + _chunk(b"data: [1, 2]\n\n") + b"0\r\n\r\n")
         elif mode == "bad-json":
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n{broken")
+        elif mode == "json-array":
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n[1]")
         elif mode == "close-each":  # what llama-server does after a streamed reply
             writer.write(SSE_HEAD + b"Connection: close\r\n\r\n" + _chunk(GOOD) + b"0\r\n\r\n")
             await writer.drain()
@@ -155,6 +157,7 @@ def _run(url: str, n: int, *, stream: bool = True, timeout_s: float = 20.0, limi
     ("bad-sse", True, "malformed SSE data"),
     ("sse-array", True, "malformed SSE data (not a JSON object)"),
     ("bad-json", False, "malformed JSON reply"),
+    ("json-array", False, "malformed JSON reply (not a JSON object)"),
     ("429", True, 'HTTP 429: {"error": "slow down"}'),
 ])
 def test_a_reply_that_goes_wrong_is_a_failed_sample_naming_why(mode, stream, reason):

@@ -58,9 +58,10 @@ class ConcurrencyRun:
         if driver is not None:  # the client's loop runs here; the last reply interrupts it
             while self._outstanding:
                 driver.run_until(_clock() + 500_000_000)
-        with self._done:
-            while self._outstanding:
-                self._done.wait(0.5)
+        else:
+            with self._done:
+                while self._outstanding:
+                    self._done.wait(0.5)
         self._end_ns = _clock()
 
     def _send(self, stream: int) -> None:

@@ -31,8 +31,9 @@ from mlmeter.serving.openai import Reply, RequestSpec, auth_headers, read_event,
 
 _clock = time.perf_counter_ns
 SWITCH_INTERVAL_S = 50e-6
-"""The GIL switch interval during a run: with client workers, the LoadGen's issuing thread and the worker
-readers share the GIL, and at Python's default (5 ms) a busy reader holds a due query back by up to that long."""
+"""The GIL switch interval during a run: the LoadGen's issuing thread shares the GIL with any other thread (the
+client workers' readers, the progress display), and at Python's default (5 ms) a busy one holds a due query back
+by up to that long."""
 GC_THRESHOLD = (50_000, 20, 100)
 """The collector's thresholds during a run (as MLCommons Endpoints relaxes its own): the run keeps a record per
 request, and the default thresholds make full collections over them frequent pauses of the issuing thread.
@@ -97,11 +98,8 @@ class _Request:
         if error is None and self.status != 200:
             error = f"HTTP {self.status}: {self.rest[:200].decode('utf-8', 'replace')}"
         elif error is None and not self.client.spec.stream:
-            try:
-                read_whole(reply, json.loads(self.rest), at)
-            except ValueError:
-                error = f"malformed JSON reply: {self.rest[:80]!r}"
-            else:
+            read_whole(reply, self.rest, at)
+            if reply.error is None:
                 self.client.on_first(self.sid, reply.chunk_ns[0])
         elif error is None and self.rest:
             self.client.events([self.rest], reply, self.sid, at)

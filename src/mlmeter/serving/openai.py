@@ -104,17 +104,28 @@ def chunk_text(obj: dict[str, Any]) -> str:
     return text
 
 
+def _object(data: bytes) -> dict[str, Any] | str:
+    """``data`` as a JSON object, else what is wrong with it (to follow "malformed …")."""
+    try:
+        obj = loads(data)
+    except ValueError:  # orjson's JSONDecodeError is a ValueError too
+        return ""
+    return obj if isinstance(obj, dict) else " (not a JSON object)"
+
+
+def _usage_tokens(obj: dict[str, Any], reply: Reply) -> None:
+    usage = obj.get("usage")
+    if isinstance(usage, dict) and usage.get("completion_tokens") is not None:
+        reply.usage_tokens = int(usage["completion_tokens"])
+
+
 def read_event(reply: Reply, data: bytes, at_ns: int) -> bool:
     """Fold one SSE ``data:`` payload, which arrived at ``at_ns``, into ``reply``; False at ``[DONE]``."""
     if data == b"[DONE]":
         return False
-    try:
-        obj = loads(data)
-    except ValueError:  # orjson's JSONDecodeError is a ValueError too
-        reply.error = f"malformed SSE data: {data[:80].decode('utf-8', 'replace')!r}"
-        return False
-    if not isinstance(obj, dict):
-        reply.error = f"malformed SSE data (not a JSON object): {data[:80].decode('utf-8', 'replace')!r}"
+    obj = _object(data)
+    if isinstance(obj, str):
+        reply.error = f"malformed SSE data{obj}: {data[:80].decode('utf-8', 'replace')!r}"
         return False
     if "error" in obj:
         reply.error = f"server error in the stream: {str(obj['error'])[:200]}"
@@ -125,16 +136,17 @@ def read_event(reply: Reply, data: bytes, at_ns: int) -> bool:
         reply.chunk_ns.append(at_ns)
     for c in obj.get("choices") or ():
         reply.finish_reason = c.get("finish_reason") or reply.finish_reason
-    usage = obj.get("usage")
-    if usage and isinstance(usage, dict) and usage.get("completion_tokens") is not None:
-        reply.usage_tokens = int(usage["completion_tokens"])
+    _usage_tokens(obj, reply)
     return True
 
 
-def read_whole(reply: Reply, obj: dict[str, Any], at_ns: int) -> None:
-    """A non-streamed reply, whose end arrived at ``at_ns``: all of it counts as one chunk."""
+def read_whole(reply: Reply, data: bytes, at_ns: int) -> None:
+    """A non-streamed reply, whose end arrived at ``at_ns``: all of it counts as one chunk (or ``reply.error``
+    says why it cannot be read)."""
+    obj = _object(data)
+    if isinstance(obj, str):
+        reply.error = f"malformed JSON reply{obj}: {data[:80].decode('utf-8', 'replace')!r}"
+        return
     reply.text = chunk_text(obj)
     reply.chunk_ns.append(at_ns)
-    usage = obj.get("usage") or {}
-    if usage.get("completion_tokens") is not None:
-        reply.usage_tokens = int(usage["completion_tokens"])
+    _usage_tokens(obj, reply)
