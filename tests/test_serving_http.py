@@ -39,7 +39,7 @@ class RawServer:
 
     def __init__(self, mode: str, tls: ssl.SSLContext | None = None) -> None:
         self.mode, self.tls = mode, tls
-        self.connections = self.open = self.peak = 0
+        self.connections = self.open = self.peak = self.answered = 0
         self.loop = asyncio.new_event_loop()
         started = threading.Event()
         self.thread = threading.Thread(target=self._run, args=(started,), daemon=True)
@@ -62,21 +62,28 @@ class RawServer:
         self.open += 1
         self.peak = max(self.peak, self.open)
         try:
-            while await self._one(reader, writer):
-                pass
+            first = True
+            while await self._one(reader, writer, first):
+                first = False
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
         finally:
             self.open -= 1
             writer.close()
 
-    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first: bool) -> bool:
         """Read one request and answer it; False: close the connection."""
         head = await reader.readuntil(b"\r\n\r\n")
         length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
                       if line.lower().startswith(b"content-length"))
         await reader.readexactly(length)
         mode = self.mode
+        # what llama-server does: it keeps a connection after a streamed reply, then drops it unanswered
+        if (mode == "drop-reused" and not first) or (mode == "answer-once" and self.answered):
+            return False
+        self.answered += 1
+        if mode in ("drop-reused", "answer-once"):
+            mode = "ok"
         if mode == "silent":
             await asyncio.sleep(30)
             return False
@@ -197,6 +204,24 @@ def test_a_server_closing_after_every_reply_gets_a_new_connection_each_time():
     finally:
         server.close()
     assert not sink.failures and set(sink.done.values()) == {b" a b"} and server.connections == 8
+
+
+@pytest.mark.parametrize("mode", ["drop-reused", "answer-once"])
+def test_a_request_the_server_drops_on_a_kept_alive_connection_goes_out_once_more(mode):
+    """Once, on a new connection, counted: a server that drops every reused connection loses nothing; one that
+    drops every request after its first fails them, each resent once only (a new connection is not retried)."""
+    server = RawServer(mode)
+    try:
+        sink = _run(server.url, 6, limit=1)
+    finally:
+        server.close()
+    resent = [e.resent for e in sink.exchanges]
+    if mode == "drop-reused":
+        assert not sink.failures and set(sink.done.values()) == {b" a b"} and server.answered == 6
+        assert resent == [0] + [1] * 5 and server.connections == 6  # each new one serves one reply
+    else:
+        assert server.answered == 1 and len(sink.failures) == 5 and resent == [0, 1, 0, 0, 0, 0]  # then new ones
+        assert all("closed the connection before the reply ended" in f for f in sink.failures)
 
 
 def test_the_connection_limit_queues_requests_and_keep_alive_reuses_connections():

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import urllib.request
@@ -17,6 +18,7 @@ import pytest
 
 from mlmeter.cli.main import main
 
+from .inference_oracles import run_official_verification
 from .records import record
 from .servers import free_port, running
 
@@ -84,3 +86,23 @@ def test_the_embedded_accuracy_gate_passes_on_a_real_small_model(llama_server, t
     assert [c.name for c in rec.checks if c.decisive] == ["ROUGE1", "ROUGE2", "ROUGEL"]
     log = (tmp_path / "acc" / "mlperf_log_accuracy.json").read_text()
     assert log.count('"qsl_idx"') == 24 and rec.body["serving"]["failed_requests"] == 0
+
+
+@pytest.mark.oracle
+def test_test06_on_llama_server_with_its_token_ids_agrees_with_the_official_verification(llama_server, tmp_path):
+    """llama.cpp's native /completion sends each token's ID; the audit's log holds them, as officially judged.
+    This server drops a request sent on a connection kept after a streamed reply: those are resent, counted."""
+    code = main(["serve", "--endpoint", llama_server, "--model", "smollm2", "--api", "llamacpp", "--scenario",
+                 "SingleStream", "--max-tokens", "8", "--min-duration-ms", "1000", "--min-query-count", "8",
+                 "--compliance", "TEST06", "--output", str(tmp_path / "r"), "--quiet"])
+    audit = tmp_path / "r" / "TEST06"
+    rec = record(audit)
+    s = rec.body["serving"]
+    assert s["failed_requests"] == 0 and s["requests"] == 100 and s["output_tokens_from"] == "server usage"
+    assert rec.verdict.value == "VALID" and rec.body["compliance"]["passed"], rec.reasons
+    assert code in (0, 1)  # the run before it may miss early stopping on so few queries
+    entries = json.loads((audit / "mlperf_log_accuracy.json").read_text())
+    assert len(entries) == 100 and all(0 < e["token_count"] <= 8 for e in entries)
+    run_official_verification("TEST06", audit, audit, tmp_path / "w", "--scenario", "SingleStream")
+    theirs = (tmp_path / "w" / "out" / "TEST06" / "verify_accuracy.txt").read_text()
+    assert (audit / "verify_accuracy.txt").read_text() == theirs and "verification complete" in theirs

@@ -24,8 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--endpoint", action="append", default=[], metavar="URL",
                    help="base URL of an OpenAI-compatible server (repeat for several: least outstanding wins)")
     e.add_argument("--model", default=None, help="the served model's name (as /v1/models lists it)")
-    e.add_argument("--api", choices=["completions", "chat", "generate"], default="completions",
-                   help="OpenAI /v1/completions or /v1/chat/completions, or Triton's KServe v2 generate extension")
+    e.add_argument("--api", choices=["completions", "chat", "llamacpp", "generate"], default="completions",
+                   help="OpenAI /v1/completions or /v1/chat/completions, llama.cpp's native /completion, or Triton's "
+                        "KServe v2 generate extension")
     e.add_argument("--extra-body", default=None, metavar="JSON",
                    help='fields merged into every request body, e.g. \'{"top_k": 1}\' (server-specific settings)')
     e.add_argument("--max-tokens", type=options.whole(1, 1_000_000), default=64, help="output tokens per request")
@@ -33,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--ignore-eos", action="store_true", help="ask for exactly --max-tokens (ignore_eos, min_tokens)")
     e.add_argument("--tokenizer", type=Path, default=None, metavar="PATH",
                    help="tokenizer.json (or its directory) to count output tokens when the server reports no usage")
+    e.add_argument("--token-ids", action="store_true",
+                   help="ask for the output token IDs (vLLM's return_token_ids, llama.cpp's return_tokens) and log "
+                        "them (int32) as MLPerf's LLM accuracy logs hold them")
     e.add_argument("--client-workers", type=options.whole(1, 256), default=1, metavar="N",
                    help="client processes (when one event loop cannot keep up; the LoadGen stays in this one)")
     e.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
@@ -52,6 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--max-probes", type=options.whole(1, 1000), default=16)
     b.add_argument("--rates", default=None, metavar="QPS[,QPS…]",
                    help="a Server run at each target QPS (MLPerf's rules at each); names the highest VALID one")
+    b.add_argument("--compliance", default="", metavar="TEST06",
+                   help="after the run, the TEST06 audit (first token, EOS, token counts) in <output>/TEST06, "
+                        "verified as the official script does; implies --token-ids")
+    b.add_argument("--eos-token-id", type=options.whole(0, 2**31 - 1), default=2, metavar="ID",
+                   help="the model's EOS token for TEST06 (default 2, the official script's)")
     b.add_argument("--mlperf-model", default=None, help="apply this MLPerf model's mlperf.conf (e.g. llama2-70b)")
     b.add_argument("--prompts", type=Path, default=None, help="prompts file (JSON list or one per line)")
     b.add_argument("--count", type=options.whole(1, 10_000_000), default=None, help="use the first N prompts")
@@ -100,8 +109,11 @@ def cmd_serve(a: argparse.Namespace) -> int:
     cfg = ServeConfig(tuple(a.endpoint), a.model, TestScenario[a.scenario], a.mode, a.api, a.max_tokens,
                       not a.no_stream, a.ignore_eos, a.mlperf_model, settings, a.prompts, a.count, a.output,
                       a.overwrite, a.timeout_s, a.api_key_env, extra_body=_extra_body(a.extra_body), tokenizer=a.tokenizer,
-                      client_workers=a.client_workers,
-                      concurrency=levels[0] if len(levels) == 1 else 0)
+                      client_workers=a.client_workers, concurrency=levels[0] if len(levels) == 1 else 0,
+                      token_ids=a.token_ids, eos_token_id=a.eos_token_id,
+                      compliance=tuple(t.strip().upper() for t in a.compliance.split(",") if t.strip()))
+    if cfg.compliance and (len(levels) > 1 or a.rates is not None):
+        raise ServingError("--compliance audits one LoadGen run: not with --rates or several --concurrency levels")
     progress = Progress(enabled=not a.quiet)
     if a.mode == "find-peak":
         return _find_peak(a, cfg, progress)
@@ -121,8 +133,9 @@ def cmd_serve(a: argparse.Namespace) -> int:
     def once(i: int) -> list[tuple[str, Path]]:
         out = a.output if a.repeat == 1 or a.output is None else a.output / f"repeat-{i + 1}"
         o = run_serve(dataclasses.replace(cfg, output=out), progress)
-        print(_describe(o))
-        verdicts.append(o.record.verdict)
+        for run in (o, *o.audits):
+            print(_describe(run))
+            verdicts.append(run.record.verdict)
         return [("", o.outdir)]
 
     repeat.repeated(a.repeat, once, lambda _k, runs: runs[0].parent / f"repeat-{runs[0].name}")
@@ -196,6 +209,12 @@ def _describe(o: Any) -> str:
         head = loadgen_cmd.describe(o.result).replace(f": {o.result.verdict}", f": {rec.verdict}", 1)
         head += "".join(f"\n  [{'ok ' if a['pass'] else 'FAIL'}] {a['name']} {a['value']} (needs >= {a['threshold']}"
                         + (f" and <= {a['upper']}" if "upper" in a else "") + ")" for a in rec.body.get("accuracy") or [])
+        if "compliance" in rec.body:
+            v = rec.body["compliance"]
+            head += (f"\n  [{'ok ' if v['passed'] else 'FAIL'}] compliance {v['test']}: "
+                     + ("; ".join(v["reasons"]) or "TEST PASS") + f" ({o.outdir / 'verify_accuracy.txt'})")
+            if str(o.result.verdict) != "VALID":
+                head += f"\n  ({v['test']} judges its accuracy log: the performance rules above are not part of it)"
     else:
         c, tok = rec.body["concurrency"], rec.body["tokens"]
         p99 = {k: ((tok[k] or {}).get("p99") or 0) / 1e6 for k in ("ttft", "tpot")}
@@ -204,7 +223,9 @@ def _describe(o: Any) -> str:
                 f"p99 TTFT {p99['ttft']:.3f} ms, p99 TPOT {p99['tpot']:.3f} ms, "
                 f"goodput {c['goodput_requests_per_second'] or 0:.2f} requests/s\n  files: {o.outdir}")
         head += "".join(f"\n  [FAIL] {r}" for r in rec.reasons)
-    return head + (f"\n  client: {s['requests']} requests, {s['failed_requests']} failed; output tokens from "
+    resent = f", {s['resent_requests']} resent (the server had closed kept-alive connections)" \
+        if s.get("resent_requests") else ""
+    return head + (f"\n  client: {s['requests']} requests, {s['failed_requests']} failed{resent}; output tokens from "
                    f"{s['output_tokens_from']}; send lag p99 {(s['send_lag_ms'] or {}).get('p99', 0):.3f} ms from the "
                    f"schedule (the LoadGen's issue lag p99 {(s.get('issue_lag_ms') or {}).get('p99', 0):.3f} ms); "
                    f"goodput {s['goodput']['requests_per_second'] or 0:.2f} requests/s; "

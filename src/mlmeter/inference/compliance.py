@@ -22,6 +22,7 @@ from mlmeter.submission.verify import (
     verify_test01_accuracy,
     verify_test01_performance,
     verify_test04,
+    verify_test06,
 )
 from mlmeter.verdict import Check
 
@@ -102,10 +103,30 @@ def verifier(name: str, dtype: str, runs: dict[str, Path], scenario_dir: Path,
     return verify
 
 
+def test06_run(benchmark: str, scenario: str, eos_token_id: int) -> AuditRun:
+    """TEST06 on an LLM run (``mlmeter serve``): the audit run's own accuracy log (token IDs, int32) is judged
+    alone, as the official script judges it."""
+
+    def verify(audit_dir: Path) -> Verification:
+        v = Verification("TEST06", False)
+        try:
+            v.passed, v.figures, text = verify_test06(audit_dir / ACCURACY_LOG, scenario, eos_token_id=eos_token_id)
+        except VerifyError as exc:
+            v.reasons = [str(exc)]
+            return v
+        v.files = {"verify_accuracy.txt": text}
+        why = {"first_token": "a first token differs from its reply's start", "eos": "a reply ends in two or more "
+               f"EOS tokens ({eos_token_id})", "sample_length": "a token count differs from its reply's token IDs"}
+        v.reasons = [why[k] for k in why if v.figures.get(k) is False]
+        return v
+
+    return AuditRun(audit("TEST06", benchmark), verify)
+
+
 def audit_runs(names: tuple[str, ...], loadgen_model: str, dtype: str, runs: dict[str, Path],
                scenario_dir: Path, score: Score | None = None) -> list[AuditRun]:
     bench = checker_model(loadgen_model)
     return [AuditRun(audit(n, bench), verifier(n, dtype, runs, scenario_dir, score)) for n in names]
 
 
-__all__ = ["AuditRun", "audit_runs", "newest_run", "verifier"]
+__all__ = ["AuditRun", "audit_runs", "newest_run", "test06_run", "verifier"]

@@ -15,6 +15,7 @@ import numpy as np
 
 from mlmeter import events
 from mlmeter.inference.accuracy import read_accuracy_log
+from mlmeter.inference.compliance import AuditRun, test06_run
 from mlmeter.loadgen import (
     LogSettings,
     RunInterrupted,
@@ -34,7 +35,9 @@ from mlmeter.serving.endpoint import EndpointSUT, Exchange
 from mlmeter.serving.llm_accuracy import Target, score, target_for
 from mlmeter.serving.openai import RequestSpec, auth_headers
 from mlmeter.serving.prompts import PromptQSL, PromptSet, load_prompts
+from mlmeter.submission.audits import audit_config_text, checker_model
 from mlmeter.system import describe_host
+from mlmeter.util.atomic import write_text
 from mlmeter.util.rundir import fresh_directory
 from mlmeter.workloads.base import WorkloadError
 
@@ -73,6 +76,16 @@ class ServeConfig:
     """Client processes (> 1 when one event loop cannot keep up with the rate)."""
     concurrency: int = 0
     """> 0: N closed-loop streams for the minimum duration instead of a LoadGen scenario (not MLPerf)."""
+    token_ids: bool = False
+    """Ask the server for the output token IDs and log them (int32), as MLPerf's LLM accuracy logs hold them."""
+    compliance: tuple[str, ...] = ()
+    """Audits run after the run, each in ``<output>/<TEST>`` (TEST06, which implies ``token_ids``)."""
+    eos_token_id: int = 2
+    """The EOS token TEST06 looks for at the replies' ends (the official script's default)."""
+
+    @property
+    def wants_token_ids(self) -> bool:
+        return self.token_ids or "TEST06" in self.compliance
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,25 @@ class ServeOutcome:
     outdir: Path
     result: TestResult | None
     """The LoadGen's result (None for a concurrency run)."""
+    audits: tuple[ServeOutcome, ...] = ()
+    """The compliance audit runs that followed it."""
+
+
+SERVE_AUDITS = ("TEST06",)
+"""The audits of an LLM run; TEST01 and TEST04 are ``mlmeter infer``'s."""
+
+
+def check_config(cfg: ServeConfig) -> None:
+    """What the options cannot do together, refused before anything runs."""
+    unknown = [t for t in cfg.compliance if t not in SERVE_AUDITS]
+    if unknown:
+        raise ServingError(f"--compliance {','.join(unknown)}: mlmeter serve runs {', '.join(SERVE_AUDITS)} (TEST01 "
+                           "and TEST04 audit mlmeter infer runs)")
+    if cfg.wants_token_ids and cfg.api == "generate":
+        raise ServingError("--token-ids and TEST06 need token IDs from the server, which Triton's generate extension "
+                           "does not send: use --api completions or chat (vLLM) or llamacpp (llama.cpp)")
+    if cfg.compliance and (cfg.concurrency or cfg.mode == "find-peak"):
+        raise ServingError("--compliance audits one LoadGen run: not with --concurrency or --mode find-peak")
 
 
 def _get(url: str, headers: dict[str, str]) -> Any:
@@ -155,6 +187,7 @@ def build_settings(cfg: ServeConfig) -> SettingsBuilder:
 def run_serve(cfg: ServeConfig, observer: events.Observer | None = None) -> ServeOutcome:
     """Benchmark the endpoints: one LoadGen test, or a concurrency run; write the run record."""
     require("httptools")
+    check_config(cfg)
     obs = events.observing(observer)
     prompts = load_prompts(cfg.prompts, cfg.count)
     target = target_for(cfg.mlperf_model, prompts.source) if prompts.references is not None else None
@@ -164,7 +197,7 @@ def run_serve(cfg: ServeConfig, observer: events.Observer | None = None) -> Serv
     obs.on_stage(events.Stage(f"checking {', '.join(cfg.endpoints)} for model {cfg.model}"))
     check_endpoints(cfg)  # before anything is created on disk
     spec = RequestSpec(cfg.model, cfg.api, cfg.max_tokens, stream=cfg.stream, ignore_eos=cfg.ignore_eos,
-                       stop=prompts.stop, extra=dict(cfg.extra_body))
+                       stop=prompts.stop, extra=dict(cfg.extra_body), token_ids=cfg.wants_token_ids)
     sut = EndpointSUT(cfg.endpoints, spec, prompts.prompts, timeout_s=cfg.timeout_s, api_key_env=cfg.api_key_env,
                       count_tokens=counter, workers=cfg.client_workers)  # client workers started (or refused) too
     try:
@@ -173,17 +206,32 @@ def run_serve(cfg: ServeConfig, observer: events.Observer | None = None) -> Serv
         obs.on_stage(events.Stage(f"{what} {'' if cfg.concurrency else cfg.mode} -> {outdir}"))
         if cfg.concurrency:
             return _concurrency(cfg, sut, len(prompts.prompts), settings, outdir, obs)
-        return _loadgen(cfg, sut, prompts, target, settings, outdir, obs)
+        main = _loadgen(cfg, sut, prompts, target, settings, outdir, obs)
+        return replace(main, audits=tuple(_audit(cfg, sut, prompts, name, outdir, obs) for name in cfg.compliance))
     finally:
         sut.close()
 
 
+def _audit(cfg: ServeConfig, sut: EndpointSUT, prompts: PromptSet, name: str, outdir: Path,
+           obs: events.Observer) -> ServeOutcome:
+    """A compliance audit's performance run in ``<outdir>/<name>`` (its ``audit.config`` written there and passed
+    to the LoadGen), then its verification."""
+    run = test06_run(checker_model(cfg.mlperf_model or cfg.model), cfg.scenario.name, cfg.eos_token_id)
+    adir = outdir / name
+    adir.mkdir()
+    write_text(adir / "audit.config", audit_config_text(run.audit))
+    sut.reset()
+    obs.on_stage(events.Stage(f"{cfg.scenario.name} {name} -> {adir}"))
+    perf = replace(cfg, mode="performance")
+    return _loadgen(perf, sut, prompts, None, build_settings(perf), adir, obs, run)
+
+
 def _loadgen(cfg: ServeConfig, sut: EndpointSUT, prompts: PromptSet, target: Target | None, built: SettingsBuilder,
-             outdir: Path, obs: events.Observer) -> ServeOutcome:
+             outdir: Path, obs: events.Observer, audit: AuditRun | None = None) -> ServeOutcome:
     interrupted = False
     try:
         r = run_test(sut, PromptQSL(prompts.prompts), built.settings, LogSettings(outdir=str(outdir), write_result_json=False),
-                     audit_config=None, observer=obs, layers=built.layers)
+                     audit_config=outdir / "audit.config" if audit else None, observer=obs, layers=built.layers)
     except RunInterrupted as exc:
         r, interrupted = exc.result, True
     with saving_after_interrupt(interrupted):  # a second Ctrl-C waits for result.json
@@ -192,9 +240,17 @@ def _loadgen(cfg: ServeConfig, sut: EndpointSUT, prompts: PromptSet, target: Tar
         checks = list(r.checks)
         if cfg.mode in ("accuracy", "submission") and not interrupted and r.files.get("accuracy"):
             obs.on_stage(events.Stage("accuracy: scoring the replies (ROUGE)"))
-            acc = score_replies(Path(r.files["accuracy"]), prompts, sut.exchanges, target)
+            acc = score_replies(Path(r.files["accuracy"]), prompts, sut, target)
             body.update(llm_accuracy=acc, accuracy=acc["accuracy"])
             checks += accuracy_checks(acc["accuracy"])
+        if audit is not None and not interrupted:
+            v = audit.verify(outdir)
+            for file, text in v.files.items():
+                write_text(outdir / file, text)
+            if not audit.audit.judges_performance:  # what the server did wrong still counts
+                checks = [c for c in checks if c.decisive]
+            checks.append(audit.check(v))
+            body.update(compliance=v.as_dict(), mode=audit.audit.name)
         record = _write(outdir, body, checks, not r.interrupted, obs)
     if interrupted:
         raise RunInterrupted(r)
@@ -218,8 +274,9 @@ def _write(outdir: Path, body: dict[str, Any], checks: Any, complete: bool, obs:
     return record
 
 
-def score_replies(log: Path, prompts: PromptSet, exchanges: list[Exchange], target: Target | None) -> dict[str, Any]:
-    """Score the replies the accuracy log holds (first reply per prompt) against the set's references."""
+def score_replies(log: Path, prompts: PromptSet, sut: EndpointSUT, target: Target | None) -> dict[str, Any]:
+    """Score the replies the accuracy log holds (first reply per prompt) against the set's references; when it
+    holds token IDs, the text of the same replies, which the SUT kept."""
     if prompts.references is None:
         return {"accuracy": [], "note": f"{prompts.source} has no references: nothing to score (give a dataset "
                                         "with an output column, or the embedded set)"}
@@ -227,10 +284,13 @@ def score_replies(log: Path, prompts: PromptSet, exchanges: list[Exchange], targ
         replies, _ = read_accuracy_log(log)
     except WorkloadError as exc:
         raise ServingError(str(exc)) from exc
-    tokens = {e.sample: e.tokens for e in exchanges if e.error is None}
+    tokens = {e.sample: e.tokens for e in sut.exchanges if e.error is None}
     order = sorted(replies)
-    return score([replies[i].decode("utf-8", "replace") for i in order], [prompts.references[i] for i in order],
-                 [tokens.get(i, 0) for i in order], target)
+    if sut.spec.token_ids:
+        texts = [sut.texts.get(i, "") for i in order]
+    else:
+        texts = [replies[i].decode("utf-8", "replace") for i in order]
+    return score(texts, [prompts.references[i] for i in order], [tokens.get(i, 0) for i in order], target)
 
 
 def sweep_concurrency(cfg: ServeConfig, levels: list[int], observer: events.Observer | None = None) -> list[ServeOutcome]:
@@ -316,6 +376,9 @@ def client_figures(cfg: ServeConfig, sut: EndpointSUT, ttft_ns: int, tpot_ns: in
         "max_tokens": cfg.max_tokens, "ignore_eos": cfg.ignore_eos, "requests": len(exchanges),
         "failed_requests": len(exchanges) - len(ok),
         "failures": sorted({e.error for e in exchanges if e.error})[:10],
+        "resent_requests": sum(e.resent for e in exchanges),
+        "resent_note": "requests sent again on a new connection because the server had closed the kept-alive one "
+                       "before answering (their latency counts from the first schedule)",
         "output_tokens_from": sources[0] if len(sources) == 1 else (sources or "none (no reply completed)"),
         "send_lag_ms": lag, "issue_lag_ms": _pcts([(e.issued_ns - e.scheduled_ns) / 1e6 for e in exchanges]),
         "client": client_overhead(sut, lag), "timeline": timeline(ok),

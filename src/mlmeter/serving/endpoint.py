@@ -9,7 +9,9 @@ of that many client processes (:mod:`mlmeter.serving.workers`). The first chunk 
 saw them, so TTFT, TPOT and the token checks are the LoadGen's (measured from the scheduled send time: client
 queueing cannot hide). Queries go to the endpoint with the fewest outstanding requests. A failed request
 (refused, HTTP error, a stream that breaks or never starts) is a failed sample: reported to the sink with the
-reason — the run ends INVALID — never retried.
+reason — the run ends INVALID — never retried. With ``spec.token_ids`` the accuracy log holds each reply's token
+IDs (int32, as MLPerf's LLM logs and the TEST06 audit read them; the first token's IDs as its ``token_data``)
+and the SUT keeps the replies' text for scoring; else the log holds the text (UTF-8).
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ class Exchange:
     chunk_gaps_ns: list[int] = field(default_factory=list)
     text: str = ""
     usage_reported: bool = False
+    token_ids: list[int] | None = None
+    """The output token IDs the server sent (asked for with ``RequestSpec.token_ids``)."""
+    resent: int = 0
+    """Times the request went out again because the server had closed its kept-alive connection unanswered."""
 
 
 class _Request:
@@ -79,6 +85,9 @@ class _Request:
 
     def head(self, status: int) -> None:
         self.status = status
+
+    def resent(self) -> None:
+        self.ex.resent += 1
 
     def body(self, data: bytes, at_ns: int) -> None:
         if self.finished:
@@ -100,7 +109,7 @@ class _Request:
         elif error is None and not self.client.spec.stream:
             read_whole(reply, self.rest, at)
             if reply.error is None:
-                self.client.on_first(self.sid, reply.chunk_ns[0])
+                self.client.on_first(self.sid, reply.chunk_ns[0], reply.token_ids)
         elif error is None and self.rest:
             self.client.events([self.rest], reply, self.sid, at)
         self.finished = True
@@ -110,11 +119,12 @@ class _Request:
 
 class Client:
     """The asyncio side (on ``loop``): the connection pools and the requests; it reports each request's first
-    token and its end through the two callbacks, with the times it saw them."""
+    token (with the token IDs received by then, when asked for) and its end through the two callbacks, with the
+    times it saw them."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, endpoints: Sequence[str], spec: RequestSpec,
                  prompts: Sequence[str], timeout_s: float, headers: dict[str, str], max_connections: int,
-                 on_first: Callable[[int, int], None], on_done: Callable[[int, Exchange], None],
+                 on_first: Callable[[int, int, list[int] | None], None], on_done: Callable[[int, Exchange], None],
                  defer: Callable[[Callable[[], None]], None] | None = None) -> None:
         self.endpoints, self.spec = list(endpoints), spec
         self.pools = [Pool(url, headers, loop, max_connections, defer) for url in self.endpoints]
@@ -167,12 +177,15 @@ class Client:
         self.outstanding[ex.endpoint] -= 1
         ex.done_ns = at_ns
         ex.tokens, ex.token_source, ex.text = reply.tokens, reply.token_source, reply.text
-        ex.usage_reported = reply.usage_tokens is not None
+        ex.usage_reported, ex.token_ids = reply.usage_tokens is not None, reply.token_ids
         c = reply.chunk_ns
         ex.first_ns = c[0] if c else 0
         ex.chunk_gaps_ns = [b - a for a, b in zip(c, c[1:], strict=False)]  # one gap fewer than chunks
         if reply.error is None and not c:
             reply.error = "the reply had no content (zero tokens)"
+        elif reply.error is None and self.spec.token_ids and reply.token_ids is None:
+            reply.error = ("the server sent no output token IDs: --token-ids needs vLLM's return_token_ids "
+                           "(--api completions or chat) or llama.cpp's /completion (--api llamacpp)")
         ex.error = reply.error
         self.on_done(req.sid, ex)
 
@@ -186,7 +199,8 @@ class Client:
             had = len(reply.chunk_ns)
             going = read_event(reply, line[5:].strip(), at_ns)
             if had == 0 and reply.chunk_ns:
-                self.on_first(sid, reply.chunk_ns[0])
+                ids = reply.token_ids
+                self.on_first(sid, reply.chunk_ns[0], None if ids is None else ids[:])
             if not going:
                 return False
         return True
@@ -202,6 +216,8 @@ class EndpointSUT:
         self.spec = spec
         self.name = f"mlmeter-endpoint-{spec.model}"
         self.exchanges: list[Exchange] = []
+        self.texts: dict[int, str] = {}
+        """With token IDs in the log: the first reply's text to each prompt (QSL index), for scoring."""
         self.workers = workers
         self._count_tokens = count_tokens
         self._sink: CompletionSink | None = None
@@ -243,23 +259,35 @@ class EndpointSUT:
     def flush(self) -> None:
         pass
 
-    def _first(self, sid: int, at_ns: int) -> None:
+    def _first(self, sid: int, at_ns: int, ids: list[int] | None) -> None:
         assert self._sink is not None
-        self._sink.first_token(sid, at_ns=at_ns)
+        if ids is None:
+            self._sink.first_token(sid, at_ns=at_ns)
+        else:
+            self._sink.first_token(sid, [np.asarray(ids, np.int32)], at_ns=at_ns)
+
+    def reset(self) -> None:
+        """Forget the requests of a run (before another run on the same SUT)."""
+        self.exchanges, self.texts = [], {}
 
     def _done(self, sid: int, ex: Exchange) -> None:
         """A request ended (in this process or a worker): count its tokens, keep it, complete the sample."""
         sink = self._sink
         assert sink is not None
-        if ex.error is None and not ex.usage_reported and self._count_tokens is not None:
+        if ex.error is None and not ex.usage_reported and ex.token_ids is None and self._count_tokens is not None:
             ex.tokens, ex.token_source = self._count_tokens(ex.text), "local tokenizer"
         text, ex.text = ex.text, ""  # the accuracy log keeps the replies; the exchange keeps the figures
+        ids, ex.token_ids = ex.token_ids, None
         self.exchanges.append(ex)
         if ex.error is not None:
             sink.report_failure(f"request to {self.endpoints[ex.endpoint]} failed: {ex.error}")
             sink.complete_one(sid, b"", 0, None, ex.done_ns)
             return
-        sink.complete_one(sid, text.encode("utf-8"), max(ex.tokens, 1), None, ex.done_ns)
+        if ids is None:
+            sink.complete_one(sid, text.encode("utf-8"), max(ex.tokens, 1), None, ex.done_ns)
+            return
+        self.texts.setdefault(ex.sample, text)
+        sink.complete_one(sid, np.asarray(ids, np.int32), max(ex.tokens, 1), None, ex.done_ns)
 
     def client_cpu_s(self) -> float:
         """CPU seconds this process (LoadGen and client) and the client workers used since the SUT was made."""

@@ -6,7 +6,10 @@ layers cost 0.51–0.62 ms of CPU per streamed request, this path 0.30–0.35 ms
 server, the client's CPU is what caps the request rate. A request is a prebuilt byte string written to an idle connection (or a new one; never more than
 ``limit`` per endpoint when a limit is set, the rest queue); the reply's status, body pieces and end go to the
 request's :class:`Handler`. No retries: a refused connection, a reply cut short, a malformed reply or a missed
-deadline ends that request with the reason.
+deadline ends that request with the reason. One exception, counted in the result: a request written to a
+kept-alive connection that the server closes before a byte of the reply comes back goes out once more on a new
+connection (llama-server closes its connections some 30 ms after each streamed reply without saying so, and a
+request sent in that window is never answered).
 """
 
 from __future__ import annotations
@@ -128,6 +131,10 @@ class Handler(Protocol):
 
     def end(self, error: str | None, at_ns: int | None = None) -> None: ...
 
+    def resent(self) -> None:
+        """The request went out again on a new connection: the server had closed the kept-alive one before a
+        byte of the reply came back (llama-server closes its connections after a streamed reply, unannounced)."""
+
 
 class _Connection(asyncio.Protocol):
     """One keep-alive connection: a request at a time, its reply parsed as it arrives."""
@@ -143,12 +150,18 @@ class _Connection(asyncio.Protocol):
         self.at_ns = 0
         """When the bytes being parsed arrived."""
         self.lost = False
+        self.replies = 0
+        """Replies this connection carried to their end."""
+        self.sent = b""
+        self.answered = False
+        """Whether any byte of the current request's reply arrived."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
 
     def send(self, handler: Handler, data: bytes) -> None:
         self.handler, handler.conn = handler, self
+        self.sent, self.answered = data, False
         assert self.transport is not None
         self.transport.write(data)
 
@@ -156,6 +169,7 @@ class _Connection(asyncio.Protocol):
         if self.handler is None:  # bytes nobody asked for: the connection cannot be trusted any more
             self.abort()
             return
+        self.answered = True
         self.inbox.append((time.perf_counter_ns(), data))
         defer = self.pool.defer
         if defer is None:
@@ -188,6 +202,7 @@ class _Connection(asyncio.Protocol):
             self.handler.body(body, self.at_ns)
 
     def on_message_complete(self) -> None:
+        self.replies += 1
         self._end(None, self.at_ns)
         if self.keep and not self.lost:
             self.pool.release(self)
@@ -200,6 +215,11 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         self.parse()  # what arrived before the close (a server that closes after each reply)
+        h = self.handler
+        if h is not None and not h.finished and not self.answered and self.replies and not self.pool.closing:
+            self.handler = None  # a kept-alive connection the server had closed: once more on a new one, counted
+            h.resent()           # (a new connection that fails, fails)
+            self.pool.connect(h, self.sent)
         self._end(f"the server at {self.pool.url} closed the connection before the reply ended")
         self.pool.discard(self)
 
@@ -237,6 +257,7 @@ class Pool:
         self.open = 0
         """Connections open or opening."""
         self.waiting: deque[tuple[Handler, bytes]] = deque()
+        self.closing = False
         self._all: set[_Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -247,14 +268,18 @@ class Pool:
 
     def request(self, handler: Handler, data: bytes) -> None:
         """Send ``data`` on an idle connection, else open one, or queue it behind the limit."""
-        if self.idle:
-            self.idle.pop().send(handler, data)
-        elif self.limit and self.open >= self.limit:
+        while self.idle:
+            conn = self.idle.pop()
+            if conn.transport is not None and not conn.transport.is_closing():
+                conn.send(handler, data)
+                return
+        if self.limit and self.open >= self.limit:
             self.waiting.append((handler, data))
         else:
-            self._connect(handler, data)
+            self.connect(handler, data)
 
-    def _connect(self, handler: Handler, data: bytes) -> None:
+    def connect(self, handler: Handler, data: bytes) -> None:
+        """Send ``data`` on a new connection."""
         self.open += 1
         task = self.loop.create_task(self._open(handler, data))  # also when called between the driver's runs
         self._tasks.add(task)
@@ -308,10 +333,11 @@ class Pool:
         if not self.limit or self.open < self.limit:
             item = self._queued()
             if item is not None:
-                self._connect(*item)
+                self.connect(*item)
 
     async def close(self) -> None:
         """Fail what is queued and close every connection (their requests end with the reason)."""
+        self.closing = True
         while self.waiting:
             self.waiting.popleft()[0].end("the client stopped before the request was sent")
         for task in list(self._tasks):

@@ -5,7 +5,10 @@ It serves ``/v1/models``, ``/v1/completions``, ``/v1/chat/completions`` and Trit
 (``/v2/health/ready``, ``/v2/models/{name}/ready``, ``generate``, ``generate_stream``), streamed (SSE, with ``usage`` in the
 last chunk when ``stream_options.include_usage`` is asked) or whole. Faults for tests: ``fail_every`` answers
 every n-th request with HTTP 500; ``stall_after`` stops a stream after that many tokens without ending it;
-``api_key`` makes it refuse requests without that bearer token. ``echo`` answers copy tasks correctly (accuracy tests).
+``api_key`` makes it refuse requests without that bearer token; ``eos_tail`` ends every reply with that many EOS
+tokens (the exploit TEST06 catches); ``token_ids=False`` ignores ``return_token_ids`` (a server without it).
+``echo`` answers copy tasks correctly (accuracy tests). Asked for ``return_token_ids`` (as vLLM is), every chunk
+carries its token's ID.
 ``/mock/stats`` tells the delays it actually kept, from each request's arrival at the mock's socket to its first
 token's write (a client's measurement error is measured against them).
 """
@@ -17,6 +20,7 @@ import contextlib
 import json
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -67,6 +71,18 @@ class MockSettings:
     """Serve one request at a time (a server with one slot: latency grows with the load)."""
     echo: bool = False
     """Answer the embedded copy tasks: reply with the words of the prompt's last ``Sentence:`` line (else ``t0 t1…``)."""
+    token_ids: bool = True
+    """Honour ``return_token_ids``."""
+    eos_tail: int = 0
+    """End each reply with this many EOS tokens (ID ``EOS_ID``, no text), counted in ``usage``."""
+
+
+EOS_ID = 2
+
+
+def token_id(piece: str) -> int:
+    """The mock's token ID of one piece of text (stable across runs and processes; never ``EOS_ID``)."""
+    return 10 + zlib.crc32(piece.encode()) % 50_000
 
 
 class MockServer:
@@ -214,14 +230,17 @@ class MockServer:
         return await self._reply(request, body, arrived)
 
     def _pieces(self, body: dict[str, Any]) -> list[str]:
-        """The reply's tokens: ``t0 t1…`` (``tokens`` of them, at most ``max_tokens``), or the copied sentence."""
+        """The reply's tokens: ``t0 t1…`` (``tokens`` of them, at most ``max_tokens``), or the copied sentence;
+        then ``eos_tail`` empty EOS pieces."""
         limit = min(int(body.get("max_tokens") or self.settings.tokens), self.settings.tokens)
         if self.settings.echo:
             text = body.get("prompt") or "".join(str(m.get("content", "")) for m in body.get("messages") or [])
             lines = [ln for ln in str(text).splitlines() if ln.startswith("Sentence:")]
             words = lines[-1].removeprefix("Sentence:").split() if lines else ["(nothing", "to", "copy)"]
-            return [f" {w}" for w in words][:limit]
-        return [f" t{i}" for i in range(limit)]
+            pieces = [f" {w}" for w in words][:limit]
+        else:
+            pieces = [f" t{i}" for i in range(limit)]
+        return pieces + [""] * self.settings.eos_tail
 
     async def _reply(self, request: Any, body: dict[str, Any], arrived: tuple[float, float]) -> Any:
         from aiohttp import web
@@ -231,6 +250,8 @@ class MockServer:
         pieces = self._pieces(body)
         n = len(pieces)
         generate = bool(body.get("generate"))
+        ids = ([EOS_ID if p == "" else token_id(p) for p in pieces]
+               if body.get("return_token_ids") and s.token_ids and not generate else None)
         if not body.get("stream"):
             await asyncio.sleep(max(0.0, arrived[0] + s.ttft_s + s.itl_s * max(n - 1, 0)
                                     - asyncio.get_running_loop().time()))
@@ -238,7 +259,8 @@ class MockServer:
             if generate:
                 return web.json_response({"model_name": s.model, "text_output": text})
             choice = {"index": 0, "finish_reason": "length",
-                      **({"message": {"role": "assistant", "content": text}} if chat else {"text": text})}
+                      **({"message": {"role": "assistant", "content": text}} if chat else {"text": text}),
+                      **({"token_ids": ids} if ids is not None else {})}
             return web.json_response({"object": "text_completion", "model": s.model, "choices": [choice],
                                       "usage": {"prompt_tokens": 1, "completion_tokens": n}})
         head = {"id": f"cmpl-{self.requests}", "object": "chat.completion.chunk" if chat else "text_completion",
@@ -247,14 +269,15 @@ class MockServer:
         usage = bool((body.get("stream_options") or {}).get("include_usage"))
         with contextlib.suppress(ConnectionResetError):  # the client went away: nobody to answer
             await resp.prepare(request)
-            await self._stream(resp, pieces, chat, generate, head, usage, arrived)
+            await self._stream(resp, pieces, ids, chat, generate, head, usage, arrived)
         return resp
 
-    async def _stream(self, resp: Any, pieces: list[str], chat: bool, generate: bool, head: dict[str, Any],
-                      usage: bool, arrived: tuple[float, float]) -> None:
+    async def _stream(self, resp: Any, pieces: list[str], ids: list[int] | None, chat: bool, generate: bool,
+                      head: dict[str, Any], usage: bool, arrived: tuple[float, float]) -> None:
         """One event per token at the set times from the request's arrival (``ttft_s``, then ``itl_s`` apart, so
         timer lateness never accumulates); with no delay, what is ready at once goes out in one write. ``arrived``:
-        the loop's clock (for timers) and a fine one (for what was kept) when the request came in."""
+        the loop's clock (for timers) and a fine one (for what was kept) when the request came in; ``ids``: each
+        token's ID, when asked for."""
         s, n = self.settings, len(pieces)
         loop = asyncio.get_running_loop()
         t0, c0 = arrived
@@ -270,7 +293,8 @@ class MockServer:
                 await resp.write(b"".join(ready))
                 await asyncio.sleep(3600)
             choice = {"index": 0, "finish_reason": "length" if i == n - 1 else None,
-                      **({"delta": {"content": piece}} if chat else {"text": piece})}
+                      **({"delta": {"content": piece}} if chat else {"text": piece}),
+                      **({"token_ids": [ids[i]]} if ids is not None else {})}
             event = {"model_name": s.model, "text_output": piece} if generate else {**head, "choices": [choice]}
             ready.append(f"data: {json.dumps(event)}\n\n".encode())
             sent.append(time.perf_counter())

@@ -38,7 +38,7 @@ def _worker(conn: Connection, args: tuple[Any, ...]) -> None:
 
     endpoints, spec, prompts, timeout_s, headers, max_connections = args
     client = Client(loop, endpoints, spec, prompts, timeout_s, headers, max_connections,
-                    on_first=lambda sid, t: send(("f", sid, t)),
+                    on_first=lambda sid, t, ids: send(("f", sid, t, ids)),
                     on_done=lambda sid, ex: send(("d", sid, ex, time.process_time())))
     loop.run_until_complete(client.open())
     send(("ready",))
@@ -66,7 +66,7 @@ def _worker(conn: Connection, args: tuple[Any, ...]) -> None:
 class WorkerPool:
     """``workers`` client processes; ``issue`` spreads requests by outstanding count; ``close`` stops them."""
 
-    def __init__(self, workers: int, args: tuple[Any, ...], on_first: Callable[[int, int], None],
+    def __init__(self, workers: int, args: tuple[Any, ...], on_first: Callable[[int, int, list[int] | None], None],
                  on_done: Callable[[int, Exchange], None]) -> None:
         ctx = mp.get_context("spawn")
         self._on_first, self._on_done = on_first, on_done
@@ -114,7 +114,7 @@ class WorkerPool:
                 self._lost(k)
                 return
             if msg[0] == "f":
-                self._on_first(msg[1], msg[2])
+                self._on_first(msg[1], msg[2], msg[3])
             elif msg[0] == "d":
                 with self._lock:
                     self._outstanding[k].discard(msg[1])

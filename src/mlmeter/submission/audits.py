@@ -38,6 +38,9 @@ class Audit:
     purpose: str
     settings: tuple[tuple[str, str, str], ...]
     """(scenario or ``*``, key, value) lines of its ``audit.config`` (the model is always ``*``)."""
+    judges_performance: bool = True
+    """Whether the audit run's performance rules are part of its verdict (TEST06 judges only its accuracy log:
+    100 queries cannot meet early stopping, and the official checker does not ask them to)."""
 
 
 def _test01(benchmark: str) -> Audit:
@@ -59,7 +62,7 @@ def _test06(_benchmark: str) -> Audit:
     return Audit("TEST06", "an LLM's first token equals its reply's, replies end in one EOS, token counts agree",
                  (("*", "mode", "2"), ("*", "accuracy_log_rng_seed", str(AUDIT_SEED)),
                   ("*", "accuracy_log_sampling_target", "100"), ("*", "min_query_count", "100"),
-                  ("*", "min_duration", "0"), ("*", "sample_concatenate_permutation", "0")))
+                  ("*", "min_duration", "0"), ("*", "sample_concatenate_permutation", "0")), judges_performance=False)
 
 
 _AUDITS = {"TEST01": _test01, "TEST04": _test04, "TEST06": _test06}
