@@ -9,6 +9,7 @@ it the MLServer tests skip, unless ``$MLMETER_REQUIRE_MLSERVER`` is set (CI), wh
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -46,29 +47,38 @@ def mlserver(tmp_path_factory):
     url = f"http://127.0.0.1:{http}"
     with running([exe, "start", str(root)], url + "/v2/models/digits_fp32/ready", root / "server.log", "mlserver",
                  cwd=root):
-        yield url
+        yield {"http": url, "grpc": f"grpc://127.0.0.1:{grpc}"}
 
 
-def test_digits_on_a_kserve_v2_server_scores_as_it_does_locally(mlserver, tmp_path):
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_digits_on_a_kserve_v2_server_scores_as_it_does_locally(mlserver, tmp_path, protocol):
+    if protocol == "grpc":
+        pytest.importorskip("tritonclient.grpc")
+    url = mlserver[protocol]
     local, remote = tmp_path / "local", tmp_path / "remote"
     assert main(["infer", "--backend", "onnxruntime", "--model", "digits", "--scenario", "Offline", "--mode",
                  "accuracy", "--output", str(local), "--quiet"]) == 0
-    code = main(["infer", "--backend", "kserve", "--backend-option", f"url={mlserver}", "--model", "digits",
+    code = main(["infer", "--backend", "kserve", "--backend-option", f"url={url}", "--model", "digits",
                  "--scenario", "Offline", "--mode", "accuracy", "--output", str(remote), "--quiet"])
     ours, theirs = record(remote / "Offline" / "accuracy"), record(local / "Offline" / "accuracy")
     assert code == 0 and ours.verdict.value == "VALID"
     assert ours.body["accuracy"][0]["value"] == theirs.body["accuracy"][0]["value"]  # same model, same pre-processing
-    code = main(["infer", "--backend", "kserve", "--backend-option", f"url={mlserver}", "--model", "digits",
+    assert ours.body["backend"]["settings"]["protocol"] == f"KServe v2 {'gRPC' if protocol == 'grpc' else 'HTTP/JSON'}"
+    code = main(["infer", "--backend", "kserve", "--backend-option", f"url={url}", "--model", "digits",
                  "--scenario", "Server", "--time", "1", "--auto-targets", "--output", str(tmp_path / "srv"), "--quiet"])
     rec = record(tmp_path / "srv" / "Server" / "performance")
     assert code in (0, 1) and rec.body["loadgen"]["sample_count"] > 0
     assert not [c for c in rec.checks if c.decisive and not c.passed]  # no failed request
 
 
-def test_a_kserve_model_that_is_not_served_is_refused_naming_it(mlserver, tmp_path, capsys):
-    code = main(["infer", "--backend", "kserve", "--backend-option", f"url={mlserver}", "--backend-option",
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_a_kserve_model_that_is_not_served_is_refused_naming_it(mlserver, tmp_path, capsys, protocol):
+    if protocol == "grpc":
+        pytest.importorskip("tritonclient.grpc")
+    code = main(["infer", "--backend", "kserve", "--backend-option", f"url={mlserver[protocol]}", "--backend-option",
                  "model=resnet", "--model", "digits", "--output", str(tmp_path), "--quiet"])
-    assert code == 2 and "model 'resnet' is not ready" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 2 and "model 'resnet'" in err and len(err.strip().splitlines()) == 1
 
 
 def test_a_kserve_server_that_is_not_there_is_one_line(tmp_path, capsys):
@@ -78,6 +88,11 @@ def test_a_kserve_server_that_is_not_there_is_one_line(tmp_path, capsys):
     assert code == 2 and "is a KServe v2 server listening there?" in err and "Traceback" not in err
     assert main(["infer", "--backend", "kserve", "--model", "digits", "--output", str(tmp_path / "b"), "--quiet"]) == 2
     assert "--backend-option url=" in capsys.readouterr().err
+    if importlib.util.find_spec("tritonclient") is not None:
+        code = main(["infer", "--backend", "kserve", "--backend-option", "url=grpc://127.0.0.1:9", "--backend-option",
+                     "timeout_s=5", "--model", "digits", "--output", str(tmp_path / "g"), "--quiet"])
+        err = capsys.readouterr().err
+        assert code == 2 and "is a KServe v2 gRPC server listening there?" in err and "Traceback" not in err
 
 
 def _word_tokenizer(path: Path) -> Path:

@@ -1,9 +1,10 @@
-"""A model server behind the KServe v2 / Triton HTTP inference protocol as a backend: the workload's own
+"""A model server behind the KServe v2 / Triton inference protocol as a backend: the workload's own
 pre-processing and accuracy run here, the inference on the server (``mlmeter infer --backend kserve``).
 
-``--backend-option url=http://host:8000`` (required) and ``model=NAME`` (default: the model file's stem),
-optionally ``version=N``, ``layout=NHWC``, ``timeout_s=60``. Loading checks the server's and the model's
-readiness and reads the model's metadata (inputs and outputs, v2 datatypes); each batch is one
+``--backend-option url=http://host:8000`` (required; ``grpc://host:8001`` speaks the gRPC protocol instead, see
+:mod:`mlmeter.backends.kserve_grpc`) and ``model=NAME`` (default: the model file's stem), optionally
+``version=N``, ``layout=NHWC``, ``timeout_s=60``. Loading checks the server's and the model's readiness and
+reads the model's metadata (inputs and outputs, v2 datatypes); over HTTP each batch is one
 ``POST /v2/models/{name}/infer`` with JSON tensors over a keep-alive connection per thread. An API key from
 ``$KSERVE_API_KEY`` (``api_key_env=NAME`` to change it) is sent as a bearer token and never recorded. A failed
 request raises: the harness counts it as a failed sample and the run ends INVALID. Nothing is retried.
@@ -17,7 +18,7 @@ import threading
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -115,6 +116,69 @@ def check_ready(c: V2Client, path: str, model: str) -> None:
     _check((status, body), f"model {model!r} is not ready on {c.url}")
 
 
+class V2Model(Protocol):
+    """One model on a KServe v2 server, over one of the protocol's transports."""
+
+    url: str
+    protocol: str
+
+    def metadata(self) -> dict[str, Any]:
+        """The model's metadata, once the server and the model are ready (else a ``BackendError`` saying why)."""
+        ...
+
+    def infer(self, feeds: Sequence[tuple[str, np.ndarray, str]], outputs: Sequence[str]) -> dict[str, np.ndarray]:
+        """(name, array, v2 datatype) inputs -> the named outputs (all of them when none is named)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class HttpModel:
+    """One model over the HTTP/JSON protocol."""
+
+    protocol = "KServe v2 HTTP/JSON"
+
+    def __init__(self, url: str, model: str, version: str, timeout_s: float, api_key_env: str | None) -> None:
+        self.client = V2Client(url, timeout_s, api_key_env)
+        self.url, self.model = self.client.url, model
+        self.path = f"/v2/models/{urllib.parse.quote(model)}" + (f"/versions/{version}" if version else "")
+
+    def metadata(self) -> dict[str, Any]:
+        check_ready(self.client, self.path, self.model)
+        status, meta = self.client.call("GET", self.path)
+        _check((status, meta), f"cannot read model {self.model!r}'s metadata")
+        return dict(meta)
+
+    def infer(self, feeds: Sequence[tuple[str, np.ndarray, str]], outputs: Sequence[str]) -> dict[str, np.ndarray]:
+        inputs = [{"name": name, "shape": list(a.shape), "datatype": dt, "data": a.ravel().tolist()}
+                  for name, a, dt in feeds]
+        status, out = self.client.call("POST", self.path + "/infer",
+                                       {"inputs": inputs, "outputs": [{"name": n} for n in outputs]})
+        if status != 200:
+            detail = out.get("error") if isinstance(out, dict) else out
+            raise BackendError(f"POST {self.path}/infer: HTTP {status}: {detail}")
+        got = {t["name"]: t for t in out.get("outputs") or []}
+        result = {}
+        for name in outputs or list(got):
+            t = got.get(name)
+            if t is None:
+                raise BackendError(f"the server's reply has no output {name!r} (it has {', '.join(got) or 'none'})")
+            result[name] = np.asarray(t["data"], dtype=V2_TYPES.get(t.get("datatype"), "float32")).reshape(t["shape"])
+        return result
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def open_model(url: str, model: str, version: str, timeout_s: float, api_key_env: str | None) -> V2Model:
+    """The model over HTTP (``http(s)://``) or gRPC (``grpc(s)://``, the ``kserve-grpc`` extra)."""
+    if url.startswith(("grpc://", "grpcs://")):
+        from mlmeter.backends.kserve_grpc import GrpcModel
+
+        return GrpcModel(url, model, version, timeout_s, api_key_env)
+    return HttpModel(url, model, version, timeout_s, api_key_env)
+
+
 class KServeBackend:
     name = "kserve"
     version = "v2"
@@ -122,58 +186,41 @@ class KServeBackend:
     thread_safe = True
 
     def __init__(self) -> None:
-        self._client: V2Client | None = None
-        self._path = ""
+        self._model: V2Model | None = None
         self._outputs: tuple[TensorInfo, ...] = ()
 
     def load(self, path: Path, options: BackendOptions) -> LoadedModel:
         x = options.extra
         if not x.get("url"):
-            raise BackendError("backend 'kserve' needs the server: --backend-option url=http://HOST:PORT "
-                               "(and model=NAME if the served name is not the model file's stem)")
-        model = str(x.get("model") or Path(path).stem)
-        self._path = f"/v2/models/{urllib.parse.quote(model)}" + (f"/versions/{x['version']}" if x.get("version") else "")
+            raise BackendError("backend 'kserve' needs the server: --backend-option url=http://HOST:PORT (or "
+                               "grpc://HOST:PORT; and model=NAME if the served name is not the model file's stem)")
+        name = str(x.get("model") or Path(path).stem)
         self.preferred_layout = str(x.get("layout", "NCHW")).upper()
-        c = self._client = V2Client(str(x["url"]), float(x.get("timeout_s", 60)), str(x.get("api_key_env", "KSERVE_API_KEY")))
+        m = self._model = open_model(str(x["url"]), name, str(x.get("version") or ""), float(x.get("timeout_s", 60)),
+                                     str(x.get("api_key_env", "KSERVE_API_KEY")))
         try:
-            return self._open(c, model)
+            meta = m.metadata()
+            inputs = tuple(_info(t) for t in meta.get("inputs") or [])
+            self._outputs = tuple(_info(t) for t in meta.get("outputs") or [])
         except BackendError:
-            c.close()
+            m.close()
             raise
-
-    def _open(self, c: V2Client, model: str) -> LoadedModel:
-        check_ready(c, self._path, model)
-        status, meta = c.call("GET", self._path)
-        _check((status, meta), f"cannot read model {model!r}'s metadata")
-        inputs = tuple(_info(t) for t in meta.get("inputs") or [])
-        self._outputs = tuple(_info(t) for t in meta.get("outputs") or [])
-        settings = {"url": c.url, "model": model, "server_model_version": meta.get("versions"),
-                    "platform": meta.get("platform"), "protocol": "KServe v2 HTTP/JSON"}
-        return LoadedModel(f"{c.url}{self._path}", inputs, self._outputs, settings)
+        settings = {"url": m.url, "model": name, "server_model_version": meta.get("versions"),
+                    "platform": meta.get("platform"), "protocol": m.protocol}
+        return LoadedModel(f"{m.url}/v2/models/{name}", inputs, self._outputs, settings)
 
     def predict(self, feeds: Mapping[str, np.ndarray]) -> Sequence[np.ndarray]:
-        assert self._client is not None, "load() first"
+        assert self._model is not None, "load() first"
         inputs = []
         for name, a in feeds.items():
             a = np.ascontiguousarray(a)
             dt = NUMPY_TYPES.get(a.dtype.name)
             if dt is None:
                 raise BackendError(f"input {name!r}: dtype {a.dtype} has no KServe v2 datatype")
-            inputs.append({"name": name, "shape": list(a.shape), "datatype": dt, "data": a.ravel().tolist()})
-        body = {"inputs": inputs, "outputs": [{"name": o.name} for o in self._outputs]}
-        status, out = self._client.call("POST", self._path + "/infer", body)
-        if status != 200:
-            detail = out.get("error") if isinstance(out, dict) else out
-            raise BackendError(f"POST {self._path}/infer: HTTP {status}: {detail}")
-        got = {t["name"]: t for t in out.get("outputs") or []}
-        result = []
-        for o in self._outputs or tuple(TensorInfo(n, "float32", ()) for n in got):  # metadata without outputs: all
-            t = got.get(o.name)
-            if t is None:
-                raise BackendError(f"the server's reply has no output {o.name!r} (it has {', '.join(got) or 'none'})")
-            result.append(np.asarray(t["data"], dtype=V2_TYPES.get(t.get("datatype"), o.dtype)).reshape(t["shape"]))
-        return result
+            inputs.append((name, a, dt))
+        got = self._model.infer(inputs, [o.name for o in self._outputs])
+        return list(got.values())  # in the order asked (all the server sent when its metadata lists no outputs)
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        if self._model is not None:
+            self._model.close()
