@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,12 @@ def test_triton_generate_extension_runs_under_the_loadgen(tmp_path, stream):
     if stream:  # the mock's 10 ms TTFT, measured from the schedule
         assert tok["ttft"]["p50"] >= 10e6 and s["inter_token_latency_ms"]["p50"] >= 1.5
     assert bad == 2 and not (tmp_path / "x").exists()
+
+
+def test_grpc_without_its_extra_names_the_extra(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tritonclient.grpc", None)  # what an environment without the extra imports
+    monkeypatch.delitem(sys.modules, "mlmeter.backends.kserve_grpc", raising=False)
+    code = main(["infer", "--backend", "kserve", "--backend-option", "url=grpc://127.0.0.1:9", "--model", "digits",
+                 "--output", str(tmp_path / "r"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "pip install 'mlmeter[kserve-grpc]'" in err and len(err.strip().splitlines()) == 1
