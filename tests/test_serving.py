@@ -35,7 +35,9 @@ def test_a_server_run_measures_tokens_and_writes_a_serving_record(tmp_path, caps
     assert 20e6 <= tokens["ttft"]["p50"] < 200e6  # the mock's 20 ms, measured by the LoadGen from the schedule
     assert s["inter_token_latency_ms"]["p50"] >= 1.5 and s["goodput"]["requests_per_second"] > 0
     assert [m.name for m in rec.metrics][:3] == ["output tokens/s", "p99 TTFT", "p99 TPOT"]
-    assert "client:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "client:" in out and f"server: {m.url}: mlmeter-mock " in out
+    assert s["servers"][0]["software"] == "mlmeter-mock" and s["servers"][0]["model"]["id"] == "mock-llm"
     assert main(["report", str(tmp_path / "r"), "--output", str(tmp_path / "r.html")]) == 0
     html = (tmp_path / "r.html").read_text()
     assert "serving:" in html and "<h3>Client</h3>" in html and "latency distribution" in html

@@ -70,6 +70,8 @@ def test_a_server_run_against_llama_server_counts_what_the_server_counts(llama_s
     rec = record(tmp_path / "srv")
     s = rec.body["serving"]
     assert code in (0, 1) and s["failed_requests"] == 0 and s["output_tokens_from"] == "server usage"
+    assert s["servers"][0]["software"] == "llama.cpp" and s["servers"][0]["model"]["owned_by"] == "llamacpp"
+    assert s["servers"][0]["details"]["model_path"].endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
     ours = rec.body["tokens"]["token_count"]
     assert ours > 0 and ours == _predicted_tokens(llama_server) - before  # the server's own counter agrees
     assert rec.body["tokens"]["ttft"]["p50"] > 0 and rec.body["tokens"]["tpot"]["p50"] > 0

@@ -121,3 +121,19 @@ def test_llama_cpp_native_events_give_text_tokens_and_the_end():
     assert read_event(r, b'{"content": "ara", "tokens": [43], "stop": false, "tokens_predicted": 2}', 2)
     assert not read_event(r, b'{"content": "", "tokens": [], "stop": true, "tokens_predicted": 2}', 3)  # the end
     assert r.text == " Kara" and r.token_ids == [42, 43] and r.chunk_ns == [1, 2] and r.usage_tokens == 2
+
+
+@pytest.mark.parametrize(("routes", "software", "version"), [
+    ({"/version": {"version": "0.32.0"}}, "vLLM", "0.32.0"),
+    ({"/version": {"version": "x"}, "/props": {"build_info": "b6123-abc", "default_generation_settings": {}}},
+     "llama.cpp", "b6123-abc"),
+    ({"/v2": {"name": "triton", "version": "2.59.0", "extensions": []}}, "triton", "2.59.0"),
+    ({"/info": {"model_id": "m", "version": "3.3.4"}}, "text-generation-inference", "3.3.4"),
+    ({}, "uvicorn", None),  # nothing answers: the Server header names it
+])
+def test_an_endpoint_is_described_by_the_first_route_that_reads_as_its_own(monkeypatch, routes, software, version):
+    from mlmeter.serving import server_info
+
+    monkeypatch.setattr(server_info, "_probe", lambda url, headers: routes.get(url.removeprefix("http://h")))
+    info = server_info.describe("http://h", {}, {"id": "m", "owned_by": "openai"}, "uvicorn")
+    assert info["software"] == software and info["version"] == version and info["model"]["id"] == "m"

@@ -14,6 +14,7 @@ from mlmeter.cli import knobs, loadgen_cmd, options, repeat
 from mlmeter.cli.progress import Progress
 from mlmeter.loadgen import TestScenario
 from mlmeter.serving import ServingError
+from mlmeter.serving.server_info import label
 from mlmeter.verdict import exit_code
 
 
@@ -225,6 +226,8 @@ def _describe(o: Any) -> str:
         head += "".join(f"\n  [FAIL] {r}" for r in rec.reasons)
     resent = f", {s['resent_requests']} resent (the server had closed kept-alive connections)" \
         if s.get("resent_requests") else ""
+    servers = "; ".join(f"{i.get('endpoint')}: {label(i)}" for i in s.get("servers") or [])
+    head += f"\n  server: {servers}" if servers else ""
     return head + (f"\n  client: {s['requests']} requests, {s['failed_requests']} failed{resent}; output tokens from "
                    f"{s['output_tokens_from']}; send lag p99 {(s['send_lag_ms'] or {}).get('p99', 0):.3f} ms from the "
                    f"schedule (the LoadGen's issue lag p99 {(s.get('issue_lag_ms') or {}).get('p99', 0):.3f} ms); "

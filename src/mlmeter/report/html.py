@@ -14,6 +14,7 @@ from mlmeter import __version__
 from mlmeter.report.charts import PALETTE, Mark, Series, bars, fmt, histogram, xy_chart
 from mlmeter.report.runs import RunView, quality_curves
 from mlmeter.report.sources import embed
+from mlmeter.serving.server_info import label
 
 CSS = """
 :root{--ok:#15803d;--bad:#b91c1c;--warn:#b45309;--ink:#111827;--mute:#6b7280;--line:#e5e7eb}
@@ -323,7 +324,8 @@ def _client(doc: dict[str, Any]) -> str:
         return ""
     lag, itl, good = s.get("send_lag_ms") or {}, s.get("inter_token_latency_ms") or {}, s.get("goodput") or {}
     issue = s.get("issue_lag_ms") or {}
-    rows = [("endpoints", ", ".join(s.get("endpoints") or [])), ("requests (failed)",
+    servers = "; ".join(f"{i.get('endpoint')}: {label(i)}" for i in s.get("servers") or []) or "not told"
+    rows = [("endpoints", ", ".join(s.get("endpoints") or [])), ("server", servers), ("requests (failed)",
             f"{s.get('requests')} ({s.get('failed_requests')})"), ("output tokens from", str(s.get("output_tokens_from"))),
             ("send lag from the schedule p50 / p99 (ms)", f"{fmt(lag.get('p50') or 0)} / {fmt(lag.get('p99') or 0)}"),
             ("of which the LoadGen's issue lag p50 / p99 (ms)",

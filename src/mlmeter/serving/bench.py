@@ -3,9 +3,7 @@ write the run record (kind ``serving``) with the client's own figures beside the
 
 from __future__ import annotations
 
-import json
 import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +33,7 @@ from mlmeter.serving.endpoint import EndpointSUT, Exchange
 from mlmeter.serving.llm_accuracy import Target, score, target_for
 from mlmeter.serving.openai import RequestSpec, auth_headers
 from mlmeter.serving.prompts import PromptQSL, PromptSet, load_prompts
+from mlmeter.serving.server_info import describe, fetch
 from mlmeter.submission.audits import audit_config_text, checker_model
 from mlmeter.system import describe_host
 from mlmeter.util.atomic import write_text
@@ -115,12 +114,6 @@ def check_config(cfg: ServeConfig) -> None:
         raise ServingError("--compliance audits one LoadGen run: not with --concurrency or --mode find-peak")
 
 
-def _get(url: str, headers: dict[str, str]) -> Any:
-    req = urllib.request.Request(url, headers=headers)
-    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 -- the user's endpoint
-        return json.loads(resp.read() or b"null")
-
-
 def _check_v2(url: str, cfg: ServeConfig) -> None:
     """A KServe v2 server that is ready and has ``cfg.model`` ready (the backend's readiness check)."""
     from mlmeter.backends.kserve import BackendError, V2Client, check_ready
@@ -137,16 +130,19 @@ def _check_v2(url: str, cfg: ServeConfig) -> None:
         c.close()
 
 
-def check_endpoints(cfg: ServeConfig) -> None:
+def check_endpoints(cfg: ServeConfig) -> list[dict[str, Any]]:
     """Every endpoint answers ``/v1/models`` and serves ``cfg.model`` (else the served models are named); for
-    ``--api generate``, the KServe v2 readiness of the server and the model."""
+    ``--api generate``, the KServe v2 readiness of the server and the model. What each endpoint tells about its
+    server and model (:func:`mlmeter.serving.server_info.describe`)."""
     headers = auth_headers(cfg.api_key_env)
+    servers = []
     for url in cfg.endpoints:
         if cfg.api == "generate":
             _check_v2(url.rstrip("/"), cfg)
+            servers.append(describe(url, headers, None, None))
             continue
         try:
-            data = _get(url.rstrip("/") + "/v1/models", headers)
+            data, reply_headers = fetch(url.rstrip("/") + "/v1/models", headers, timeout_s=10)
         except urllib.error.HTTPError as exc:
             if exc.code in (401, 403):
                 raise ServingError(f"{url}: HTTP {exc.code}: the API key is missing or wrong (set "
@@ -154,9 +150,12 @@ def check_endpoints(cfg: ServeConfig) -> None:
             raise ServingError(f"{url}/v1/models: HTTP {exc.code}; is this an OpenAI-compatible server?") from exc
         except (OSError, ValueError) as exc:
             raise ServingError(f"{url}: cannot reach an OpenAI-compatible server ({exc}); check --endpoint") from exc
-        served = [m.get("id") for m in (data or {}).get("data") or [] if isinstance(m, dict)]
+        entries = [m for m in data.get("data") or [] if isinstance(m, dict)] if isinstance(data, dict) else []
+        served = [m.get("id") for m in entries]
         if cfg.model not in served:
             raise ServingError(f"{url} does not serve model {cfg.model!r}; it serves: {', '.join(map(str, served)) or 'none'}")
+        servers.append(describe(url, headers, entries[served.index(cfg.model)], reply_headers.get("server")))
+    return servers
 
 
 def token_counter(path: Path | None) -> Callable[[str], int] | None:
@@ -195,11 +194,12 @@ def run_serve(cfg: ServeConfig, observer: events.Observer | None = None) -> Serv
     settings = build_settings(cfg)
     what = f"concurrency-{cfg.concurrency}" if cfg.concurrency else cfg.scenario.name
     obs.on_stage(events.Stage(f"checking {', '.join(cfg.endpoints)} for model {cfg.model}"))
-    check_endpoints(cfg)  # before anything is created on disk
+    servers = check_endpoints(cfg)  # before anything is created on disk
     spec = RequestSpec(cfg.model, cfg.api, cfg.max_tokens, stream=cfg.stream, ignore_eos=cfg.ignore_eos,
                        stop=prompts.stop, extra=dict(cfg.extra_body), token_ids=cfg.wants_token_ids)
     sut = EndpointSUT(cfg.endpoints, spec, prompts.prompts, timeout_s=cfg.timeout_s, api_key_env=cfg.api_key_env,
                       count_tokens=counter, workers=cfg.client_workers)  # client workers started (or refused) too
+    sut.servers = servers
     try:
         outdir = fresh_directory(cfg.output or Path("mlmeter-serve") / f"{cfg.model}-{what}",
                                  given=cfg.output is not None, overwrite=cfg.overwrite)
@@ -372,7 +372,7 @@ def client_figures(cfg: ServeConfig, sut: EndpointSUT, ttft_ns: int, tpot_ns: in
     span_s = ((max(e.done_ns for e in exchanges) - min(e.scheduled_ns for e in exchanges)) / 1e9) if exchanges else 0.0
     sources = sorted({e.token_source for e in ok})
     return {
-        "endpoints": list(cfg.endpoints), "model": cfg.model, "api": cfg.api, "stream": cfg.stream,
+        "endpoints": list(cfg.endpoints), "model": cfg.model, "servers": sut.servers, "api": cfg.api, "stream": cfg.stream,
         "max_tokens": cfg.max_tokens, "ignore_eos": cfg.ignore_eos, "requests": len(exchanges),
         "failed_requests": len(exchanges) - len(ok),
         "failures": sorted({e.error for e in exchanges if e.error})[:10],

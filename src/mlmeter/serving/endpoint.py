@@ -218,6 +218,8 @@ class EndpointSUT:
         self.exchanges: list[Exchange] = []
         self.texts: dict[int, str] = {}
         """With token IDs in the log: the first reply's text to each prompt (QSL index), for scoring."""
+        self.servers: list[dict[str, Any]] = []
+        """What each endpoint told about its server and model (``bench.check_endpoints``)."""
         self.workers = workers
         self._count_tokens = count_tokens
         self._sink: CompletionSink | None = None

@@ -154,6 +154,7 @@ class MockServer:
         app.router.add_post("/v1/chat/completions", self._complete)
         app.router.add_get("/health", self._readiness)  # what vLLM and llama-server answer (GuideLLM asks it)
         app.router.add_get("/v2/health/ready", self._readiness)
+        app.router.add_get("/v2", self._server_metadata)
         app.router.add_get("/mock/stats", self._stats)
         app.router.add_get("/v2/models/{name}/ready", self._readiness)
         app.router.add_post("/v2/models/{name}/generate", self._complete)
@@ -191,6 +192,14 @@ class MockServer:
         if refused is not None:
             return refused
         return web.json_response({"object": "list", "data": [{"id": self.settings.model, "object": "model"}]})
+
+    async def _server_metadata(self, request: Any) -> Any:
+        """KServe v2 server metadata: what the mock is."""
+        from aiohttp import web
+
+        from mlmeter import __version__
+
+        return web.json_response({"name": "mlmeter-mock", "version": __version__, "extensions": ["generate"]})
 
     async def _readiness(self, request: Any) -> Any:
         """KServe v2 readiness of the server, or of the model named in the path."""

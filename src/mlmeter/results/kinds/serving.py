@@ -8,6 +8,7 @@ from typing import Any
 from mlmeter.results.kinds import KindAdapter, host_environment
 from mlmeter.results.kinds.loadgen import latency_metrics, loadgen_identity
 from mlmeter.results.record import Metric
+from mlmeter.serving.server_info import label
 from mlmeter.verdict import Check
 
 
@@ -43,7 +44,10 @@ class ServingKind(KindAdapter):
                 "tpot_latency": eff.get("tpot_latency")}
 
     def environment(self, body: Mapping[str, Any], system: Mapping[str, Any] | None) -> dict[str, Any]:
-        return {**host_environment(system), "endpoints": len((body.get("serving") or {}).get("endpoints") or [])}
+        s = body.get("serving") or {}
+        servers = sorted({label(i) for i in s.get("servers") or []})
+        return {**host_environment(system), "endpoints": len(s.get("endpoints") or []),
+                "server": ", ".join(servers) or None}
 
 
 ADAPTER = ServingKind()
