@@ -108,3 +108,13 @@ def test_test06_on_llama_server_with_its_token_ids_agrees_with_the_official_veri
     run_official_verification("TEST06", audit, audit, tmp_path / "w", "--scenario", "SingleStream")
     theirs = (tmp_path / "w" / "out" / "TEST06" / "verify_accuracy.txt").read_text()
     assert (audit / "verify_accuracy.txt").read_text() == theirs and "verification complete" in theirs
+
+
+def test_llama_cpp_native_api_without_token_ids_logs_the_text(llama_server, tmp_path):
+    """llama.cpp streams its token IDs unasked: without --token-ids the log still holds the replies' text."""
+    code = main(["serve", "--endpoint", llama_server, "--model", "smollm2", "--api", "llamacpp", "--scenario",
+                 "Offline", "--mode", "accuracy", "--count", "8", "--output", str(tmp_path / "acc"), "--quiet"])
+    rec = record(tmp_path / "acc")
+    assert code == 0 and rec.body["llm_accuracy"]["scores"]["rouge1"] >= 99.0, rec.reasons
+    entries = json.loads((tmp_path / "acc" / "mlperf_log_accuracy.json").read_text())
+    assert len(entries) == 8 and all(bytes.fromhex(e["data"]).decode().strip() for e in entries)

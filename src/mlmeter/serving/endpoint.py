@@ -109,7 +109,7 @@ class _Request:
         elif error is None and not self.client.spec.stream:
             read_whole(reply, self.rest, at)
             if reply.error is None:
-                self.client.on_first(self.sid, reply.chunk_ns[0], reply.token_ids)
+                self.client.on_first(self.sid, reply.chunk_ns[0], reply.token_ids if self.client.spec.token_ids else None)
         elif error is None and self.rest:
             self.client.events([self.rest], reply, self.sid, at)
         self.finished = True
@@ -177,7 +177,8 @@ class Client:
         self.outstanding[ex.endpoint] -= 1
         ex.done_ns = at_ns
         ex.tokens, ex.token_source, ex.text = reply.tokens, reply.token_source, reply.text
-        ex.usage_reported, ex.token_ids = reply.usage_tokens is not None, reply.token_ids
+        ex.usage_reported = reply.usage_tokens is not None
+        ex.token_ids = reply.token_ids if self.spec.token_ids else None  # llama.cpp streams them unasked
         c = reply.chunk_ns
         ex.first_ns = c[0] if c else 0
         ex.chunk_gaps_ns = [b - a for a, b in zip(c, c[1:], strict=False)]  # one gap fewer than chunks
@@ -199,7 +200,7 @@ class Client:
             had = len(reply.chunk_ns)
             going = read_event(reply, line[5:].strip(), at_ns)
             if had == 0 and reply.chunk_ns:
-                ids = reply.token_ids
+                ids = reply.token_ids if self.spec.token_ids else None
                 self.on_first(sid, reply.chunk_ns[0], None if ids is None else ids[:])
             if not going:
                 return False
