@@ -36,7 +36,7 @@ _RULES = (
     (r"mlperf_log_accuracy\.json is (not truncated|missing)", "accuracy.log"),
     (r"(qsl|sample_index|schedule)_rng_seed is wrong", "performance.seeds"),
     (r"Missing TEST0\d in compliance dir|Missing (performance|perfomance|accuracy) file in compliance dir"
-     r"|verify_\w+\.txt is missing in|Running performance_check in ComplianceCheck", "compliance.missing"),
+     r"|verify_\w+\.txt is missing in|Running (performance|accuracy)_check in ComplianceCheck", "compliance.missing"),
     (r"Compliance test performance check in .*(TEST0\d) failed", "compliance.{0}.performance"),
     (r"Compliance test accuracy check \(non-deterministic mode\)|has no accuracy directory",
      "compliance.TEST01.accuracy"),
@@ -50,6 +50,9 @@ _RULES = (
     (r"Required minimum Query Count not met", "performance.min_query_count"),
     (r"Latency constraint", "performance.latency"),
     (r"measurements json file not found", "measurements.missing"),
+    (r"use_token_latencies flag needs to be enabled", "performance.token_latencies"),
+    (r"Failed extra check for TTFT and TPOT|TTFT or TPOT percentile data missing", "performance.token_latency"),
+    (r"TEST06 accuracy check failed", "compliance.TEST06"),
     (r"is missing (user\.conf|README\.md)|is having empty", "measurements.files"),
     (r"measurements\.json, field \S+ is missing meaningful value", "measurements.fields"),
 )

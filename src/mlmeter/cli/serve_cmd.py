@@ -40,6 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "them (int32) as MLPerf's LLM accuracy logs hold them")
     e.add_argument("--client-workers", type=options.whole(1, 256), default=1, metavar="N",
                    help="client processes (when one event loop cannot keep up; the LoadGen stays in this one)")
+    e.add_argument("--max-connections", type=options.whole(1, 1_000_000), default=0, metavar="N",
+                   help="connections per endpoint (and client process); more requests wait for one (default: what "
+                        "the open-file limit allows, raised to its hard limit)")
     e.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
     e.add_argument("--timeout-s", type=options.number(0, 86_400), default=600.0, help="per-request timeout")
     b = p.add_argument_group("benchmark")
@@ -110,7 +113,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
     cfg = ServeConfig(tuple(a.endpoint), a.model, TestScenario[a.scenario], a.mode, a.api, a.max_tokens,
                       not a.no_stream, a.ignore_eos, a.mlperf_model, settings, a.prompts, a.count, a.output,
                       a.overwrite, a.timeout_s, a.api_key_env, extra_body=_extra_body(a.extra_body), tokenizer=a.tokenizer,
-                      client_workers=a.client_workers, concurrency=levels[0] if len(levels) == 1 else 0,
+                      client_workers=a.client_workers, max_connections=a.max_connections, concurrency=levels[0] if len(levels) == 1 else 0,
                       token_ids=a.token_ids, eos_token_id=a.eos_token_id,
                       compliance=tuple(t.strip().upper() for t in a.compliance.split(",") if t.strip()))
     if cfg.compliance and (len(levels) > 1 or a.rates is not None):

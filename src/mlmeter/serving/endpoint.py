@@ -17,6 +17,7 @@ and the SUT keeps the replies' text for scoring; else the log holds the text (UT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import sys
@@ -32,6 +33,27 @@ from mlmeter.serving.http import LoopDriver, Pool
 from mlmeter.serving.openai import Reply, RequestSpec, auth_headers, read_event, read_whole
 
 _clock = time.perf_counter_ns
+FD_RESERVE = 256
+"""Open files kept back from the client's connections (logs, the LoadGen's files, the interpreter's own)."""
+
+
+def connection_budget(endpoints: int, workers: int) -> int:
+    """The connections per endpoint and client process that the open-file limit allows, after raising the soft
+    limit to the hard one: an Offline query's thousands of requests then wait for a connection (counted in the
+    result, their send lag from when they went out) instead of failing with "too many open files"."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return 512
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    big = 1 << 20
+    want = big if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < want:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+    soft = big if soft == resource.RLIM_INFINITY else soft
+    return max(16, (soft - FD_RESERVE) // max(1, endpoints * workers))
 SWITCH_INTERVAL_S = 50e-6
 """The GIL switch interval during a run: the LoadGen's issuing thread shares the GIL with any other thread (the
 client workers' readers, the progress display), and at Python's default (5 ms) a busy one holds a due query back
@@ -66,6 +88,8 @@ class Exchange:
     """The output token IDs the server sent (asked for with ``RequestSpec.token_ids``)."""
     resent: int = 0
     """Times the request went out again because the server had closed its kept-alive connection unanswered."""
+    queued: bool = False
+    """It waited behind the connection limit (``sent_ns`` is then when it went out)."""
 
 
 class _Request:
@@ -88,6 +112,9 @@ class _Request:
 
     def resent(self) -> None:
         self.ex.resent += 1
+
+    def dequeued(self) -> None:
+        self.ex.queued, self.ex.sent_ns = True, _clock()
 
     def body(self, data: bytes, at_ns: int) -> None:
         if self.finished:
@@ -215,6 +242,9 @@ class EndpointSUT:
                  count_tokens: Callable[[str], int] | None = None, workers: int = 1) -> None:
         self.endpoints = [e.rstrip("/") for e in endpoints]
         self.spec = spec
+        self.max_connections = max_connections or connection_budget(len(self.endpoints), workers)
+        """Connections per endpoint and client process (given, else what the open-file limit allows)."""
+        max_connections = self.max_connections
         self.name = f"mlmeter-endpoint-{spec.model}"
         self.exchanges: list[Exchange] = []
         self.texts: dict[int, str] = {}

@@ -135,6 +135,9 @@ class Handler(Protocol):
         """The request went out again on a new connection: the server had closed the kept-alive one before a
         byte of the reply came back (llama-server closes its connections after a streamed reply, unannounced)."""
 
+    def dequeued(self) -> None:
+        """The request, which waited behind the connection limit, goes out now."""
+
 
 class _Connection(asyncio.Protocol):
     """One keep-alive connection: a request at a time, its reply parsed as it arrives."""
@@ -257,6 +260,8 @@ class Pool:
         self.open = 0
         """Connections open or opening."""
         self.waiting: deque[tuple[Handler, bytes]] = deque()
+        self.queued = 0
+        """Requests that waited behind the limit."""
         self.closing = False
         self._all: set[_Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -275,6 +280,7 @@ class Pool:
                 return
         if self.limit and self.open >= self.limit:
             self.waiting.append((handler, data))
+            self.queued += 1
         else:
             self.connect(handler, data)
 
@@ -309,6 +315,7 @@ class Pool:
         while self.waiting:
             item = self.waiting.popleft()
             if not item[0].finished:
+                item[0].dequeued()
                 return item
         return None
 

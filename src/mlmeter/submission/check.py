@@ -24,6 +24,8 @@ DIVISIONS = ("closed", "open", "network")
 _INFERRED = {("singlestream", "multistream"), ("multistream", "offline"), ("singlestream", "offline")}
 _RERUN = ("rerun it with the settings of mlperf.conf: mlmeter infer … --mode accuracy,performance --compliance "
           "TEST01,TEST04 (no --duration, --time or seed changes), then mlmeter submission pack again")
+_RERUN_SERVE = ("rerun it with --mlperf-model's settings: mlmeter serve … --mlperf-model MODEL --mode performance "
+                "--compliance TEST06 (no --min-duration-ms or seed changes), then mlmeter submission pack again")
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,8 @@ def performance_rules(r: Result, log: dict[str, Any], where: Path, bench: rules.
         r.add("performance.sample_count", where, log.get("effective_performance_sample_count"),
               f">= {bench.performance_sample_count}", "drop --performance-sample-count; " + _RERUN)
     _latency_rules(r, log, where, bench, scenario)
+    if bench.llm:
+        _token_rules(r, log, where, bench, scenario)
     if scenario not in rules.EARLY_STOPPING:
         need = bench.min_queries.get(scenario)
         if need and int(log.get("effective_min_query_count") or 0) < need:
@@ -168,6 +172,24 @@ def _latency_rules(r: Result, log: dict[str, Any], where: Path, bench: rules.Ben
               f"<= {bound} ns", "lower the load")
 
 
+def _token_rules(r: Result, log: dict[str, Any], where: Path, bench: rules.Benchmark, scenario: str) -> None:
+    """An LLM's token latencies: on, and within the benchmark's p99 TTFT and TPOT limits (Server, Interactive)."""
+    if not log.get("requested_use_token_latencies"):
+        r.add("performance.token_latencies", where, "use_token_latencies off", "use_token_latencies on (an LLM "
+              "benchmark)", "keep mlperf.conf's use_token_latencies; " + _RERUN_SERVE)
+        return
+    fixed = "Interactive" if r.scenario.lower() == "interactive" else scenario
+    limits = bench.token_latency_ns.get(fixed) if fixed in ("Server", "Interactive") else None
+    if limits is None:
+        return
+    ttft = log.get("result_first_token_99.00_percentile_latency_ns")
+    tpot = log.get("result_time_per_output_token_99.00_percentile_ns")
+    if ttft is None or tpot is None or not (int(ttft) < limits[0] and int(tpot) < limits[1]):
+        r.add("performance.token_latency", where, f"p99 TTFT {ttft} ns, TPOT {tpot} ns",
+              f"< {limits[0]} ns and < {limits[1]} ns", "lower the load (--qps) or make the server faster; "
+              + _RERUN_SERVE)
+
+
 def _system_mode_rules(r: Result, log: dict[str, Any], where: Path, sysdoc: dict[str, Any] | None, scenario: str,
                        audit: bool) -> None:
     if sysdoc is None:
@@ -190,9 +212,9 @@ def _system_mode_rules(r: Result, log: dict[str, Any], where: Path, sysdoc: dict
               "MultiStream->Offline)", "put each run in its own scenario's directory")
 
 
-def result_value(log: dict[str, Any]) -> float | None:
+def result_value(log: dict[str, Any], bench: rules.Benchmark | None = None) -> float | None:
     scenario = str(log.get("effective_scenario"))
-    key = rules.RESULT_KEY.get(scenario)
+    key = (bench.result_keys if bench else {}).get(scenario) or rules.RESULT_KEY.get(scenario)
     if key is None or log.get(key) is None:
         return None
     value = float(log[key])
@@ -234,22 +256,27 @@ def accuracy_rules(r: Result, bench: rules.Benchmark | None) -> None:
 
 
 def _accuracy_value(r: Result, lines: list[str], text: Path, bench: rules.Benchmark) -> None:
-    value = next((m.group(1) for line in lines if (m := re.match(bench.accuracy_pattern, line))), None)
     has_hash = any(re.match(r"^hash=([\w\d]+)$", line) for line in lines)
-    if value is not None:
-        r.accuracy[bench.accuracy_metric] = value
-    if r.division != "closed":
-        return
-    if value is None:
-        r.add("accuracy.result", text, f"no {bench.accuracy_metric} figure", f"{bench.accuracy_metric} >= "
-              f"{bench.accuracy_target:.3f}", "mlmeter submission pack copies the accuracy run's accuracy.txt")
-    elif float(value) < bench.accuracy_target:
-        r.add("accuracy.target", text, f"{bench.accuracy_metric} {value}", f">= {bench.accuracy_target:.3f}",
-              "the model misses the closed division's quality target: fix the model, or submit it to the open "
-              "division (mlmeter submission pack --division open)")
-    if not has_hash:
+    for metric in bench.metrics:
+        value = next((m.group(1) for line in lines if (m := re.match(metric.pattern, line))), None)
+        if value is not None:
+            r.accuracy[metric.name] = value
+        if r.division == "closed":
+            _metric_rules(r, text, metric, value)
+    if r.division == "closed" and not has_hash:
         r.add("accuracy.hash", text, "no hash= line", "the SHA-256 of the whole accuracy log",
               "mlmeter submission pack adds it when it truncates the log")
+
+
+def _metric_rules(r: Result, text: Path, metric: rules.Metric, value: str | None) -> None:
+    window = f">= {metric.target:.3f}" + (f" and <= {metric.upper:.3f}" if metric.upper is not None else "")
+    if value is None:
+        r.add("accuracy.result", text, f"no {metric.name} figure", f"{metric.name} {window}",
+              "mlmeter submission pack copies the accuracy run's accuracy.txt")
+    elif float(value) < metric.target or (metric.upper is not None and float(value) > metric.upper):
+        r.add("accuracy.target", text, f"{metric.name} {value}", window,
+              "the model misses the closed division's quality target: fix the model, or submit it to the open "
+              "division (mlmeter submission pack --division open)")
 
 
 def system_rules(r: Result, sysdoc: dict[str, Any] | None, where: Path) -> None:
@@ -329,13 +356,33 @@ def _test01_quality(r: Result, test_dir: Path, bench: rules.Benchmark) -> None:
     scores = []
     for name in ("baseline_accuracy.txt", "compliance_accuracy.txt"):
         text = (acc / name).read_text(encoding="utf-8", errors="replace")
-        m = next((m for line in text.splitlines() if (m := re.match(bench.accuracy_pattern, line))), None)
+        m = next((m for line in text.splitlines() if (m := re.match(bench.metrics[0].pattern, line))), None)
         scores.append(float(m.group(1)) if m else 0.0)
     base, comp = scores
     delta = abs(1 - base / comp) * 100 if base and comp else None
     if delta is None or delta > 1:
         r.add("compliance.TEST01.accuracy", acc, f"baseline {base}, audit {comp}", "within 1 % of each other",
               "the audit run's responses are worse than the accuracy run's: make the model deterministic")
+
+
+_TEST06_LINES = (("first token", ("First token check pass: True", "First token check pass: Skipped")),
+                 ("EOS", ("EOS check pass: True",)), ("sample length", ("Sample length check pass: True",)))
+
+
+def _test06_rules(r: Result, d: Path) -> None:
+    """TEST06 is judged by its verification's three lines alone (no performance logs)."""
+    lines = _lines(d / "verify_accuracy.txt")
+    fix = ("run the audit: mlmeter serve … --compliance TEST06 --output <the run's directory>, then mlmeter "
+           "submission pack again")
+    if lines is None:
+        r.add("compliance.missing", d / "verify_accuracy.txt", "missing", "its verification", fix)
+        return
+    failed = [name for name, passing in _TEST06_LINES if not any(p in lines for p in passing)]
+    if failed:
+        r.add("compliance.TEST06", d / "verify_accuracy.txt", f"the {', '.join(failed)} check failed",
+              "every check passing", "the server's replies break the audit (a first token that is not the "
+              "reply's, replies ending in several EOS tokens, or token counts that are not the replies'): fix the "
+              "server or the client settings; " + fix)
 
 
 def compliance_rules(r: Result, bench: rules.Benchmark | None, sysdoc: dict[str, Any] | None) -> None:
@@ -346,6 +393,9 @@ def compliance_rules(r: Result, bench: rules.Benchmark | None, sysdoc: dict[str,
         d = r.path / test
         if not d.is_dir():
             r.add("compliance.missing", d, f"no {test}", f"the {test} audit", _audit_fix(test))
+            continue
+        if test == "TEST06":
+            _test06_rules(r, d)
             continue
         if test == "TEST01":
             lines = _lines(d / "verify_accuracy.txt")
@@ -382,7 +432,8 @@ def _scenario_coverage(division: str, bench: rules.Benchmark | None, present: li
         return [f"({bench.name} is not a {system_type} benchmark)"], []
     have = {s.lower() for s in present}
     missing = [s for s in need if s.lower() not in have]
-    unknown = [s for s in present if s.lower() not in {n.lower() for n in need}]
+    allowed = {n.lower() for n in (*need, *rules.optional_scenarios(bench, system_type))}
+    unknown = [s for s in present if s.lower() not in allowed]
     return (missing, unknown) if missing or unknown else None
 
 
@@ -410,7 +461,7 @@ def check_result(root: Path, r: Result, sysdoc: dict[str, Any] | None, coverage:
                   "fix what the summary log's recommendations name and rerun (the official checker catches this "
                   "through the audits' verification, in the closed division)",
                   severity="error" if r.division == "closed" else "warning")
-        r.value = result_value(log)
+        r.value = result_value(log, bench)
     accuracy_rules(r, bench)
     system_rules(r, sysdoc, root / r.division / r.org / "systems" / f"{r.system}.json")
     measurement_rules(r, root)

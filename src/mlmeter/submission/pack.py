@@ -1,8 +1,10 @@
-"""``mlmeter submission pack``: mlmeter infer's run directories -> the official MLPerf Inference results tree.
+"""``mlmeter submission pack``: mlmeter infer's (and mlmeter serve's) run directories -> the official MLPerf
+Inference results tree.
 
 ``<output>/<division>/<org>/results/<system>/<benchmark>/<scenario>/`` holds ``performance/run_1`` and
 ``accuracy`` (its accuracy log truncated as ``truncate_accuracy_log.py`` does, the hash of the whole log added
-to ``accuracy.txt``), the audit directories (``TEST01``, ``TEST04``: verification files, the audit run's logs),
+to ``accuracy.txt``), the audit directories (``TEST01``, ``TEST04``: verification files, the audit run's logs;
+``TEST06``: its verification and its truncated accuracy log),
 ``measurements.json``, ``user.conf`` and ``mlperf.conf`` as used and a ``README.md``; ``systems/<system>.json``
 is the system description; ``src/`` points to the code. The tree is built in a temporary directory next to
 ``output`` and renamed into place, so a failed pack leaves nothing behind and an existing directory is never
@@ -20,11 +22,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mlmeter import __version__
 from mlmeter.errors import MlmeterError
 from mlmeter.loadgen.config import builtin_mlperf_conf_text, conf_lines
 from mlmeter.results.record import RunRecord, load_record
+from mlmeter.serving.server_info import label
 from mlmeter.submission import rules
 from mlmeter.submission.audits import checker_model
 from mlmeter.submission.sysdesc import MEASUREMENTS, SystemFile, measured_fields, missing_fields, system_description
@@ -34,7 +38,8 @@ DETAIL, SUMMARY, ACCURACY_LOG = rules.DETAIL_LOG, rules.SUMMARY_LOG, rules.ACCUR
 VIEWABLE = 4096
 """Bytes kept from each end of a truncated accuracy log (the official truncation)."""
 MANIFEST = "mlmeter_submission.json"
-ROLES = ("performance", "accuracy", "TEST01", "TEST04")
+ROLES = ("performance", "accuracy", "TEST01", "TEST04", "TEST06")
+_SERVING_ROLES = {"PerformanceOnly": "performance", "AccuracyOnly": "accuracy", "TEST06": "TEST06"}
 
 
 class PackError(MlmeterError):
@@ -48,11 +53,31 @@ class Run:
     role: str
     scenario: str
     model: str
-    """mlmeter's workload name (``resnet50``)."""
+    """mlmeter's workload name (``resnet50``), or a serving run's ``--mlperf-model`` (``llama3_1-8b``)."""
 
     @property
     def body(self) -> dict[str, Any]:
         return self.record.body
+
+    @property
+    def loadgen(self) -> dict[str, Any]:
+        """The LoadGen's part of the record (a serving run's body is the LoadGen's, with the client's figures)."""
+        return self.body if self.record.kind == "serving" else self.body["loadgen"]
+
+    @property
+    def benchmark_rules(self) -> rules.Benchmark | None:
+        """The benchmark rules the run is held to: a reference model's (infer), the named benchmark's (serve)."""
+        if self.record.kind == "serving":
+            return rules.BENCHMARKS.get(checker_model(self.model))
+        return rules.BENCHMARKS.get(rules.BENCHMARK_OF_MODEL.get(self.model, ""))
+
+    def software(self) -> tuple[Any, ...]:
+        """What ran the model: the backend (name, version, device), or the endpoints' servers and model."""
+        if self.record.kind == "serving":
+            s = self.body.get("serving") or {}
+            return "endpoint", ", ".join(sorted({label(i) for i in s.get("servers") or []})), s.get("model")
+        b = self.body.get("backend", {})
+        return b.get("name"), b.get("version"), b.get("device")
 
 
 @dataclass
@@ -79,15 +104,34 @@ def _runs_under(path: Path) -> list[Path]:
     return found
 
 
+def _serving_run(d: Path, record: RunRecord) -> Run:
+    body = record.body
+    if body.get("concurrency") or "scenario" not in body:
+        raise PackError(f"{d}: a concurrency run is not an MLPerf scenario and cannot be packed; run mlmeter serve "
+                        "--scenario Offline|Server|SingleStream")
+    if not body.get("mlperf_model"):
+        raise PackError(f"{d}: a serving run made without --mlperf-model; a package names the MLPerf benchmark it "
+                        "ran: rerun it with mlmeter serve … --mlperf-model llama3_1-8b (or another LLM benchmark)")
+    role = _SERVING_ROLES.get(str(body.get("mode")))
+    if role is None:
+        raise PackError(f"{d}: a {body.get('mode')} run cannot be packed; run mlmeter serve --mode accuracy and "
+                        "--mode performance apart, with --compliance TEST06")
+    return Run(d, record, role, body["scenario"], body["mlperf_model"])
+
+
 def collect(paths: Sequence[Path]) -> list[Run]:
-    """Every run under the given directories; a run that is not an mlmeter infer run is refused."""
+    """Every run under the given directories; a run that is neither mlmeter infer's nor serve's is refused."""
     runs = []
     for given in paths:
         for d in _runs_under(given):
             record = load_record(d / "result.json")
+            if record.kind == "serving":
+                runs.append(_serving_run(d, record))
+                continue
             if record.kind != "inference":
-                raise PackError(f"{d}: a {record.kind} run; a package is made of mlmeter infer runs (LoadGen runs of "
-                                "a model with its accuracy), e.g. mlmeter infer --mode accuracy,performance")
+                raise PackError(f"{d}: a {record.kind} run; a package is made of mlmeter infer and serve runs "
+                                "(LoadGen runs of a model with its accuracy), e.g. mlmeter infer --mode "
+                                "accuracy,performance")
             body = record.body
             role = body.get("mode", "")
             if role not in ROLES:
@@ -99,10 +143,8 @@ def collect(paths: Sequence[Path]) -> list[Run]:
 
 def _machine(r: Run) -> tuple[Any, ...]:
     s = r.record.system or {}
-    backend = r.body.get("backend", {})
     return (s.get("hostname"), s.get("cpu_model"), s.get("logical_cores"), s.get("memory_bytes"),
-            tuple(a.get("name") for a in s.get("accelerators", [])), backend.get("name"), backend.get("version"),
-            backend.get("device"))
+            tuple(a.get("name") for a in s.get("accelerators", [])), *r.software())
 
 
 def _one_system(runs: list[Run]) -> None:
@@ -118,8 +160,8 @@ def _one_system(runs: list[Run]) -> None:
 
 def _settings_problems(r: Run, division: str) -> list[str]:
     """What in a run's effective settings the rules of ``division`` do not allow."""
-    eff = r.body["loadgen"]["settings"]["effective"]
-    bench = rules.BENCHMARKS.get(rules.BENCHMARK_OF_MODEL.get(r.model, ""))
+    eff = r.loadgen["settings"]["effective"]
+    bench = r.benchmark_rules
     if r.role == "accuracy":  # the rules judge the performance logs' settings (the accuracy run covers the dataset)
         return []
     out = [f"{r.path}: {k} is {eff.get(k)}, the rules need {v}" for k, v in rules.SEEDS.items() if eff.get(k) != v]
@@ -164,7 +206,7 @@ def plan(runs: list[Run], *, division: str, org: str, system_id: str, draft: boo
         failed = _failed_checks(r)
         if failed:
             problems.append(f"{r.path}: the {r.role} run is {r.record.verdict.value} ({'; '.join(failed)})")
-    for model in sorted({r.model for r in runs if division == "closed" and r.model not in rules.BENCHMARK_OF_MODEL}):
+    for model in sorted({r.model for r in runs if division == "closed" and r.benchmark_rules is None}):
         problems.append(f"{model} is not an MLPerf benchmark's reference model, so its runs can only be in the open "
                         "division (--division open)")
     for (model, scenario), roles in groups.items():
@@ -224,7 +266,7 @@ def _user_conf(run: Run, loadgen_model: str) -> str:
     """The settings the runs changed after mlperf.conf (auto targets, user.conf, options, flags) as user.conf."""
     fields: dict[str, Any] = {}
     sources = []
-    for layer in run.body["loadgen"]["settings"]["layers"]:
+    for layer in run.loadgen["settings"]["layers"]:
         if layer["name"] in ("mlperf.conf", "audit.config"):
             continue
         fields.update(layer["fields"])
@@ -237,7 +279,7 @@ def _user_conf(run: Run, loadgen_model: str) -> str:
 
 
 def _mlperf_conf(run: Run) -> str:
-    source = next((ly["source"] for ly in run.body["loadgen"]["settings"]["layers"] if ly["name"] == "mlperf.conf"),
+    source = next((ly["source"] for ly in run.loadgen["settings"]["layers"] if ly["name"] == "mlperf.conf"),
                   "")
     path = Path(source)
     if source and path.is_file():
@@ -272,6 +314,11 @@ def _readme(roles: dict[str, Run], bench_dir: str) -> str:
 
 
 def _audit_dir(run: Run, dst: Path) -> None:
+    if run.role == "TEST06":  # judged by its verification and its own log (what run_verification.py copies)
+        _copy(run.path, dst, ["verify_accuracy.txt"])
+        (dst / "accuracy").mkdir()
+        truncate_accuracy_log(run.path / ACCURACY_LOG, dst / "accuracy" / ACCURACY_LOG)
+        return
     names = ["verify_accuracy.txt", "verify_performance.txt"] if run.role == "TEST01" else ["verify_performance.txt"]
     present = [n for n in names if (run.path / n).is_file()]
     _copy(run.path, dst, present)
@@ -287,7 +334,7 @@ def _scenario_dir(p: Plan, roles: dict[str, Run], dst: Path, measured: dict[str,
     _copy(perf.path, dst / "performance" / "run_1", (DETAIL, SUMMARY))
     _copy(acc.path, dst / "accuracy", (DETAIL, SUMMARY))
     _accuracy_dir(acc, dst / "accuracy")
-    for test in ("TEST01", "TEST04"):
+    for test in ("TEST01", "TEST04", "TEST06"):
         if test in roles:
             _audit_dir(roles[test], dst / test)
     loadgen_model = perf.body.get("loadgen_model") or perf.model
@@ -305,6 +352,15 @@ def _code_pointer(runs: Iterable[Run]) -> str:
                       "Commands:", "", *[f"    {c}" for c in commands], ""])
 
 
+def _on_this_host(r: Run) -> bool:
+    """Whether the run's system is the machine mlmeter measured: a serving run's is its servers' machine, known
+    only when every endpoint is on this one (loopback); else the --system file describes it."""
+    if r.record.kind != "serving":
+        return True
+    hosts = {urlsplit(u).hostname for u in (r.body.get("serving") or {}).get("endpoints") or []}
+    return bool(hosts) and hosts <= {"127.0.0.1", "localhost", "::1"}
+
+
 def write_package(p: Plan, sysfile: SystemFile | None, output: Path) -> dict[str, Any]:
     """Build the tree in a temporary directory beside ``output``, then rename it into place."""
     if output.exists():
@@ -313,9 +369,9 @@ def write_package(p: Plan, sysfile: SystemFile | None, output: Path) -> dict[str
     output.parent.mkdir(parents=True, exist_ok=True)
     all_runs = [r for roles in p.groups.values() for r in roles.values()]
     first = all_runs[0]
-    frameworks = sorted({f"{r.body['backend']['name']} {r.body['backend']['version']}" for r in all_runs})
-    sysdoc = system_description(measured_fields(first.record.system or {}, frameworks), sysfile, org=p.org,
-                                division=p.division)
+    frameworks = sorted({" ".join(str(x) for x in r.software()[:2] if x) for r in all_runs})
+    host = (first.record.system or {}) if all(_on_this_host(r) for r in all_runs) else {}
+    sysdoc = system_description(measured_fields(host, frameworks), sysfile, org=p.org, division=p.division)
     given_measurements = sysfile.measurements if sysfile else {}
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:
@@ -343,8 +399,8 @@ def write_package(p: Plan, sysfile: SystemFile | None, output: Path) -> dict[str
 def _manifest(p: Plan, sysdoc: dict[str, Any], missing_measurements: list[str]) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     for (model, scenario), roles in sorted(p.groups.items()):
-        audits: dict[str, bool] = {t: roles[t].body.get("compliance", {}).get("passed", False) for t in ("TEST01", "TEST04")
-                  if t in roles}
+        audits: dict[str, bool] = {t: roles[t].body.get("compliance", {}).get("passed", False)
+                                   for t in ("TEST01", "TEST04", "TEST06") if t in roles}
         results.append({"benchmark": p.benchmark_dir[model], "model": model, "scenario": scenario,
                         "runs": {role: str(r.path) for role, r in roles.items()}, "audits": audits})
     return {"tool": f"mlmeter {__version__}", "round": rules.ROUND, "division": p.division, "org": p.org,

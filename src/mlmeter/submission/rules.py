@@ -24,12 +24,26 @@ RESULT_KEY = {"Offline": "result_samples_per_second", "SingleStream": "early_sto
 
 
 @dataclass(frozen=True)
+class Metric:
+    """One figure of ``accuracy.txt``, read by ``pattern``: at least ``target`` (and at most ``upper``)."""
+
+    name: str
+    target: float
+    pattern: str
+    upper: float | None = None
+
+
+ACC, ROUGE1, ROUGE2, ROUGEL, ROUGELSUM, GEN_LEN, TOKENS_PER_SAMPLE = (
+    r"^(?:\{\"accuracy|accuracy)[\": ]*=?\s*([\d\.]+).*", r".*'rouge1':\s+'?([\d.]+)'?.*",
+    r".*'rouge2':\s+'?([\d.]+)'?.*", r".*'rougeL':\s+'?([\d.]+)'?.*", r".*'rougeLsum':\s+'?([\d.]+)'?.*",
+    r".*'gen_len':\s([\d.]+).*", r".*'tokens_per_sample':\s([\d.]+).*")
+"""How the checker reads each figure (the lines the official accuracy scripts print)."""
+
+
+@dataclass(frozen=True)
 class Benchmark:
     name: str
-    accuracy_metric: str
-    """The ``accuracy.txt`` figure (``acc``: top-1 % as ``accuracy=…%``)."""
-    accuracy_target: float
-    accuracy_pattern: str
+    metrics: tuple[Metric, ...]
     performance_sample_count: int
     dataset_size: int
     required: dict[str, tuple[str, ...]]
@@ -37,24 +51,60 @@ class Benchmark:
     min_queries: dict[str, int]
     latency_ns: dict[str, int] = field(default_factory=dict)
     offline_min_samples_per_query: int = 1
+    token_latency_ns: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """An LLM's p99 (TTFT, TPOT) limits by scenario."""
+    result_keys: dict[str, str] = field(default_factory=dict)
+    """The detail-log key of a scenario's result where it is not ``RESULT_KEY``'s (an LLM's tokens/s)."""
+    llm: bool = False
+    """Token latencies must be on (``use_token_latencies``)."""
+    optional: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """System type -> the scenarios a result may have beyond the required ones."""
+
+
+def _llama3_1_8b(name: str, scores: tuple[float, float, float, float], gen_len: float, samples: int,
+                 required: dict[str, tuple[str, ...]], queries: dict[str, int]) -> Benchmark:
+    metrics = tuple(Metric(n, s * 0.99, p) for n, s, p in zip(("ROUGE1", "ROUGE2", "ROUGEL", "ROUGELSUM"), scores,
+                                                                 (ROUGE1, ROUGE2, ROUGEL, ROUGELSUM), strict=True))
+    return Benchmark(name, (*metrics, Metric("GEN_LEN", gen_len * 0.9, GEN_LEN, gen_len * 1.1)), samples, samples,
+                     required, queries, {"Server": 20_000_000_000} if "Server" in queries else {},
+                     token_latency_ns={"Server": (2_000_000_000, 100_000_000), "Interactive": (500_000_000, 30_000_000)},
+                     result_keys={"Offline": "result_tokens_per_second",
+                                  "Server": "result_completed_tokens_per_second",
+                                  "SingleStream": "result_90.00_percentile_latency_ns"}, llm=True,
+                     optional={k: ("Server", "Interactive") for k in required if "datacenter" in k})
 
 
 BENCHMARKS = {
     "resnet": Benchmark(
-        "resnet", "acc", 76.46 * 0.99, r"^(?:\{\"accuracy|accuracy)[\": ]*=?\s*([\d\.]+).*", 1024, 50_000,
+        "resnet", (Metric("acc", 76.46 * 0.99, ACC),), 1024, 50_000,
         {"edge": ("SingleStream", "MultiStream", "Offline"),
          "datacenter,edge": ("SingleStream", "MultiStream", "Offline", "Server")},
         {"SingleStream": 1024, "MultiStream": 270336, "Server": 270336, "Offline": 1},
         {"Server": 15_000_000}, 24576),
+    "llama3.1-8b": _llama3_1_8b("llama3.1-8b", (38.7792, 15.9075, 24.4957, 35.793), 8167644, 13368,
+                                {"datacenter": ("Offline",), "datacenter,edge": ("Offline",)},
+                                {"SingleStream": 1024, "Server": 270336, "Offline": 1}),
+    "llama3.1-8b-edge": _llama3_1_8b("llama3.1-8b-edge", (39.06, 16.1147, 24.6375, 36.124), 3051113, 5000,
+                                     {"edge": ("SingleStream", "Offline"),
+                                      "datacenter,edge": ("SingleStream", "Offline")},
+                                     {"SingleStream": 1024, "Offline": 1}),
 }
 BENCHMARK_OF_MODEL = {"resnet50": "resnet"}
-"""mlmeter's workloads that are an MLPerf benchmark's reference model (closed division allowed)."""
+"""mlmeter's workloads that are an MLPerf benchmark's reference model (closed division allowed). A serving run
+names its benchmark with ``--mlperf-model``: the served model is the submitter's to vouch for."""
 SYSTEM_TYPES = ("datacenter", "edge", "datacenter,edge", "edge,datacenter")
 """The system types and availability statuses a system description may name."""
 EARLY_STOPPING = ("SingleStream", "MultiStream", "Server")
 
 
+def _suite(system_type: str) -> str:
+    return "datacenter,edge" if system_type in ("datacenter,edge", "edge,datacenter") else system_type
+
+
 def required_scenarios(bench: Benchmark, system_type: str) -> tuple[str, ...] | None:
     """None: ``bench`` is not a benchmark of that suite."""
-    key = "datacenter,edge" if system_type in ("datacenter,edge", "edge,datacenter") else system_type
-    return bench.required.get(key)
+    return bench.required.get(_suite(system_type))
+
+
+def optional_scenarios(bench: Benchmark, system_type: str) -> tuple[str, ...]:
+    return bench.optional.get(_suite(system_type), ())
