@@ -232,6 +232,8 @@ def test_the_connection_limit_queues_requests_and_keep_alive_reuses_connections(
         server.close()
     assert not sink.failures and set(sink.done.values()) == {b" a b"}
     assert server.peak <= 2 and server.connections == 2  # 12 replies over the same two connections
+    queued = [e for e in sink.exchanges if e.queued]
+    assert len(queued) == 10 and all(e.sent_ns > e.issued_ns for e in queued)  # sent when a connection freed
     assert set(sink.tokens.values()) == {2}  # counted chunks: the server reported no usage
 
 
@@ -294,3 +296,20 @@ def test_stream_events_read_the_same_with_either_json_parser(monkeypatch, parser
     assert all(openai.read_event(reply, e, 100 + i) for i, e in enumerate(events))
     assert not openai.read_event(reply, b"[DONE]", 200)
     assert (reply.text, reply.chunk_ns, reply.finish_reason, reply.usage_tokens) == ("Hi there", [101, 102], "length", 2)
+
+
+def test_the_connection_budget_follows_the_open_file_limit(monkeypatch):
+    import resource
+
+    from mlmeter.serving.endpoint import FD_RESERVE, connection_budget
+
+    raised = []
+    monkeypatch.setattr(resource, "getrlimit", lambda _kind: (1024, 4096))
+    monkeypatch.setattr(resource, "setrlimit", lambda _kind, limits: raised.append(limits))
+    assert connection_budget(2, 1) == (4096 - FD_RESERVE) // 2 and raised == [(4096, 4096)]
+
+    def refuse(_kind, _limits):
+        raise ValueError("not allowed")
+
+    monkeypatch.setattr(resource, "setrlimit", refuse)
+    assert connection_budget(1, 4) == (1024 - FD_RESERVE) // 4  # the soft limit as it is

@@ -229,6 +229,8 @@ def _describe(o: Any) -> str:
         head += "".join(f"\n  [FAIL] {r}" for r in rec.reasons)
     resent = f", {s['resent_requests']} resent (the server had closed kept-alive connections)" \
         if s.get("resent_requests") else ""
+    if s.get("queued_requests"):
+        resent += f", {s['queued_requests']} waited for one of {s['max_connections']} connections"
     servers = "; ".join(f"{i.get('endpoint')}: {label(i)}" for i in s.get("servers") or [])
     head += f"\n  server: {servers}" if servers else ""
     return head + (f"\n  client: {s['requests']} requests, {s['failed_requests']} failed{resent}; output tokens from "
