@@ -13,6 +13,7 @@ import pytest
 
 from mlmeter.cli.main import main
 
+from .test_submission import SYSTEM_YAML as EDGE_SYSTEM
 from .test_submission import _agree
 
 pytestmark = pytest.mark.oracle
@@ -21,17 +22,7 @@ pytest.importorskip("aiohttp")
 from mlmeter.serving.mock import MockServer, MockSettings  # noqa: E402
 
 SAMPLES = 13368
-SYSTEM_YAML = """\
-status: available
-system_type: datacenter
-cooling: air
-host_memory_configuration: 1x 24 GB (virtual)
-host_networking_topology: N/A
-hw_notes: a 2-core virtual machine; the mlmeter mock server
-measurements:
-  retraining: "no"
-  weight_data_types: fp32
-  weight_transformations: none
+SYSTEM_YAML = EDGE_SYSTEM.replace("system_type: edge", "system_type: datacenter") + """\
   input_data_types: text
   starting_weights_filename: none (a mock server)
 """
