@@ -9,7 +9,8 @@ of that many client processes (:mod:`mlmeter.serving.workers`). The first chunk 
 saw them, so TTFT, TPOT and the token checks are the LoadGen's (measured from the scheduled send time: client
 queueing cannot hide). Queries go to the endpoint with the fewest outstanding requests. A failed request
 (refused, HTTP error, a stream that breaks or never starts) is a failed sample: reported to the sink with the
-reason — the run ends INVALID — never retried. With ``spec.token_ids`` the accuracy log holds each reply's token
+reason — the run ends INVALID — never retried (one exception, counted: a request the server dropped unanswered on
+a kept-alive connection, see :mod:`mlmeter.serving.http`). With ``spec.token_ids`` the accuracy log holds each reply's token
 IDs (int32, as MLPerf's LLM logs and the TEST06 audit read them; the first token's IDs as its ``token_data``)
 and the SUT keeps the replies' text for scoring; else the log holds the text (UTF-8).
 """
