@@ -137,3 +137,26 @@ def test_an_endpoint_is_described_by_the_first_route_that_reads_as_its_own(monke
     monkeypatch.setattr(server_info, "_probe", lambda url, headers: routes.get(url.removeprefix("http://h")))
     info = server_info.describe("http://h", {}, {"id": "m", "owned_by": "openai"}, "uvicorn")
     assert info["software"] == software and info["version"] == version and info["model"]["id"] == "m"
+
+
+def _tokenizer_dir(path: Path, eos_id: int) -> Path:
+    """A word-level tokenizer whose ``tokenizer_config.json`` names ``</s>`` (ID ``eos_id``) as its EOS."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    words = [f"w{i}" for i in range(8)]
+    words.insert(eos_id, "</s>")
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="w0"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    path.mkdir()
+    tok.save(str(path / "tokenizer.json"))
+    (path / "tokenizer_config.json").write_text(json.dumps({"eos_token": {"content": "</s>"}}))
+    return path
+
+
+@pytest.mark.parametrize(("eos_id", "passed"), [(2, False), (5, True)])
+def test_test06_takes_the_eos_token_from_the_tokenizer(tmp_path, eos_id, passed):
+    """The mock ends each reply in two tokens of ID 2: an EOS only for a tokenizer whose EOS is 2."""
+    tok = _tokenizer_dir(tmp_path / "tok", eos_id)
+    with MockServer(MockSettings(tokens=4, eos_tail=2)) as m:
+        _serve(m.url, tmp_path / "r", "--scenario", "SingleStream", "--compliance", "TEST06", "--tokenizer", str(tok))
+    assert record(tmp_path / "r" / "TEST06").body["compliance"]["passed"] is passed

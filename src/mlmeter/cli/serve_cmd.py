@@ -63,8 +63,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--compliance", default="", metavar="TEST06",
                    help="after the run, the TEST06 audit (first token, EOS, token counts) in <output>/TEST06, "
                         "verified as the official script does; implies --token-ids")
-    b.add_argument("--eos-token-id", type=options.whole(0, 2**31 - 1), default=2, metavar="ID",
-                   help="the model's EOS token for TEST06 (default 2, the official script's)")
+    b.add_argument("--eos-token-id", type=options.whole(0, 2**31 - 1), default=None, metavar="ID",
+                   help="the model's EOS token for TEST06 (default: --tokenizer's, else 2, the official script's)")
     b.add_argument("--mlperf-model", default=None, help="apply this MLPerf model's mlperf.conf (e.g. llama2-70b)")
     b.add_argument("--prompts", type=Path, default=None, help="prompts file (JSON list or one per line)")
     b.add_argument("--count", type=options.whole(1, 10_000_000), default=None, help="use the first N prompts")

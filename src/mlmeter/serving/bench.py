@@ -3,6 +3,7 @@ write the run record (kind ``serving``) with the client's own figures beside the
 
 from __future__ import annotations
 
+import json
 import urllib.error
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -81,8 +82,9 @@ class ServeConfig:
     """Ask the server for the output token IDs and log them (int32), as MLPerf's LLM accuracy logs hold them."""
     compliance: tuple[str, ...] = ()
     """Audits run after the run, each in ``<output>/<TEST>`` (TEST06, which implies ``token_ids``)."""
-    eos_token_id: int = 2
-    """The EOS token TEST06 looks for at the replies' ends (the official script's default)."""
+    eos_token_id: int | None = None
+    """The EOS token TEST06 looks for at the replies' ends (None: ``--tokenizer``'s, else 2, the official
+    script's default)."""
 
     @property
     def wants_token_ids(self) -> bool:
@@ -176,6 +178,22 @@ def token_counter(path: Path | None) -> Callable[[str], int] | None:
     return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
 
 
+def tokenizer_eos(path: Path | None) -> int | None:
+    """The EOS token's ID of a Hugging Face tokenizer directory (``tokenizer_config.json``'s ``eos_token``), if
+    it names one the tokenizer knows."""
+    folder = path if path is None or path.is_dir() else path.parent
+    if folder is None or not (folder / "tokenizer_config.json").is_file():
+        return None
+    try:
+        from tokenizers import Tokenizer
+
+        eos = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8")).get("eos_token")
+        eos = eos.get("content") if isinstance(eos, dict) else eos
+        return Tokenizer.from_file(str(folder / "tokenizer.json")).token_to_id(eos) if isinstance(eos, str) else None
+    except Exception:  # noqa: BLE001 -- an unreadable file leaves the official default
+        return None
+
+
 def build_settings(cfg: ServeConfig) -> SettingsBuilder:
     b = SettingsBuilder(cfg.scenario, cfg.mlperf_model or "*")
     if cfg.mlperf_model:
@@ -218,7 +236,8 @@ def _audit(cfg: ServeConfig, sut: EndpointSUT, prompts: PromptSet, name: str, ou
            obs: events.Observer) -> ServeOutcome:
     """A compliance audit's performance run in ``<outdir>/<name>`` (its ``audit.config`` written there and passed
     to the LoadGen), then its verification."""
-    run = test06_run(checker_model(cfg.mlperf_model or cfg.model), cfg.scenario.name, cfg.eos_token_id)
+    eos = cfg.eos_token_id if cfg.eos_token_id is not None else tokenizer_eos(cfg.tokenizer)
+    run = test06_run(checker_model(cfg.mlperf_model or cfg.model), cfg.scenario.name, 2 if eos is None else eos)
     adir = outdir / name
     adir.mkdir()
     write_text(adir / "audit.config", audit_config_text(run.audit))
