@@ -86,6 +86,8 @@ def test_an_llm_package_is_judged_alike_by_both_checkers(llm, division):
         assert "TEST06 verification complete" in verify and (scen / sc / "TEST06" / "accuracy").is_dir()
         acc = (scen / sc / "accuracy" / "accuracy.txt").read_text()
         assert "'rouge1': '" in acc and "'gen_len': " in acc and "hash=" in acc
+    sysdoc = json.loads(next((pkg / division / "mlmeter" / "systems").iterdir()).read_text())
+    assert sysdoc["framework"].startswith("mlmeter-mock ")  # the server's software, as the endpoint told it
     found = _agree(pkg)
     every = set().union(*found.values())
     assert "performance.min_duration" in every and "accuracy.dataset" not in every

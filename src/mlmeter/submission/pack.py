@@ -79,6 +79,11 @@ class Run:
         b = self.body.get("backend", {})
         return b.get("name"), b.get("version"), b.get("device")
 
+    def framework(self) -> str:
+        """The system description's ``framework``: the runtime and its version, or the servers' software."""
+        name, version, _ = self.software()
+        return str(version) if self.record.kind == "serving" else f"{name} {version}"
+
 
 @dataclass
 class Plan:
@@ -369,7 +374,7 @@ def write_package(p: Plan, sysfile: SystemFile | None, output: Path) -> dict[str
     output.parent.mkdir(parents=True, exist_ok=True)
     all_runs = [r for roles in p.groups.values() for r in roles.values()]
     first = all_runs[0]
-    frameworks = sorted({" ".join(str(x) for x in r.software()[:2] if x) for r in all_runs})
+    frameworks = sorted({r.framework() for r in all_runs})
     host = (first.record.system or {}) if all(_on_this_host(r) for r in all_runs) else {}
     sysdoc = system_description(measured_fields(host, frameworks), sysfile, org=p.org, division=p.division)
     given_measurements = sysfile.measurements if sysfile else {}
