@@ -22,7 +22,6 @@ from mlmeter.loadgen.settings import (
 )
 
 __all__ = [
-    "saving_after_interrupt",
     "Completer",
     "CompletionSink",
     "ConfigError",
@@ -41,4 +40,5 @@ __all__ = [
     "TestSettings",
     "load_settings",
     "run_test",
+    "saving_after_interrupt",
 ]

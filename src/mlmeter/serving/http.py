@@ -260,8 +260,6 @@ class Pool:
         self.open = 0
         """Connections open or opening."""
         self.waiting: deque[tuple[Handler, bytes]] = deque()
-        self.queued = 0
-        """Requests that waited behind the limit."""
         self.closing = False
         self._all: set[_Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -280,7 +278,6 @@ class Pool:
                 return
         if self.limit and self.open >= self.limit:
             self.waiting.append((handler, data))
-            self.queued += 1
         else:
             self.connect(handler, data)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mlmeter.serving.llm_accuracy import TARGETS
+
 ROUND = "v6.1"
 SEEDS = {"qsl_rng_seed": 2085463073848966840, "sample_index_rng_seed": 2747215439041700203,
          "schedule_rng_seed": 16159082839903944936}
@@ -61,11 +63,19 @@ class Benchmark:
     """System type -> the scenarios a result may have beyond the required ones."""
 
 
-def _llama3_1_8b(name: str, scores: tuple[float, float, float, float], gen_len: float, samples: int,
-                 required: dict[str, tuple[str, ...]], queries: dict[str, int]) -> Benchmark:
-    metrics = tuple(Metric(n, s * 0.99, p) for n, s, p in zip(("ROUGE1", "ROUGE2", "ROUGEL", "ROUGELSUM"), scores,
-                                                                 (ROUGE1, ROUGE2, ROUGEL, ROUGELSUM), strict=True))
-    return Benchmark(name, (*metrics, Metric("GEN_LEN", gen_len * 0.9, GEN_LEN, gen_len * 1.1)), samples, samples,
+_PATTERN = {"rouge1": ROUGE1, "rouge2": ROUGE2, "rougeL": ROUGEL, "rougeLsum": ROUGELSUM, "gen_len": GEN_LEN,
+            "tokens_per_sample": TOKENS_PER_SAMPLE}
+
+
+def _llama3_1_8b(name: str, loadgen_model: str, required: dict[str, tuple[str, ...]],
+                 queries: dict[str, int]) -> Benchmark:
+    """The benchmark's figures from the accuracy targets ``mlmeter serve`` scores against (one copy of them)."""
+    t = TARGETS[loadgen_model]
+    lo, hi = t.length_window
+    metrics = tuple(Metric(k.upper(), v * t.fraction, _PATTERN[k]) for k, v in t.reference.items())
+    length = Metric(t.length_metric.upper(), t.length_reference * lo, _PATTERN[t.length_metric], t.length_reference * hi)
+    samples = t.length_over
+    return Benchmark(name, (*metrics, length), samples, samples,
                      required, queries, {"Server": 20_000_000_000} if "Server" in queries else {},
                      token_latency_ns={"Server": (2_000_000_000, 100_000_000), "Interactive": (500_000_000, 30_000_000)},
                      result_keys={"Offline": "result_tokens_per_second",
@@ -81,10 +91,10 @@ BENCHMARKS = {
          "datacenter,edge": ("SingleStream", "MultiStream", "Offline", "Server")},
         {"SingleStream": 1024, "MultiStream": 270336, "Server": 270336, "Offline": 1},
         {"Server": 15_000_000}, 24576),
-    "llama3.1-8b": _llama3_1_8b("llama3.1-8b", (38.7792, 15.9075, 24.4957, 35.793), 8167644, 13368,
+    "llama3.1-8b": _llama3_1_8b("llama3.1-8b", "llama3_1-8b",
                                 {"datacenter": ("Offline",), "datacenter,edge": ("Offline",)},
                                 {"SingleStream": 1024, "Server": 270336, "Offline": 1}),
-    "llama3.1-8b-edge": _llama3_1_8b("llama3.1-8b-edge", (39.06, 16.1147, 24.6375, 36.124), 3051113, 5000,
+    "llama3.1-8b-edge": _llama3_1_8b("llama3.1-8b-edge", "llama3_1-8b-edge",
                                      {"edge": ("SingleStream", "Offline"),
                                       "datacenter,edge": ("SingleStream", "Offline")},
                                      {"SingleStream": 1024, "Offline": 1}),
