@@ -37,7 +37,7 @@ def _dataset(path: Path) -> Path:
 
 def _serve(url: str, data: Path, out: Path, *extra: str) -> int:
     return main(["serve", "--endpoint", url, "--model", "mock-llm", "--mlperf-model", "llama3_1-8b", "--prompts",
-                 str(data), "--max-tokens", "32", "--max-connections", "1000", "--output", str(out), "--quiet", *extra])
+                 str(data), "--max-tokens", "32", "--max-connections", "256", "--output", str(out), "--quiet", *extra])
 
 
 def _runs(root: Path, settings: MockSettings, name: str, accuracy_from: Path | None = None) -> Path:

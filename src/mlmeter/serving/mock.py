@@ -163,8 +163,8 @@ class MockServer:
         await self._runner.setup()
         http = self._runner.server
         assert http is not None
-        self._server = await asyncio.get_running_loop().create_server(
-            lambda: _Arrivals(http(), self._arrivals), self.host, self.port)
+        self._server = await asyncio.get_running_loop().create_server(  # a backlog for an Offline burst of
+            lambda: _Arrivals(http(), self._arrivals), self.host, self.port, backlog=4096)  # connections (100)
         self.port = self._server.sockets[0].getsockname()[1]
 
     def _refused(self, request: Any) -> Any:
