@@ -119,9 +119,10 @@ def test_prompt_files_are_checked(tmp_path, capsys):
 
 
 def test_concurrency_sweep_finds_the_highest_level_meeting_the_bounds(tmp_path, capsys):
-    # one slot: 4 streams queue behind each other, so TTFT grows ~4x past the 30 ms bound; 1 stream meets it
-    with MockServer(MockSettings(ttft_s=0.01, itl_s=0.001, tokens=4, serial=True)) as m:
-        code = main(["serve", "--endpoint", m.url, "--model", "mock-llm", "--concurrency", "1,4", "--ttft-ms", "30",
+    # one slot of ~34 ms: 4 streams queue behind each other, so TTFT grows to ~130 ms, past the 100 ms bound; 1 stream
+    # meets it by 70 ms (a busy CI machine once stalled one request in a hundred past a 20 ms margin)
+    with MockServer(MockSettings(ttft_s=0.03, itl_s=0.001, tokens=4, serial=True)) as m:
+        code = main(["serve", "--endpoint", m.url, "--model", "mock-llm", "--concurrency", "1,4", "--ttft-ms", "100",
                      "--min-duration-ms", "1000", "--output", str(tmp_path), "--quiet"])
     out = capsys.readouterr().out
     one, four = record(tmp_path / "concurrency-1"), record(tmp_path / "concurrency-4")
