@@ -390,10 +390,10 @@ def main() -> None:
         print("\n| client | highest sustained rate (req/s) |\n|---|---|")
         for k, v in best.items():
             print(f"| {k} | {v:g} |")
-        ours = max(v for k, v in best.items() if k.startswith("mlmeter"))
-        if best.get("bare"):
+        ours = max((v for k, v in best.items() if k.startswith("mlmeter")), default=0)
+        if ours and best.get("bare"):
             print(f"\nmlmeter (best of its configurations) / bare client: {ours / best['bare']:.2f}")
-        if peers and max(peers.values()):
+        if ours and peers and max(peers.values()):
             print(f"mlmeter (best of its configurations) / best peer: {ours / max(peers.values()):.2f}")
     if "error" in a.only:
         print("\n== measurement error: mock set to 20 ms TTFT and 32 tokens 5 ms apart, 100 req/s; error against what"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import threading
 import time
@@ -83,6 +84,17 @@ EOS_ID = 2
 def token_id(piece: str) -> int:
     """The mock's token ID of one piece of text (stable across runs and processes; never ``EOS_ID``)."""
     return 10 + zlib.crc32(piece.encode()) % 50_000
+
+
+@functools.lru_cache(maxsize=8192)
+def _token_event(piece: str, last: bool, chat: bool, generate: bool, tid: int | None, model: str) -> str:
+    """One token's event as JSON: Triton's whole event, else the OpenAI chunk's ``choices`` entry (the mock's
+    hottest path: a reply's events are the same but for the request's head, so each is encoded once)."""
+    if generate:
+        return json.dumps({"model_name": model, "text_output": piece})
+    return json.dumps({"index": 0, "finish_reason": "length" if last else None,
+                       **({"delta": {"content": piece}} if chat else {"text": piece}),
+                       **({"token_ids": [tid]} if tid is not None else {})})
 
 
 class MockServer:
@@ -292,6 +304,8 @@ class MockServer:
         t0, c0 = arrived
         sent: list[float] = []
         ready: list[bytes] = []
+        opening = "data: " if generate else f"data: {json.dumps(head)[:-1]}, \"choices\": ["
+        closing = "\n\n" if generate else "]}\n\n"
         for i, piece in enumerate(pieces):
             due = t0 + s.ttft_s + i * s.itl_s
             if due > loop.time():
@@ -301,11 +315,8 @@ class MockServer:
             if s.stall_after and i >= s.stall_after:
                 await resp.write(b"".join(ready))
                 await asyncio.sleep(3600)
-            choice = {"index": 0, "finish_reason": "length" if i == n - 1 else None,
-                      **({"delta": {"content": piece}} if chat else {"text": piece}),
-                      **({"token_ids": [ids[i]]} if ids is not None else {})}
-            event = {"model_name": s.model, "text_output": piece} if generate else {**head, "choices": [choice]}
-            ready.append(f"data: {json.dumps(event)}\n\n".encode())
+            event = _token_event(piece, i == n - 1, chat, generate, None if ids is None else ids[i], s.model)
+            ready.append(f"{opening}{event}{closing}".encode())
             sent.append(time.perf_counter())
         if not generate:  # the generate stream ends with the connection, without usage or [DONE]
             if usage:
