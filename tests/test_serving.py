@@ -74,6 +74,60 @@ def test_a_stream_that_stalls_ends_invalid_not_hung(tmp_path):
     assert code == 1 and any("stopped completing" in r for r in rec.reasons), rec.reasons
 
 
+def test_several_modes_run_in_turn_on_one_client_with_the_audit_beside_them(tmp_path, capsys):
+    """``--mode accuracy,performance --compliance TEST06``: one command, ``<output>/<mode>`` and ``<output>/TEST06``,
+    as ``mlmeter infer`` lays them out; the endpoint is asked once."""
+    with MockServer(MockSettings(echo=True, tokens=16)) as m:
+        code = _serve(m.url, tmp_path / "r", "--scenario", "Offline", "--mode", "accuracy,performance",
+                      "--compliance", "TEST06", "--qps", "200")
+        asked = m.requests
+    printed = capsys.readouterr().out
+    acc, perf, audit = (record(tmp_path / "r" / d) for d in ("accuracy", "performance", "TEST06"))
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["TEST06", "accuracy", "performance"]
+    assert acc.body["mode"] == "AccuracyOnly" and perf.body["mode"] == "PerformanceOnly"
+    assert acc.body["llm_accuracy"]["scores"]["rouge1"] >= 99.0 and "llm_accuracy" not in perf.body
+    assert audit.body["mode"] == "TEST06" and (tmp_path / "r" / "TEST06" / "verify_accuracy.txt").is_file()
+    counts = [r.body["serving"]["requests"] for r in (acc, perf, audit)]  # each run counts its own requests
+    assert sum(counts) == asked and all(counts)
+    assert code in (0, 1) and printed.count("files: ") == 3
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--mode", "accuracy,accuracy"], "each once"),
+    (["--mode", "accuracy,bogus"], "give one or more of performance, accuracy, submission"),
+    (["--mode", "find-peak,performance"], "not with find-peak or --concurrency"),
+    (["--mode", "accuracy,performance", "--concurrency", "2"], "not with find-peak or --concurrency"),
+    (["--mode", "accuracy,performance", "--rates", "1,2"], "not in a sweep"),
+])
+def test_modes_that_cannot_run_together_are_refused_in_one_line(tmp_path, capsys, args, message):
+    code = main(["serve", "--endpoint", "http://127.0.0.1:9", "--model", "m", "--output", str(tmp_path / "r"),
+                 "--quiet", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_mock_answers_a_bad_body_with_400_and_a_client_leaving_mid_body_without_a_traceback(caplog):
+    import socket
+    import urllib.error
+    import urllib.request
+
+    with MockServer() as m:
+        for body in (b"{not json", b"[1, 2]"):
+            req = urllib.request.Request(m.url + "/v1/completions", data=body, method="POST")
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(req, timeout=5)  # noqa: S310 -- loopback
+            assert err.value.code == 400 and b"not a JSON object" in err.value.read()
+        with socket.create_connection((m.host, m.port)) as s:  # says 100 bytes, sends 2, leaves
+            s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{}")
+        for _ in range(50):  # the mock is still serving, and logged nothing about the one that left
+            if m.requests >= 3:
+                break
+            time.sleep(0.02)
+        urllib.request.urlopen(m.url + "/v1/models", timeout=5).read()  # noqa: S310 -- loopback
+    assert m.requests == 3 and not [r for r in caplog.records if r.levelname == "ERROR"], caplog.records
+
+
 @pytest.mark.parametrize(("where", "message"), [
     ("unreachable", "cannot reach an OpenAI-compatible server"),
     ("model", "does not serve model 'other'; it serves: mock-llm"),

@@ -50,7 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--concurrency", default=None, metavar="N[,N…]",
                    help="N closed-loop streams for --min-duration-ms instead of a scenario (not MLPerf); several "
                         "levels sweep them and name the highest meeting the TTFT/TPOT bounds")
-    b.add_argument("--mode", choices=["performance", "accuracy", "submission", "find-peak"], default="performance")
+    b.add_argument("--mode", default="performance",
+                   help="performance, accuracy or submission, or several run in turn (accuracy,performance: each in "
+                        "<output>/<mode>, the audits in <output>/<TEST>), or find-peak")
     b.add_argument("--probe-duration-ms", type=options.whole(1, 86_400_000), default=5_000,
                    help="find-peak: minimum duration of each probe (the confirmation uses the full settings)")
     b.add_argument("--probe-queries", type=options.whole(1, 100_000_000), default=None,
@@ -102,7 +104,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
         return _mock(a)
     if not a.endpoint or not a.model:
         raise ServingError("serve: give --endpoint URL and --model NAME (see 'mlmeter serve --help')")
-    from mlmeter.serving.bench import ServeConfig, highest_passing, run_serve, sweep_concurrency, sweep_rates
+    from mlmeter.serving.bench import ServeConfig, highest_passing, run_modes, sweep_concurrency, sweep_rates
 
     settings = knobs.knob_values(a)
     if a.ttft_ms is not None:
@@ -134,15 +136,20 @@ def cmd_serve(a: argparse.Namespace) -> int:
         return exit_code(o.record.verdict for o in outcomes)
     verdicts = []
 
+    several = len(cfg.modes) > 1
+
     def once(i: int) -> list[tuple[str, Path]]:
         out = a.output if a.repeat == 1 or a.output is None else a.output / f"repeat-{i + 1}"
-        o = run_serve(dataclasses.replace(cfg, output=out), progress)
-        for run in (o, *o.audits):
+        runs = run_modes(dataclasses.replace(cfg, output=out), progress)
+        for run in runs:
             print(_describe(run))
             verdicts.append(run.record.verdict)
-        return [("", o.outdir)]
+        return [(run.outdir.name, run.outdir) for run in runs[:len(cfg.modes)]] if several else [("", runs[0].outdir)]
 
-    repeat.repeated(a.repeat, once, lambda _k, runs: runs[0].parent / f"repeat-{runs[0].name}")
+    def group(key: str, runs: list[Path]) -> Path:  # repeat-<n>/<mode> -> repeat/<mode>, as mlmeter infer's
+        return runs[0].parent.parent / "repeat" / key if several else runs[0].parent / f"repeat-{runs[0].name}"
+
+    repeat.repeated(a.repeat, once, group)
     return exit_code(verdicts)
 
 

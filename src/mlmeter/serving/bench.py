@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import urllib.error
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,11 @@ class ServeConfig:
     script's default)."""
 
     @property
+    def modes(self) -> tuple[str, ...]:
+        """``mode`` as a list: ``accuracy,performance`` runs both, one after the other, on one client."""
+        return tuple(m.strip() for m in self.mode.split(",") if m.strip())
+
+    @property
     def wants_token_ids(self) -> bool:
         return self.token_ids or "TEST06" in self.compliance
 
@@ -107,6 +113,13 @@ SERVE_AUDITS = ("TEST06",)
 
 def check_config(cfg: ServeConfig) -> None:
     """What the options cannot do together, refused before anything runs."""
+    modes = cfg.modes
+    if not modes or len(set(modes)) != len(modes) or any(m not in (*MODES, "find-peak") for m in modes):
+        raise ServingError(f"--mode {cfg.mode!r}: give one or more of {', '.join(MODES)}, each once (e.g. "
+                           "accuracy,performance), or find-peak alone")
+    if len(modes) > 1 and ("find-peak" in modes or cfg.concurrency):
+        raise ServingError(f"--mode {cfg.mode}: several modes run one LoadGen test each, not with find-peak or "
+                           "--concurrency")
     unknown = [t for t in cfg.compliance if t not in SERVE_AUDITS]
     if unknown:
         raise ServingError(f"--compliance {','.join(unknown)}: mlmeter serve runs {', '.join(SERVE_AUDITS)} (TEST01 "
@@ -204,23 +217,16 @@ def build_settings(cfg: ServeConfig) -> SettingsBuilder:
 
 
 def run_serve(cfg: ServeConfig, observer: events.Observer | None = None) -> ServeOutcome:
-    """Benchmark the endpoints: one LoadGen test, or a concurrency run; write the run record."""
-    require("httptools")
+    """Benchmark the endpoints in one mode: one LoadGen test (then its audits), or a concurrency run; write the run
+    record."""
     check_config(cfg)
-    obs = events.observing(observer)
-    prompts = load_prompts(cfg.prompts, cfg.count)
-    target = target_for(cfg.mlperf_model, prompts.source) if prompts.references is not None else None
-    counter = token_counter(cfg.tokenizer)
+    if len(cfg.modes) > 1:
+        raise ServingError(f"--mode {cfg.mode}: several modes run one after another in one run (run_modes), not in a "
+                           "sweep over --rates or --concurrency levels")
     settings = build_settings(cfg)
     what = f"concurrency-{cfg.concurrency}" if cfg.concurrency else cfg.scenario.name
-    obs.on_stage(events.Stage(f"checking {', '.join(cfg.endpoints)} for model {cfg.model}"))
-    servers = check_endpoints(cfg)  # before anything is created on disk
-    spec = RequestSpec(cfg.model, cfg.api, cfg.max_tokens, stream=cfg.stream, ignore_eos=cfg.ignore_eos,
-                       stop=prompts.stop, extra=dict(cfg.extra_body), token_ids=cfg.wants_token_ids)
-    sut = EndpointSUT(cfg.endpoints, spec, prompts.prompts, timeout_s=cfg.timeout_s, api_key_env=cfg.api_key_env,
-                      count_tokens=counter, workers=cfg.client_workers, max_connections=cfg.max_connections)
-    sut.servers = servers
-    try:
+    obs = events.observing(observer)
+    with _client(cfg, obs) as (prompts, target, sut):
         outdir = fresh_directory(cfg.output or Path("mlmeter-serve") / f"{cfg.model}-{what}",
                                  given=cfg.output is not None, overwrite=cfg.overwrite)
         obs.on_stage(events.Stage(f"{what} {'' if cfg.concurrency else cfg.mode} -> {outdir}"))
@@ -228,6 +234,48 @@ def run_serve(cfg: ServeConfig, observer: events.Observer | None = None) -> Serv
             return _concurrency(cfg, sut, len(prompts.prompts), settings, outdir, obs)
         main = _loadgen(cfg, sut, prompts, target, settings, outdir, obs)
         return replace(main, audits=tuple(_audit(cfg, sut, prompts, name, outdir, obs) for name in cfg.compliance))
+
+
+def run_modes(cfg: ServeConfig, observer: events.Observer | None = None) -> list[ServeOutcome]:
+    """Every mode of ``cfg.modes`` in order on one client, each in ``<output>/<mode>`` when there are several, then
+    the audits (``<output>/<TEST>``), as ``mlmeter infer`` lays them out; every run written, in that order."""
+    if len(cfg.modes) == 1:
+        o = run_serve(cfg, observer)
+        return [o, *o.audits]
+    check_config(cfg)
+    runs = [replace(cfg, mode=m) for m in cfg.modes]
+    built = [build_settings(r) for r in runs]  # a bad setting is refused before the endpoints are asked
+    obs = events.observing(observer)
+    with _client(cfg, obs) as (prompts, target, sut):
+        base = fresh_directory(cfg.output or Path("mlmeter-serve") / f"{cfg.model}-{cfg.scenario.name}",
+                               given=cfg.output is not None, overwrite=cfg.overwrite)
+        out = []
+        for run, settings in zip(runs, built, strict=True):
+            outdir = base / run.mode
+            outdir.mkdir(parents=True)
+            obs.on_stage(events.Stage(f"{cfg.scenario.name} {run.mode} -> {outdir}"))
+            sut.reset()
+            out.append(_loadgen(run, sut, prompts, target, settings, outdir, obs))
+        return out + [_audit(cfg, sut, prompts, name, base, obs) for name in cfg.compliance]
+
+
+@contextmanager
+def _client(cfg: ServeConfig, obs: events.Observer) -> Iterator[tuple[PromptSet, Target | None, EndpointSUT]]:
+    """The prompts, their accuracy target and the endpoint SUT, once every endpoint has been checked (before
+    anything is created on disk); the client is closed at the end."""
+    require("httptools")
+    prompts = load_prompts(cfg.prompts, cfg.count)
+    target = target_for(cfg.mlperf_model, prompts.source) if prompts.references is not None else None
+    counter = token_counter(cfg.tokenizer)
+    obs.on_stage(events.Stage(f"checking {', '.join(cfg.endpoints)} for model {cfg.model}"))
+    servers = check_endpoints(cfg)
+    spec = RequestSpec(cfg.model, cfg.api, cfg.max_tokens, stream=cfg.stream, ignore_eos=cfg.ignore_eos,
+                       stop=prompts.stop, extra=dict(cfg.extra_body), token_ids=cfg.wants_token_ids)
+    sut = EndpointSUT(cfg.endpoints, spec, prompts.prompts, timeout_s=cfg.timeout_s, api_key_env=cfg.api_key_env,
+                      count_tokens=counter, workers=cfg.client_workers, max_connections=cfg.max_connections)
+    sut.servers = servers
+    try:
+        yield prompts, target, sut
     finally:
         sut.close()
 

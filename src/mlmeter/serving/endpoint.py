@@ -301,8 +301,9 @@ class EndpointSUT:
             self._sink.first_token(sid, [np.asarray(ids, np.int32)], at_ns=at_ns)
 
     def reset(self) -> None:
-        """Forget the requests of a run (before another run on the same SUT)."""
+        """Forget the requests of a run, and the CPU it took (before another run on the same SUT)."""
         self.exchanges, self.texts = [], {}
+        self._cpu_start = time.process_time() + (self._pool.cpu_s() if self._pool is not None else 0.0)
 
     def _done(self, sid: int, ex: Exchange) -> None:
         """A request ended (in this process or a worker): count its tokens, keep it, complete the sample."""
@@ -324,7 +325,8 @@ class EndpointSUT:
         sink.complete_one(sid, np.asarray(ids, np.int32), max(ex.tokens, 1), None, ex.done_ns)
 
     def client_cpu_s(self) -> float:
-        """CPU seconds this process (LoadGen and client) and the client workers used since the SUT was made."""
+        """CPU seconds this process (LoadGen and client) and the client workers used since the SUT was made or
+        last reset."""
         return time.process_time() - self._cpu_start + (self._pool.cpu_s() if self._pool is not None else 0.0)
 
     def close(self) -> None:

@@ -235,7 +235,14 @@ class MockServer:
         refused = self._refused(request)
         if refused is not None:
             return refused
-        body = await request.json()
+        try:
+            body = await request.json()
+        except ConnectionResetError:  # the client left while sending: the answer goes nowhere
+            return web.Response(status=400)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return web.json_response({"error": {"message": "the request body is not a JSON object"}}, status=400)
         if "/v2/models/" in request.path:  # Triton's generate extension: the model is in the path
             params = body.get("parameters") or {}
             body = {"model": request.match_info["name"], "prompt": body.get("text_input", ""), "generate": True,
