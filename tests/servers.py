@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -23,10 +25,11 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running(cmd: list[str], ready_url: str, log: Path, what: str, cwd: Path | None = None,
-            timeout_s: float = 120) -> Iterator[None]:
-    """Start ``cmd`` (output to ``log``), wait until ``ready_url`` answers 200, stop it on the way out."""
+            timeout_s: float = 120, env: dict[str, str] | None = None) -> Iterator[None]:
+    """Start ``cmd`` (output to ``log``) in a session of its own, wait until ``ready_url`` answers 200; on the way
+    out stop it, and kill what it started if it has not stopped within 20 s."""
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         deadline = time.time() + timeout_s
         while True:
@@ -47,3 +50,5 @@ def running(cmd: list[str], ready_url: str, log: Path, what: str, cwd: Path | No
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        with contextlib.suppress(ProcessLookupError):  # a server's own children (Triton's, MLServer's workers)
+            os.killpg(proc.pid, signal.SIGKILL)

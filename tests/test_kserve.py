@@ -1,10 +1,12 @@
-"""KServe v2: the classic workloads on a model server (``mlmeter infer --backend kserve``) against MLServer, a
-real KServe v2 server (Seldon's, from PyPI) serving the embedded digits ONNX model — same pre-processing, same
-accuracy as ONNX Runtime locally; and Triton's generate extension for LLMs (``mlmeter serve --api generate``)
-against the mock.
+"""KServe v2: the classic workloads on a model server (``mlmeter infer --backend kserve``) against two real KServe
+v2 servers from PyPI, Seldon's MLServer and NVIDIA's Triton Inference Server (the ``tritonserver`` that PyTriton
+bundles), each serving the embedded digits ONNX model — same pre-processing, same accuracy as ONNX Runtime locally,
+over HTTP with JSON tensors, HTTP with Triton's binary tensors, and gRPC; and Triton's generate extension for LLMs
+(``mlmeter serve --api generate``) against the mock and against Triton.
 
-``$MLMETER_MLSERVER`` names the ``mlserver`` executable (``.ci/run`` installs it in a venv of its own); without
-it the MLServer tests skip, unless ``$MLMETER_REQUIRE_MLSERVER`` is set (CI), when they fail instead.
+``$MLMETER_MLSERVER`` names the ``mlserver`` executable and ``$MLMETER_TRITON`` the Python of a venv with
+``nvidia-pytriton`` and ``onnxruntime`` (``.ci/run`` installs each in a venv of its own); without one, its tests
+skip, unless ``$MLMETER_REQUIRE_MLSERVER`` / ``$MLMETER_REQUIRE_TRITON`` is set (CI), when they fail instead.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import importlib.util
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -51,25 +54,94 @@ def mlserver(tmp_path_factory):
         yield {"http": url, "grpc": f"grpc://127.0.0.1:{grpc}"}
 
 
-@pytest.mark.parametrize("protocol", ["http", "grpc"])
-def test_digits_on_a_kserve_v2_server_scores_as_it_does_locally(mlserver, tmp_path, protocol):
-    if protocol == "grpc":
-        pytest.importorskip("tritonclient.grpc")
-    url = mlserver[protocol]
+@pytest.fixture(scope="module")
+def triton(tmp_path_factory):
+    py = os.environ.get("MLMETER_TRITON")
+    if not py or not Path(py).is_file():
+        if os.environ.get("MLMETER_REQUIRE_TRITON"):
+            pytest.fail("no Triton ($MLMETER_TRITON: a venv's python with nvidia-pytriton; .ci/run installs it)")
+        pytest.skip("no Triton ($MLMETER_TRITON)")
+    from mlmeter.workloads.digits import data_file
+
+    # PyTriton's Python-backend stub links the libpython of the system's library path: the venv's own interpreter
+    # must come first, or its standard library meets another patch release's runtime (pyenv 3.11.7 on Debian's)
+    libdir = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_config_var('LIBDIR') or '')"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    env = {**os.environ, "LD_LIBRARY_PATH": os.pathsep.join(p for p in (libdir, os.environ.get("LD_LIBRARY_PATH"))
+                                                             if p)}
+    root = tmp_path_factory.mktemp("triton")
+    http, grpc, metrics = free_port(), free_port(), free_port()
+    url = f"http://127.0.0.1:{http}"
+    with running([py, str(HERE / "triton_runtime" / "models.py"), str(http), str(grpc), str(metrics),
+                  str(data_file("digits_fp32.onnx"))], url + "/v2/models/copy_llm_whole/ready", root / "server.log",
+                 "Triton", cwd=root, timeout_s=180, env=env):
+        yield {"http": url, "grpc": f"grpc://127.0.0.1:{grpc}"}
+
+
+def _digits_scores_as_locally(url: str, tmp_path: Path, protocol: str, *options: str) -> None:
+    """The accuracy pass over the server equals ONNX Runtime's here; a short Server run has no failed request."""
     local, remote = tmp_path / "local", tmp_path / "remote"
     assert main(["infer", "--backend", "onnxruntime", "--model", "digits", "--scenario", "Offline", "--mode",
                  "accuracy", "--output", str(local), "--quiet"]) == 0
-    code = main(["infer", "--backend", "kserve", "--backend-option", f"url={url}", "--model", "digits",
-                 "--scenario", "Offline", "--mode", "accuracy", "--output", str(remote), "--quiet"])
+    kserve = ["--backend", "kserve", "--backend-option", f"url={url}", *options]
+    code = main(["infer", *kserve, "--model", "digits", "--scenario", "Offline", "--mode", "accuracy", "--output",
+                 str(remote), "--quiet"])
     ours, theirs = record(remote / "Offline" / "accuracy"), record(local / "Offline" / "accuracy")
     assert code == 0 and ours.verdict.value == "VALID"
     assert ours.body["accuracy"][0]["value"] == theirs.body["accuracy"][0]["value"]  # same model, same pre-processing
-    assert ours.body["backend"]["settings"]["protocol"] == f"KServe v2 {'gRPC' if protocol == 'grpc' else 'HTTP/JSON'}"
-    code = main(["infer", "--backend", "kserve", "--backend-option", f"url={url}", "--model", "digits",
-                 "--scenario", "Server", "--time", "1", "--auto-targets", "--output", str(tmp_path / "srv"), "--quiet"])
+    assert ours.body["backend"]["settings"]["protocol"] == protocol
+    code = main(["infer", *kserve, "--model", "digits", "--scenario", "Server", "--time", "1", "--auto-targets",
+                 "--output", str(tmp_path / "srv"), "--quiet"])
     rec = record(tmp_path / "srv" / "Server" / "performance")
     assert code in (0, 1) and rec.body["loadgen"]["sample_count"] > 0
     assert not [c for c in rec.checks if c.decisive and not c.passed]  # no failed request
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_digits_on_mlserver_scores_as_it_does_locally(mlserver, tmp_path, protocol):
+    if protocol == "grpc":
+        pytest.importorskip("tritonclient.grpc")
+    # MLServer lists no binary_tensor_data extension: JSON tensors over HTTP
+    _digits_scores_as_locally(mlserver[protocol], tmp_path, f"KServe v2 {'gRPC' if protocol == 'grpc' else 'HTTP/JSON'}")
+
+
+@pytest.mark.parametrize(("protocol", "options", "label"), [
+    ("http", [], "KServe v2 HTTP/binary"),  # Triton lists the extension: binary tensors by default
+    ("http", ["--backend-option", "binary=off"], "KServe v2 HTTP/JSON"),
+    ("grpc", [], "KServe v2 gRPC"),
+])
+def test_digits_on_triton_scores_as_it_does_locally(triton, tmp_path, protocol, options, label):
+    if protocol == "grpc":
+        pytest.importorskip("tritonclient.grpc")
+    _digits_scores_as_locally(triton[protocol], tmp_path, label, *options)
+
+
+def test_binary_tensors_asked_of_a_server_without_them_is_one_line(mlserver, tmp_path, capsys):
+    code = main(["infer", "--backend", "kserve", "--backend-option", f"url={mlserver['http']}", "--backend-option",
+                 "binary=on", "--model", "digits", "--output", str(tmp_path), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not list the binary_tensor_data extension" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_triton_generate_serves_the_copy_tasks_under_the_loadgen(triton, tmp_path, stream):
+    """Triton's own generate extension (``generate_stream`` from a decoupled model: one response per word; or
+    ``generate``): the embedded accuracy gate passes, and the streamed words are the tokens counted."""
+    from mlmeter.serving.prompts import embedded
+
+    model = "copy_llm" if stream else "copy_llm_whole"
+    how = [] if stream else ["--no-stream", "--tokenizer", str(_word_tokenizer(tmp_path / "tokenizer.json"))]
+    code = main(["serve", "--endpoint", triton["http"], "--model", model, "--api", "generate", "--scenario",
+                 "Offline", "--mode", "accuracy,performance", "--qps", "150", "--min-duration-ms", "1000",
+                 "--min-query-count", "64", "--output", str(tmp_path / "g"), "--quiet", *how])
+    acc, perf = record(tmp_path / "g" / "accuracy"), record(tmp_path / "g" / "performance")
+    # the performance run's duration depends on this machine's speed: its verdict is not the point here
+    assert code in (0, 1) and acc.verdict.value == "VALID" and acc.body["llm_accuracy"]["scores"]["rouge1"] == 100.0
+    s, tok = perf.body["serving"], perf.body["tokens"]
+    assert s["failed_requests"] == 0 and s["servers"][0]["software"].startswith("triton")
+    words = [len(r.split()) for r in embedded().references]  # one token per word: a chunk each, or counted
+    assert min(words) * s["requests"] <= tok["token_count"] <= max(words) * s["requests"]
+    assert s["output_tokens_from"] == ("counted chunks" if stream else "local tokenizer")
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])

@@ -98,8 +98,9 @@ def test_several_modes_run_in_turn_on_one_client_with_the_audit_beside_them(tmp_
     (["--mode", "find-peak,performance"], "not with find-peak or --concurrency"),
     (["--mode", "accuracy,performance", "--concurrency", "2"], "not with find-peak or --concurrency"),
     (["--mode", "accuracy,performance", "--rates", "1,2"], "not in a sweep"),
+    (["--api", "generate", "--no-stream"], "give --tokenizer"),
 ])
-def test_modes_that_cannot_run_together_are_refused_in_one_line(tmp_path, capsys, args, message):
+def test_options_that_cannot_run_together_are_refused_in_one_line(tmp_path, capsys, args, message):
     code = main(["serve", "--endpoint", "http://127.0.0.1:9", "--model", "m", "--output", str(tmp_path / "r"),
                  "--quiet", *args])
     err = capsys.readouterr().err

@@ -3,9 +3,11 @@ pre-processing and accuracy run here, the inference on the server (``mlmeter inf
 
 ``--backend-option url=http://host:8000`` (required; ``grpc://host:8001`` speaks the gRPC protocol instead, see
 :mod:`mlmeter.backends.kserve_grpc`) and ``model=NAME`` (default: the model file's stem), optionally
-``version=N``, ``layout=NHWC``, ``timeout_s=60``. Loading checks the server's and the model's readiness and
-reads the model's metadata (inputs and outputs, v2 datatypes); over HTTP each batch is one
-``POST /v2/models/{name}/infer`` with JSON tensors over a keep-alive connection per thread. An API key from
+``version=N``, ``layout=NHWC``, ``timeout_s=60``, ``binary=auto|on|off``. Loading checks the server's and the
+model's readiness and reads the model's metadata (inputs and outputs, v2 datatypes); over HTTP each batch is one
+``POST /v2/models/{name}/infer`` over a keep-alive connection per thread, its tensors as raw bytes after the JSON
+header when the server lists Triton's ``binary_tensor_data`` extension (``binary=auto``, the default), else as
+JSON. An API key from
 ``$KSERVE_API_KEY`` (``api_key_env=NAME`` to change it) is sent as a bearer token and never recorded. A failed
 request raises: the harness counts it as a failed sample and the run ends INVALID. Nothing is retried.
 """
@@ -40,7 +42,7 @@ class V2Client:
         if u.scheme not in ("http", "https") or not u.hostname:
             raise BackendError(f"url={url!r}: expected the server's base URL, like http://127.0.0.1:8000")
         self.url, self._u, self.timeout_s = url.rstrip("/"), u, timeout_s
-        self._headers = {"Content-Type": "application/json", **auth_headers(api_key_env)}
+        self._headers = auth_headers(api_key_env)
         self._local = threading.local()
         self._opened: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -54,29 +56,32 @@ class V2Client:
                 self._opened.append(c)
         return c
 
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        """(HTTP status, parsed JSON or None); a dropped keep-alive connection is reopened once, before sending."""
-        data = json.dumps(body).encode() if body is not None else None
-        for attempt in (0, 1):
+    def send(self, method: str, path: str, data: bytes | None,
+             headers: Mapping[str, str]) -> tuple[int, bytes, http.client.HTTPMessage]:
+        """(HTTP status, body, headers); a dropped keep-alive connection is reopened once, before sending."""
+        reopened = False
+        while True:
             c = self._connection()
             try:
-                c.request(method, self._u.path.rstrip("/") + path, body=data, headers=self._headers)
+                c.request(method, self._u.path.rstrip("/") + path, body=data, headers={**self._headers, **headers})
                 resp = c.getresponse()
-                raw = resp.read()
-                break
+                return resp.status, resp.read(), resp.headers
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 c.close()
                 self._local.conn = None
-                if attempt or not isinstance(exc, http.client.RemoteDisconnected):
+                if reopened or not isinstance(exc, http.client.RemoteDisconnected):
                     raise BackendError(f"{self.url}{path}: {type(exc).__name__}: {exc}") from exc
+                reopened = True
             except OSError as exc:
                 c.close()
                 self._local.conn = None
                 raise BackendError(f"{self.url}{path}: {exc}; is a KServe v2 server listening there?") from exc
-        try:
-            return resp.status, json.loads(raw) if raw else None
-        except ValueError:
-            return resp.status, {"error": raw[:200].decode("utf-8", "replace")}
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """(HTTP status, parsed JSON or None)."""
+        data = json.dumps(body).encode() if body is not None else None
+        status, raw, _ = self.send(method, path, data, {"Content-Type": "application/json"})
+        return status, _json(raw) if raw else None
 
     def close(self) -> None:
         """Close every thread's connection."""
@@ -84,6 +89,13 @@ class V2Client:
             for c in self._opened:
                 c.close()
             self._opened.clear()
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return {"error": raw[:200].decode("utf-8", "replace")}
 
 
 def _info(t: Mapping[str, Any]) -> TensorInfo:
@@ -120,7 +132,11 @@ class V2Model(Protocol):
     """One model on a KServe v2 server, over one of the protocol's transports."""
 
     url: str
-    protocol: str
+
+    @property
+    def protocol(self) -> str:
+        """What the results call the transport (``KServe v2 HTTP/JSON``…)."""
+        ...
 
     def metadata(self) -> dict[str, Any]:
         """The model's metadata, once the server and the model are ready (else a ``BackendError`` saying why)."""
@@ -134,49 +150,93 @@ class V2Model(Protocol):
 
 
 class HttpModel:
-    """One model over the HTTP/JSON protocol."""
+    """One model over the HTTP protocol: tensors as JSON, or as raw little-endian bytes after the JSON header
+    (Triton's binary tensor data extension: ``binary=on``, or ``auto`` when the server lists the extension)."""
 
-    protocol = "KServe v2 HTTP/JSON"
-
-    def __init__(self, url: str, model: str, version: str, timeout_s: float, api_key_env: str | None) -> None:
+    def __init__(self, url: str, model: str, version: str, timeout_s: float, api_key_env: str | None,
+                 binary: str = "auto") -> None:
+        if binary not in ("auto", "on", "off"):
+            raise BackendError(f"binary={binary!r}: expected auto, on or off")
         self.client = V2Client(url, timeout_s, api_key_env)
-        self.url, self.model = self.client.url, model
+        self.url, self.model, self._binary_option = self.client.url, model, binary
         self.path = f"/v2/models/{urllib.parse.quote(model)}" + (f"/versions/{version}" if version else "")
+        self.binary = binary == "on"
+
+    @property
+    def protocol(self) -> str:
+        return f"KServe v2 HTTP/{'binary' if self.binary else 'JSON'}"
 
     def metadata(self) -> dict[str, Any]:
         check_ready(self.client, self.path, self.model)
         status, meta = self.client.call("GET", self.path)
         _check((status, meta), f"cannot read model {self.model!r}'s metadata")
+        if self._binary_option != "off":
+            st, server = self.client.call("GET", "/v2")
+            listed = st == 200 and isinstance(server, dict) and "binary_tensor_data" in (server.get("extensions") or [])
+            if self._binary_option == "on" and not listed:
+                raise BackendError(f"{self.url} does not list the binary_tensor_data extension (GET /v2): drop "
+                                   "binary=on to send JSON tensors")
+            self.binary = listed
         return dict(meta)
 
     def infer(self, feeds: Sequence[tuple[str, np.ndarray, str]], outputs: Sequence[str]) -> dict[str, np.ndarray]:
-        inputs = [{"name": name, "shape": list(a.shape), "datatype": dt, "data": a.ravel().tolist()}
-                  for name, a, dt in feeds]
-        status, out = self.client.call("POST", self.path + "/infer",
-                                       {"inputs": inputs, "outputs": [{"name": n} for n in outputs]})
+        if not self.binary:
+            inputs = [{"name": name, "shape": list(a.shape), "datatype": dt, "data": a.ravel().tolist()}
+                      for name, a, dt in feeds]
+            status, out = self.client.call("POST", self.path + "/infer",
+                                           {"inputs": inputs, "outputs": [{"name": n} for n in outputs]})
+            return self._outputs(status, out, b"", outputs)
+        blobs = [np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes() for _, a, _ in feeds]
+        head: dict[str, Any] = {
+            "inputs": [{"name": name, "shape": list(a.shape), "datatype": dt, "parameters": {"binary_data_size": len(b)}}
+                       for (name, a, dt), b in zip(feeds, blobs, strict=True)],
+            "outputs": [{"name": n, "parameters": {"binary_data": True}} for n in outputs]}
+        if not outputs:
+            head["parameters"] = {"binary_data_output": True}
+        data = json.dumps(head).encode()
+        status, raw, headers = self.client.send("POST", self.path + "/infer", b"".join([data, *blobs]), {
+            "Content-Type": "application/octet-stream", "Inference-Header-Content-Length": str(len(data))})
+        size = headers.get("Inference-Header-Content-Length")
+        n = int(size) if size and size.isdigit() else len(raw)
+        return self._outputs(status, _json(raw[:n]), raw[n:], outputs)
+
+    def _outputs(self, status: int, out: Any, tail: bytes, outputs: Sequence[str]) -> dict[str, np.ndarray]:
+        """The named outputs (all of them when none is named) of a reply: JSON ``data``, or the binary data that
+        follows the JSON header, in the order the header lists the outputs."""
         if status != 200:
             detail = out.get("error") if isinstance(out, dict) else out
             raise BackendError(f"POST {self.path}/infer: HTTP {status}: {detail}")
-        got = {t["name"]: t for t in out.get("outputs") or []}
-        result = {}
-        for name in outputs or list(got):
-            t = got.get(name)
-            if t is None:
-                raise BackendError(f"the server's reply has no output {name!r} (it has {', '.join(got) or 'none'})")
-            result[name] = np.asarray(t["data"], dtype=V2_TYPES.get(t.get("datatype"), "float32")).reshape(t["shape"])
-        return result
+        got, at = {}, 0
+        for t in out.get("outputs") or []:
+            dtype = np.dtype(V2_TYPES.get(t.get("datatype"), "float32"))
+            size = (t.get("parameters") or {}).get("binary_data_size")
+            if size is None:
+                got[t["name"]] = np.asarray(t["data"], dtype=dtype).reshape(t["shape"])
+                continue
+            if at + size > len(tail):
+                raise BackendError(f"the server's reply holds {len(tail) - at} bytes for output {t['name']!r}, "
+                                   f"which says it has {size}")
+            got[t["name"]] = np.frombuffer(tail, dtype=dtype.newbyteorder("<"), count=size // dtype.itemsize,
+                                           offset=at).astype(dtype).reshape(t["shape"])
+            at += size
+        missing = [n for n in outputs if n not in got]
+        if missing:
+            raise BackendError(f"the server's reply has no output {missing[0]!r} (it has {', '.join(got) or 'none'})")
+        return {n: got[n] for n in outputs} if outputs else got
 
     def close(self) -> None:
         self.client.close()
 
 
-def open_model(url: str, model: str, version: str, timeout_s: float, api_key_env: str | None) -> V2Model:
-    """The model over HTTP (``http(s)://``) or gRPC (``grpc(s)://``, the ``kserve-grpc`` extra)."""
+def open_model(url: str, model: str, version: str, timeout_s: float, api_key_env: str | None,
+               binary: str = "auto") -> V2Model:
+    """The model over HTTP (``http(s)://``; ``binary``: its tensor encoding) or gRPC (``grpc(s)://``, the
+    ``kserve-grpc`` extra, always binary)."""
     if url.startswith(("grpc://", "grpcs://")):
         from mlmeter.backends.kserve_grpc import GrpcModel
 
         return GrpcModel(url, model, version, timeout_s, api_key_env)
-    return HttpModel(url, model, version, timeout_s, api_key_env)
+    return HttpModel(url, model, version, timeout_s, api_key_env, binary)
 
 
 class KServeBackend:
@@ -197,7 +257,7 @@ class KServeBackend:
         name = str(x.get("model") or Path(path).stem)
         self.preferred_layout = str(x.get("layout", "NCHW")).upper()
         m = self._model = open_model(str(x["url"]), name, str(x.get("version") or ""), float(x.get("timeout_s", 60)),
-                                     str(x.get("api_key_env", "KSERVE_API_KEY")))
+                                     str(x.get("api_key_env", "KSERVE_API_KEY")), str(x.get("binary", "auto")).lower())
         try:
             meta = m.metadata()
             inputs = tuple(_info(t) for t in meta.get("inputs") or [])

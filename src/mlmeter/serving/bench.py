@@ -127,6 +127,9 @@ def check_config(cfg: ServeConfig) -> None:
     if cfg.wants_token_ids and cfg.api == "generate":
         raise ServingError("--token-ids and TEST06 need token IDs from the server, which Triton's generate extension "
                            "does not send: use --api completions or chat (vLLM) or llamacpp (llama.cpp)")
+    if cfg.api == "generate" and not cfg.stream and cfg.tokenizer is None:
+        raise ServingError("--api generate --no-stream: Triton's whole replies carry no token count, and the LoadGen "
+                           "needs one per sample: give --tokenizer (a tokenizer.json) to count them, or stream")
     if cfg.compliance and (cfg.concurrency or cfg.mode == "find-peak"):
         raise ServingError("--compliance audits one LoadGen run: not with --concurrency or --mode find-peak")
 
@@ -265,6 +268,9 @@ def _client(cfg: ServeConfig, obs: events.Observer) -> Iterator[tuple[PromptSet,
     anything is created on disk); the client is closed at the end."""
     require("httptools")
     prompts = load_prompts(cfg.prompts, cfg.count)
+    if cfg.api == "generate" and len(prompts.stop) > 1:
+        raise ServingError(f"--api generate: Triton's request parameters hold one stop string, and these prompts "
+                           f"stop at {len(prompts.stop)}: use --api completions or chat")
     target = target_for(cfg.mlperf_model, prompts.source) if prompts.references is not None else None
     counter = token_counter(cfg.tokenizer)
     obs.on_stage(events.Stage(f"checking {', '.join(cfg.endpoints)} for model {cfg.model}"))

@@ -245,6 +245,10 @@ class MockServer:
             return web.json_response({"error": {"message": "the request body is not a JSON object"}}, status=400)
         if "/v2/models/" in request.path:  # Triton's generate extension: the model is in the path
             params = body.get("parameters") or {}
+            lists = [k for k, v in params.items() if isinstance(v, list | dict)]
+            if lists:  # as Triton answers: its request parameters are scalars
+                return web.json_response({"error": f"parameter {lists[0]!r} has invalid type: it should be either "
+                                                   "'int', 'bool', or 'string'"}, status=400)
             body = {"model": request.match_info["name"], "prompt": body.get("text_input", ""), "generate": True,
                     "max_tokens": params.get("max_tokens"), "stream": request.path.endswith("_stream")}
         if body.get("model") != s.model:

@@ -70,8 +70,8 @@ class RequestSpec:
                                       "stream": self.stream}
             if self.ignore_eos:
                 params.update(ignore_eos=True, min_tokens=self.max_tokens)
-            if self.stop:
-                params["stop"] = list(self.stop)
+            if self.stop:  # Triton's request parameters are scalars: one stop string (several are refused)
+                params["stop"] = self.stop[0]
             return {"text_input": prompt, "parameters": params, **self.extra}
         b = {"model": self.model, "max_tokens": self.max_tokens, "temperature": self.temperature,
              "stream": self.stream}
