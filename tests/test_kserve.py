@@ -123,15 +123,19 @@ def test_binary_tensors_asked_of_a_server_without_them_is_one_line(mlserver, tmp
     assert code == 2 and "does not list the binary_tensor_data extension" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("transport", ["http", "grpc"])
 @pytest.mark.parametrize("stream", [True, False])
-def test_triton_generate_serves_the_copy_tasks_under_the_loadgen(triton, tmp_path, stream):
-    """Triton's own generate extension (``generate_stream`` from a decoupled model: one response per word; or
-    ``generate``): the embedded accuracy gate passes, and the streamed words are the tokens counted."""
+def test_triton_generate_serves_the_copy_tasks_under_the_loadgen(triton, tmp_path, stream, transport):
+    """Triton's own generate extension over HTTP (``generate_stream`` from a decoupled model: one response per
+    word; or ``generate``), and the same models over gRPC (a ``ModelStreamInfer`` stream per request): the embedded
+    accuracy gate passes, and the streamed words are the tokens counted."""
     from mlmeter.serving.prompts import embedded
 
+    if transport == "grpc":
+        pytest.importorskip("tritonclient.grpc")
     model = "copy_llm" if stream else "copy_llm_whole"
     how = [] if stream else ["--no-stream", "--tokenizer", str(_word_tokenizer(tmp_path / "tokenizer.json"))]
-    code = main(["serve", "--endpoint", triton["http"], "--model", model, "--api", "generate", "--scenario",
+    code = main(["serve", "--endpoint", triton[transport], "--model", model, "--api", "generate", "--scenario",
                  "Offline", "--mode", "accuracy,performance", "--qps", "150", "--min-duration-ms", "1000",
                  "--min-query-count", "64", "--output", str(tmp_path / "g"), "--quiet", *how])
     acc, perf = record(tmp_path / "g" / "accuracy"), record(tmp_path / "g" / "performance")
@@ -142,6 +146,17 @@ def test_triton_generate_serves_the_copy_tasks_under_the_loadgen(triton, tmp_pat
     words = [len(r.split()) for r in embedded().references]  # one token per word: a chunk each, or counted
     assert min(words) * s["requests"] <= tok["token_count"] <= max(words) * s["requests"]
     assert s["output_tokens_from"] == ("counted chunks" if stream else "local tokenizer")
+    if stream:  # a response per word, apart in time (Offline has no TTFT figure of the LoadGen's)
+        assert s["inter_token_latency_ms"]["p50"] > 0
+
+
+def test_a_triton_grpc_model_that_is_not_there_is_one_line(triton, tmp_path, capsys):
+    pytest.importorskip("tritonclient.grpc")
+    code = main(["serve", "--endpoint", triton["grpc"], "--model", "nope", "--api", "generate", "--output",
+                 str(tmp_path / "x"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "model 'nope' is not ready" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
@@ -211,5 +226,10 @@ def test_grpc_without_its_extra_names_the_extra(tmp_path, capsys, monkeypatch):
     monkeypatch.delitem(sys.modules, "mlmeter.backends.kserve_grpc", raising=False)
     code = main(["infer", "--backend", "kserve", "--backend-option", "url=grpc://127.0.0.1:9", "--model", "digits",
                  "--output", str(tmp_path / "r"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "pip install 'mlmeter[kserve-grpc]'" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.delitem(sys.modules, "mlmeter.serving.triton_grpc", raising=False)
+    code = main(["serve", "--endpoint", "grpc://127.0.0.1:9", "--model", "m", "--api", "generate", "--output",
+                 str(tmp_path / "s"), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "pip install 'mlmeter[kserve-grpc]'" in err and len(err.strip().splitlines()) == 1

@@ -99,10 +99,14 @@ def test_several_modes_run_in_turn_on_one_client_with_the_audit_beside_them(tmp_
     (["--mode", "accuracy,performance", "--concurrency", "2"], "not with find-peak or --concurrency"),
     (["--mode", "accuracy,performance", "--rates", "1,2"], "not in a sweep"),
     (["--api", "generate", "--no-stream"], "give --tokenizer"),
+    (["--endpoint", "grpc://127.0.0.1:9"], "is Triton's gRPC stream, for --api generate"),
+    (["--endpoint", "grpc://127.0.0.1:9", "--endpoint", "http://127.0.0.1:9", "--api", "generate"],
+     "every endpoint as grpc:// or none"),
+    (["--endpoint", "grpc://127.0.0.1:9", "--api", "generate", "--client-workers", "2"], "runs in one process"),
 ])
 def test_options_that_cannot_run_together_are_refused_in_one_line(tmp_path, capsys, args, message):
-    code = main(["serve", "--endpoint", "http://127.0.0.1:9", "--model", "m", "--output", str(tmp_path / "r"),
-                 "--quiet", *args])
+    where = [] if "--endpoint" in args else ["--endpoint", "http://127.0.0.1:9"]
+    code = main(["serve", *where, "--model", "m", "--output", str(tmp_path / "r"), "--quiet", *args])
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "r").exists()

@@ -3,7 +3,8 @@
 ``openai.py`` (requests and the SSE stream), ``endpoint.py`` (the endpoint as a LoadGen SUT), ``mock.py``
 (an OpenAI-compatible mock server), ``prompts.py`` (the embedded prompt set), ``bench.py`` (one run -> a run
 record of kind ``serving``). The HTTP client (``http.py``) reads replies with httptools, the mock server is
-aiohttp's; both are in the ``serving`` extra.
+aiohttp's; both are in the ``serving`` extra. Triton's gRPC stream (``triton_grpc.py``) goes through
+``tritonclient``, the ``kserve-grpc`` extra.
 """
 
 import importlib

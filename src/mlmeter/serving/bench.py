@@ -127,6 +127,13 @@ def check_config(cfg: ServeConfig) -> None:
     if cfg.wants_token_ids and cfg.api == "generate":
         raise ServingError("--token-ids and TEST06 need token IDs from the server, which Triton's generate extension "
                            "does not send: use --api completions or chat (vLLM) or llamacpp (llama.cpp)")
+    grpc = [e.startswith(("grpc://", "grpcs://")) for e in cfg.endpoints]
+    if any(grpc) and cfg.api != "generate":
+        raise ServingError("--endpoint grpc://HOST:PORT is Triton's gRPC stream, for --api generate")
+    if any(grpc) and not all(grpc):
+        raise ServingError("--endpoint: give every endpoint as grpc:// or none (one protocol per run)")
+    if any(grpc) and cfg.client_workers > 1:
+        raise ServingError("--client-workers: the gRPC client runs in one process (drop --client-workers)")
     if cfg.api == "generate" and not cfg.stream and cfg.tokenizer is None:
         raise ServingError("--api generate --no-stream: Triton's whole replies carry no token count, and the LoadGen "
                            "needs one per sample: give --tokenizer (a tokenizer.json) to count them, or stream")
@@ -152,11 +159,16 @@ def _check_v2(url: str, cfg: ServeConfig) -> None:
 
 def check_endpoints(cfg: ServeConfig) -> list[dict[str, Any]]:
     """Every endpoint answers ``/v1/models`` and serves ``cfg.model`` (else the served models are named); for
-    ``--api generate``, the KServe v2 readiness of the server and the model. What each endpoint tells about its
+    ``--api generate``, the KServe v2 readiness of the server and the model (over gRPC for ``grpc://``). What each endpoint tells about its
     server and model (:func:`mlmeter.serving.server_info.describe`)."""
     headers = auth_headers(cfg.api_key_env)
     servers = []
     for url in cfg.endpoints:
+        if cfg.api == "generate" and url.startswith(("grpc://", "grpcs://")):
+            from mlmeter.serving.triton_grpc import describe_grpc
+
+            servers.append(describe_grpc(url, cfg.model, headers))
+            continue
         if cfg.api == "generate":
             _check_v2(url.rstrip("/"), cfg)
             servers.append(describe(url, headers, None, None))

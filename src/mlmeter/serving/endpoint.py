@@ -93,6 +93,24 @@ class Exchange:
     """It waited behind the connection limit (``sent_ns`` is then when it went out)."""
 
 
+def settle(ex: Exchange, reply: Reply, at_ns: int, want_ids: bool) -> None:
+    """A reply that ended at ``at_ns`` (complete, failed or timed out): its figures to its exchange, and what is
+    wrong with it — no content, or no token IDs when they were asked for — as the exchange's error."""
+    ex.done_ns = at_ns
+    ex.tokens, ex.token_source, ex.text = reply.tokens, reply.token_source, reply.text
+    ex.usage_reported = reply.usage_tokens is not None
+    ex.token_ids = reply.token_ids if want_ids else None  # llama.cpp streams them unasked
+    c = reply.chunk_ns
+    ex.first_ns = c[0] if c else 0
+    ex.chunk_gaps_ns = [b - a for a, b in zip(c, c[1:], strict=False)]  # one gap fewer than chunks
+    if reply.error is None and not c:
+        reply.error = "the reply had no content (zero tokens)"
+    elif reply.error is None and want_ids and reply.token_ids is None:
+        reply.error = ("the server sent no output token IDs: --token-ids needs vLLM's return_token_ids "
+                       "(--api completions or chat) or llama.cpp's /completion (--api llamacpp)")
+    ex.error = reply.error
+
+
 class _Request:
     """One request's reply as it arrives (the :class:`~mlmeter.serving.http.Handler` of the HTTP client)."""
 
@@ -201,22 +219,9 @@ class Client:
         """A request ended (complete, failed or timed out) at ``at_ns``: its figures to the exchange, the exchange
         reported."""
         self.inflight.discard(req)
-        ex, reply = req.ex, req.reply
-        self.outstanding[ex.endpoint] -= 1
-        ex.done_ns = at_ns
-        ex.tokens, ex.token_source, ex.text = reply.tokens, reply.token_source, reply.text
-        ex.usage_reported = reply.usage_tokens is not None
-        ex.token_ids = reply.token_ids if self.spec.token_ids else None  # llama.cpp streams them unasked
-        c = reply.chunk_ns
-        ex.first_ns = c[0] if c else 0
-        ex.chunk_gaps_ns = [b - a for a, b in zip(c, c[1:], strict=False)]  # one gap fewer than chunks
-        if reply.error is None and not c:
-            reply.error = "the reply had no content (zero tokens)"
-        elif reply.error is None and self.spec.token_ids and reply.token_ids is None:
-            reply.error = ("the server sent no output token IDs: --token-ids needs vLLM's return_token_ids "
-                           "(--api completions or chat) or llama.cpp's /completion (--api llamacpp)")
-        ex.error = reply.error
-        self.on_done(req.sid, ex)
+        self.outstanding[req.ex.endpoint] -= 1
+        settle(req.ex, req.reply, at_ns, self.spec.token_ids)
+        self.on_done(req.sid, req.ex)
 
     def events(self, lines: list[bytes], reply: Reply, sid: int, at_ns: int) -> bool:
         """Fold SSE lines that arrived at ``at_ns`` into ``reply``; the first content completes the first token.
@@ -267,7 +272,12 @@ class EndpointSUT:
         self._pool = None
         self._driver = LoopDriver()
         self._loop, self.event_loop = self._driver.loop, self._driver.name
-        self._client = Client(self._loop, *args, self._first, self._done, self._driver.defer)
+        if spec.api == "generate" and all(e.startswith(("grpc://", "grpcs://")) for e in self.endpoints):
+            from mlmeter.serving.triton_grpc import GrpcClient
+
+            self._client: Client | GrpcClient = GrpcClient(self._loop, *args[:5], self._first, self._done)
+        else:
+            self._client = Client(self._loop, *args, self._first, self._done, self._driver.defer)
         self._loop.run_until_complete(self._client.open())
 
     def driver(self) -> Driver | None:
