@@ -29,13 +29,19 @@ from .servers import free_port, running
 HERE = Path(__file__).parent
 
 
+def _installed(name: str, what: str) -> str:
+    """The file ``$MLMETER_<name>`` names; else skip, or fail where ``$MLMETER_REQUIRE_<name>`` says it must be."""
+    path = os.environ.get(f"MLMETER_{name}")
+    if not path or not Path(path).is_file():
+        if os.environ.get(f"MLMETER_REQUIRE_{name}"):
+            pytest.fail(f"no {what} ($MLMETER_{name}; .ci/run installs it)")
+        pytest.skip(f"no {what} ($MLMETER_{name})")
+    return path
+
+
 @pytest.fixture(scope="module")
 def mlserver(tmp_path_factory):
-    exe = os.environ.get("MLMETER_MLSERVER")
-    if not exe or not Path(exe).is_file():
-        if os.environ.get("MLMETER_REQUIRE_MLSERVER"):
-            pytest.fail("no mlserver ($MLMETER_MLSERVER; .ci/run installs it)")
-        pytest.skip("no mlserver executable ($MLMETER_MLSERVER)")
+    exe = _installed("MLSERVER", "mlserver executable")
     from mlmeter.workloads.digits import data_file
 
     root = tmp_path_factory.mktemp("mlserver")
@@ -56,11 +62,7 @@ def mlserver(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def triton(tmp_path_factory):
-    py = os.environ.get("MLMETER_TRITON")
-    if not py or not Path(py).is_file():
-        if os.environ.get("MLMETER_REQUIRE_TRITON"):
-            pytest.fail("no Triton ($MLMETER_TRITON: a venv's python with nvidia-pytriton; .ci/run installs it)")
-        pytest.skip("no Triton ($MLMETER_TRITON)")
+    py = _installed("TRITON", "Python with nvidia-pytriton for Triton")
     from mlmeter.workloads.digits import data_file
 
     # PyTriton's Python-backend stub links the libpython of the system's library path: the venv's own interpreter

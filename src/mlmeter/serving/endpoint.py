@@ -93,6 +93,13 @@ class Exchange:
     """It waited behind the connection limit (``sent_ns`` is then when it went out)."""
 
 
+def least_outstanding(outstanding: list[int], scheduled_ns: int, issued_ns: int, sample: int) -> Exchange:
+    """A new request's exchange, on the endpoint with the fewest requests outstanding (its count raised)."""
+    e = min(range(len(outstanding)), key=outstanding.__getitem__) if len(outstanding) > 1 else 0
+    outstanding[e] += 1
+    return Exchange(e, scheduled_ns, issued_ns, sample)
+
+
 def settle(ex: Exchange, reply: Reply, at_ns: int, want_ids: bool) -> None:
     """A reply that ended at ``at_ns`` (complete, failed or timed out): its figures to its exchange, and what is
     wrong with it — no content, or no token IDs when they were asked for — as the exchange's error."""
@@ -204,11 +211,9 @@ class Client:
             await pool.close()
 
     def spawn(self, pairs: list[tuple[int, int]], scheduled_ns: int, issued_ns: int) -> None:
-        out = self.outstanding
         for sid, idx in pairs:
-            e = min(range(len(out)), key=out.__getitem__) if len(out) > 1 else 0
-            out[e] += 1
-            ex = Exchange(e, scheduled_ns, issued_ns, idx)
+            ex = least_outstanding(self.outstanding, scheduled_ns, issued_ns, idx)
+            e = ex.endpoint
             req = _Request(self, sid, ex)
             self.inflight.add(req)
             reqs = self.requests[e]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from mlmeter.serving import ServingError
-from mlmeter.serving.endpoint import Exchange, settle
+from mlmeter.serving.endpoint import Exchange, least_outstanding, settle
 from mlmeter.serving.openai import Reply, RequestSpec
 
 try:
@@ -105,11 +105,8 @@ class GrpcClient:
             await c.close()
 
     def spawn(self, pairs: list[tuple[int, int]], scheduled_ns: int, issued_ns: int) -> None:
-        out = self.outstanding
         for sid, idx in pairs:
-            e = min(range(len(out)), key=out.__getitem__) if len(out) > 1 else 0
-            out[e] += 1
-            ex = Exchange(e, scheduled_ns, issued_ns, idx)
+            ex = least_outstanding(self.outstanding, scheduled_ns, issued_ns, idx)
             ex.sent_ns = _clock()
             task = self.loop.create_task(self._request(sid, ex))
             self.inflight.add(task)
