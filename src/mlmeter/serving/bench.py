@@ -31,7 +31,7 @@ from mlmeter.results.kinds.inference import accuracy_checks
 from mlmeter.results.record import RunRecord, new_record, write_record
 from mlmeter.serving import ServingError, require
 from mlmeter.serving.concurrency import ConcurrencyRun
-from mlmeter.serving.endpoint import EndpointSUT, Exchange
+from mlmeter.serving.endpoint import EndpointSUT, Exchange, is_grpc
 from mlmeter.serving.llm_accuracy import Target, score, target_for
 from mlmeter.serving.openai import RequestSpec, auth_headers
 from mlmeter.serving.prompts import PromptQSL, PromptSet, load_prompts
@@ -127,7 +127,7 @@ def check_config(cfg: ServeConfig) -> None:
     if cfg.wants_token_ids and cfg.api == "generate":
         raise ServingError("--token-ids and TEST06 need token IDs from the server, which Triton's generate extension "
                            "does not send: use --api completions or chat (vLLM) or llamacpp (llama.cpp)")
-    grpc = [e.startswith(("grpc://", "grpcs://")) for e in cfg.endpoints]
+    grpc = [is_grpc(e) for e in cfg.endpoints]
     if any(grpc) and cfg.api != "generate":
         raise ServingError("--endpoint grpc://HOST:PORT is Triton's gRPC stream, for --api generate")
     if any(grpc) and not all(grpc):
@@ -159,12 +159,12 @@ def _check_v2(url: str, cfg: ServeConfig) -> None:
 
 def check_endpoints(cfg: ServeConfig) -> list[dict[str, Any]]:
     """Every endpoint answers ``/v1/models`` and serves ``cfg.model`` (else the served models are named); for
-    ``--api generate``, the KServe v2 readiness of the server and the model (over gRPC for ``grpc://``). What each endpoint tells about its
-    server and model (:func:`mlmeter.serving.server_info.describe`)."""
+    ``--api generate``, the KServe v2 readiness of the server and the model (over gRPC for ``grpc://``). What
+    each endpoint tells about its server and model (:func:`mlmeter.serving.server_info.describe`)."""
     headers = auth_headers(cfg.api_key_env)
     servers = []
     for url in cfg.endpoints:
-        if cfg.api == "generate" and url.startswith(("grpc://", "grpcs://")):
+        if cfg.api == "generate" and is_grpc(url):
             from mlmeter.serving.triton_grpc import describe_grpc
 
             servers.append(describe_grpc(url, cfg.model, headers))

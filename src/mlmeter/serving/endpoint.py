@@ -93,6 +93,11 @@ class Exchange:
     """It waited behind the connection limit (``sent_ns`` is then when it went out)."""
 
 
+def is_grpc(url: str) -> bool:
+    """An endpoint of Triton's gRPC protocol (``grpc://``, or ``grpcs://`` with TLS)."""
+    return url.startswith(("grpc://", "grpcs://"))
+
+
 def least_outstanding(outstanding: list[int], scheduled_ns: int, issued_ns: int, sample: int) -> Exchange:
     """A new request's exchange, on the endpoint with the fewest requests outstanding (its count raised)."""
     e = min(range(len(outstanding)), key=outstanding.__getitem__) if len(outstanding) > 1 else 0
@@ -277,9 +282,10 @@ class EndpointSUT:
         self._pool = None
         self._driver = LoopDriver()
         self._loop, self.event_loop = self._driver.loop, self._driver.name
-        if spec.api == "generate" and all(e.startswith(("grpc://", "grpcs://")) for e in self.endpoints):
+        if spec.api == "generate" and all(is_grpc(e) for e in self.endpoints):
             from mlmeter.serving.triton_grpc import GrpcClient
 
+            # one channel per endpoint, streams multiplexed on it: no connection cap
             self._client: Client | GrpcClient = GrpcClient(self._loop, *args[:5], self._first, self._done)
         else:
             self._client = Client(self._loop, *args, self._first, self._done, self._driver.defer)

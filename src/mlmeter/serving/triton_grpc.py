@@ -30,10 +30,6 @@ except ImportError as exc:  # pragma: no cover -- the message names the extra
 _clock = time.perf_counter_ns
 
 
-def is_grpc(url: str) -> bool:
-    return url.startswith(("grpc://", "grpcs://"))
-
-
 def _target(url: str) -> str:
     scheme, _, target = url.partition("://")
     if scheme not in ("grpc", "grpcs") or not target.rstrip("/") or "/" in target.rstrip("/"):
