@@ -103,6 +103,7 @@ def test_several_modes_run_in_turn_on_one_client_with_the_audit_beside_them(tmp_
     (["--endpoint", "grpc://127.0.0.1:9", "--endpoint", "http://127.0.0.1:9", "--api", "generate"],
      "every endpoint as grpc:// or none"),
     (["--endpoint", "grpc://127.0.0.1:9", "--api", "generate", "--client-workers", "2"], "runs in one process"),
+    (["--endpoint", "grpc://127.0.0.1:9", "--api", "generate", "--extra-body", '{"stop": ["x"]}'], "are scalars"),
 ])
 def test_options_that_cannot_run_together_are_refused_in_one_line(tmp_path, capsys, args, message):
     where = [] if "--endpoint" in args else ["--endpoint", "http://127.0.0.1:9"]

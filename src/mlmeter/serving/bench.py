@@ -132,6 +132,10 @@ def check_config(cfg: ServeConfig) -> None:
         raise ServingError("--endpoint grpc://HOST:PORT is Triton's gRPC stream, for --api generate")
     if any(grpc) and not all(grpc):
         raise ServingError("--endpoint: give every endpoint as grpc:// or none (one protocol per run)")
+    nested = [k for k, v in cfg.extra_body.items() if isinstance(v, list | dict)]
+    if any(grpc) and nested:
+        raise ServingError(f"--extra-body {nested[0]!r}: over gRPC extra fields are Triton request parameters, "
+                           "which are scalars (int, bool, string)")
     if any(grpc) and cfg.client_workers > 1:
         raise ServingError("--client-workers: the gRPC client runs in one process (drop --client-workers)")
     if cfg.api == "generate" and not cfg.stream and cfg.tokenizer is None:

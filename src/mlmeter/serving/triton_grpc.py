@@ -85,7 +85,9 @@ class GrpcClient:
             t = grpcclient.InferInput("text_input", [1], "BYTES")
             t.set_data_from_numpy(np.array([p.encode()], dtype=object))
             self.inputs.append(t)
-        self.parameters = dict(spec.body("")["parameters"])
+        body = spec.body("")  # the generate extension's body: over gRPC its extra fields are parameters too
+        self.parameters = {**body["parameters"], **{k: v for k, v in body.items() if k not in ("text_input",
+                                                                                               "parameters")}}
         self.on_first, self.on_done = on_first, on_done
         self.outstanding = [0] * len(self.endpoints)
         self.inflight: set[asyncio.Task[None]] = set()
