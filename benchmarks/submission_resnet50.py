@@ -77,10 +77,12 @@ def main() -> int:
         going = a.work / f"runs-{scenario}-incomplete"
         if not done.is_dir():
             shutil.rmtree(going, ignore_errors=True)  # an interrupted attempt starts over
-            _, out, _ = step(f"accuracy, performance, TEST01, TEST04 of {scenario}", [
+            _, out, _ = step(f"accuracy, performance, TEST04, TEST01 of {scenario}", [
                 *mlmeter, "infer", "--backend", "onnxruntime", "--model", "resnet50", "--model-path", str(model),
                 "--dataset-path", str(images), "--scenario", scenario, "--mode", "accuracy,performance",
-                "--compliance", "TEST01,TEST04", "--auto-targets", "--output", str(going), "--quiet"])
+                # TEST04 first: it is held against the performance run, so it runs right after it (this VM's
+                # speed drifts by over 10 % across the tens of minutes TEST01 takes)
+                "--compliance", "TEST04,TEST01", "--auto-targets", "--output", str(going), "--quiet"])
             print(out[-4000:])
             if not going.is_dir():
                 return 1

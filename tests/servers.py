@@ -27,7 +27,7 @@ def free_port() -> int:
 def running(cmd: list[str], ready_url: str, log: Path, what: str, cwd: Path | None = None,
             timeout_s: float = 120, env: dict[str, str] | None = None) -> Iterator[None]:
     """Start ``cmd`` (output to ``log``) in a session of its own, wait until ``ready_url`` answers 200; on the way
-    out stop it, and kill what it started if it has not stopped within 20 s."""
+    out stop it (killed if it takes over 20 s), then kill whatever it left running in its session."""
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:

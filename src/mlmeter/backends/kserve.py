@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from mlmeter.backends.base import BackendError, BackendOptions, LoadedModel, TensorInfo
-from mlmeter.serving.openai import auth_headers
+from mlmeter.serving.openai import auth_headers, is_grpc
 
 V2_TYPES = {"BOOL": "bool", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32", "UINT64": "uint64",
             "INT8": "int8", "INT16": "int16", "INT32": "int32", "INT64": "int64", "FP16": "float16",
@@ -232,7 +232,7 @@ def open_model(url: str, model: str, version: str, timeout_s: float, api_key_env
                binary: str = "auto") -> V2Model:
     """The model over HTTP (``http(s)://``; ``binary``: its tensor encoding) or gRPC (``grpc(s)://``, the
     ``kserve-grpc`` extra, always binary)."""
-    if url.startswith(("grpc://", "grpcs://")):
+    if is_grpc(url):
         from mlmeter.backends.kserve_grpc import GrpcModel
 
         return GrpcModel(url, model, version, timeout_s, api_key_env)

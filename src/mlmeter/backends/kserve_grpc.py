@@ -21,19 +21,25 @@ except ImportError as exc:  # pragma: no cover -- the message names the extra
     raise MissingExtra("kserve (gRPC)", "kserve-grpc", "tritonclient.grpc") from exc
 
 
+def grpc_target(url: str) -> tuple[str, bool]:
+    """``grpc://HOST:PORT`` -> (``HOST:PORT``, TLS or not); a ``BackendError`` for anything else."""
+    scheme, _, target = url.partition("://")
+    if scheme not in ("grpc", "grpcs") or not target or "/" in target.rstrip("/"):
+        raise BackendError(f"url={url!r}: expected grpc://HOST:PORT (or grpcs:// for TLS)")
+    return target.rstrip("/"), scheme == "grpcs"
+
+
 class GrpcModel:
     """One model on a KServe v2 gRPC server (``grpc://`` or ``grpcs://`` for TLS)."""
 
     protocol = "KServe v2 gRPC"
 
     def __init__(self, url: str, model: str, version: str, timeout_s: float, api_key_env: str | None) -> None:
-        scheme, _, target = url.partition("://")
-        if scheme not in ("grpc", "grpcs") or not target or "/" in target.rstrip("/"):
-            raise BackendError(f"url={url!r}: expected grpc://HOST:PORT (or grpcs:// for TLS)")
+        target, ssl = grpc_target(url)
         self.url, self.model, self.version, self.timeout_s = url, model, version, timeout_s
         self._headers = auth_headers(api_key_env)
         try:
-            self._client = grpcclient.InferenceServerClient(target.rstrip("/"), ssl=scheme == "grpcs")
+            self._client = grpcclient.InferenceServerClient(target, ssl=ssl)
         except InferenceServerException as exc:
             raise BackendError(f"{url}: {exc.message()}") from exc
 
@@ -55,10 +61,26 @@ class GrpcModel:
         ready = self._call(f"model {self.model!r}", self._client.is_model_ready, self.model, self.version,
                            client_timeout=self.timeout_s)
         if not ready:
-            raise BackendError(f"model {self.model!r} is not ready on {self.url} (ModelReady)")
+            raise BackendError(f"model {self.model!r} is not ready on {self.url} (ModelReady); the server has: "
+                               f"{self._served()}")
         meta: dict[str, Any] = self._call(f"cannot read model {self.model!r}'s metadata", self._client.get_model_metadata,
                                           self.model, self.version, as_json=True, client_timeout=self.timeout_s)
         return meta
+
+    def server(self) -> dict[str, Any]:
+        """The server's metadata (name, version, extensions)."""
+        meta: dict[str, Any] = self._call("cannot read the server's metadata", self._client.get_server_metadata,
+                                          as_json=True, client_timeout=self.timeout_s)
+        return meta
+
+    def _served(self) -> str:
+        """The models the server lists (Triton may restrict its repository protocol)."""
+        try:
+            index = self._client.get_model_repository_index(headers=self._headers, as_json=True,
+                                                            client_timeout=self.timeout_s)
+        except InferenceServerException:
+            return "(the server does not list its repository)"
+        return ", ".join(str(m.get("name")) for m in index.get("models", [])) or "none"
 
     def infer(self, feeds: Sequence[tuple[str, np.ndarray, str]], outputs: Sequence[str]) -> dict[str, np.ndarray]:
         """One ``ModelInfer``: (name, array, v2 datatype) inputs -> the named outputs."""

@@ -31,9 +31,9 @@ from mlmeter.results.kinds.inference import accuracy_checks
 from mlmeter.results.record import RunRecord, new_record, write_record
 from mlmeter.serving import ServingError, require
 from mlmeter.serving.concurrency import ConcurrencyRun
-from mlmeter.serving.endpoint import EndpointSUT, Exchange, is_grpc
+from mlmeter.serving.endpoint import EndpointSUT, Exchange
 from mlmeter.serving.llm_accuracy import Target, score, target_for
-from mlmeter.serving.openai import RequestSpec, auth_headers
+from mlmeter.serving.openai import RequestSpec, auth_headers, is_grpc
 from mlmeter.serving.prompts import PromptQSL, PromptSet, load_prompts
 from mlmeter.serving.server_info import describe, fetch
 from mlmeter.submission.audits import audit_config_text, checker_model
@@ -171,7 +171,7 @@ def check_endpoints(cfg: ServeConfig) -> list[dict[str, Any]]:
         if cfg.api == "generate" and is_grpc(url):
             from mlmeter.serving.triton_grpc import describe_grpc
 
-            servers.append(describe_grpc(url, cfg.model, headers))
+            servers.append(describe_grpc(url, cfg.model, cfg.api_key_env))
             continue
         if cfg.api == "generate":
             _check_v2(url.rstrip("/"), cfg)

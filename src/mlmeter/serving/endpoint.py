@@ -31,7 +31,7 @@ import numpy as np
 
 from mlmeter.loadgen.protocols import CompletionSink, Driver
 from mlmeter.serving.http import LoopDriver, Pool
-from mlmeter.serving.openai import Reply, RequestSpec, auth_headers, read_event, read_whole
+from mlmeter.serving.openai import Reply, RequestSpec, auth_headers, is_grpc, read_event, read_whole
 
 _clock = time.perf_counter_ns
 FD_RESERVE = 256
@@ -91,11 +91,6 @@ class Exchange:
     """Times the request went out again because the server had closed its kept-alive connection unanswered."""
     queued: bool = False
     """It waited behind the connection limit (``sent_ns`` is then when it went out)."""
-
-
-def is_grpc(url: str) -> bool:
-    """An endpoint of Triton's gRPC protocol (``grpc://``, or ``grpcs://`` with TLS)."""
-    return url.startswith(("grpc://", "grpcs://"))
 
 
 def least_outstanding(outstanding: list[int], scheduled_ns: int, issued_ns: int, sample: int) -> Exchange:

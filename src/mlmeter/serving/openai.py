@@ -31,6 +31,11 @@ def auth_headers(api_key_env: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
+def is_grpc(url: str) -> bool:
+    """An endpoint of the KServe v2 / Triton gRPC protocol (``grpc://``, or ``grpcs://`` with TLS)."""
+    return url.startswith(("grpc://", "grpcs://"))
+
+
 @dataclass(frozen=True)
 class RequestSpec:
     model: str

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from mlmeter.backends.base import BackendError
 from mlmeter.serving import ServingError
 from mlmeter.serving.endpoint import Exchange, least_outstanding, settle
 from mlmeter.serving.openai import Reply, RequestSpec
@@ -23,6 +24,8 @@ try:
     import tritonclient.grpc as grpcclient
     from tritonclient.grpc import aio
     from tritonclient.utils import InferenceServerException
+
+    from mlmeter.backends.kserve_grpc import GrpcModel, grpc_target
 except ImportError as exc:  # pragma: no cover -- the message names the extra
     raise ServingError("--api generate over grpc:// needs tritonclient's gRPC client: "
                        "pip install 'mlmeter[kserve-grpc]'") from exc
@@ -30,42 +33,21 @@ except ImportError as exc:  # pragma: no cover -- the message names the extra
 _clock = time.perf_counter_ns
 
 
-def _target(url: str) -> str:
-    scheme, _, target = url.partition("://")
-    if scheme not in ("grpc", "grpcs") or not target.rstrip("/") or "/" in target.rstrip("/"):
-        raise ServingError(f"--endpoint {url!r}: expected grpc://HOST:PORT (or grpcs:// for TLS)")
-    return target.rstrip("/")
-
-
-def describe_grpc(url: str, model: str, headers: dict[str, str], timeout_s: float = 10.0) -> dict[str, Any]:
-    """The server and ``model`` ready (else a ``ServingError`` saying why), and what the server tells about itself
-    (the shape of :func:`mlmeter.serving.server_info.describe`'s answer)."""
-    client = grpcclient.InferenceServerClient(_target(url), ssl=url.startswith("grpcs"))
+def describe_grpc(url: str, model: str, api_key_env: str | None, timeout_s: float = 10.0) -> dict[str, Any]:
+    """The server and ``model`` ready (else a ``ServingError`` saying why, as the KServe backend's gRPC model
+    does), and what the server tells about itself (the shape of :func:`mlmeter.serving.server_info.describe`)."""
     try:
-        if not client.is_server_ready(headers=headers, client_timeout=timeout_s):
-            raise ServingError(f"{url}: the server is not ready (ServerReady)")
-        if not client.is_model_ready(model, headers=headers, client_timeout=timeout_s):
-            raise ServingError(f"{url}: model {model!r} is not ready; the server has: "
-                               f"{_served(client, headers, timeout_s)}")
-        meta = client.get_server_metadata(headers=headers, as_json=True, client_timeout=timeout_s)
-    except InferenceServerException as exc:
-        status = str(exc.status() or "")
-        why = ("the API key is missing or wrong" if "UNAUTHENTICATED" in status or "PERMISSION_DENIED" in status
-               else "is a Triton gRPC server listening there?")
-        raise ServingError(f"{url}: {exc.message()}; {why}") from exc
-    finally:
-        client.close()
+        m = GrpcModel(url, model, "", timeout_s, api_key_env)
+        try:
+            m.metadata()
+            meta = m.server()
+        finally:
+            m.close()
+    except BackendError as exc:
+        key = f" and ${api_key_env}" if api_key_env else ""
+        raise ServingError(f"{exc}; check --endpoint, --model{key}") from exc
     return {"endpoint": url, "software": meta.get("name"), "version": meta.get("version"), "server_header": None,
             "model": {"id": model}, "details": {"extensions": meta.get("extensions"), "protocol": "gRPC"}}
-
-
-def _served(client: Any, headers: dict[str, str], timeout_s: float) -> str:
-    """The models the server lists (Triton may restrict its repository protocol)."""
-    try:
-        index = client.get_model_repository_index(headers=headers, as_json=True, client_timeout=timeout_s)
-    except InferenceServerException:
-        return "(the server does not list its repository)"
-    return ", ".join(str(m.get("name")) for m in index.get("models", [])) or "none"
 
 
 class GrpcClient:
@@ -78,7 +60,7 @@ class GrpcClient:
                  on_done: Callable[[int, Exchange], None]) -> None:
         self.loop, self.spec, self.timeout_s, self.headers = loop, spec, timeout_s, headers
         self.endpoints = list(endpoints)
-        self.targets = [(_target(u), u.startswith("grpcs")) for u in self.endpoints]
+        self.targets = [grpc_target(u) for u in self.endpoints]  # checked by describe_grpc before
         self.clients: list[Any] = []
         self.inputs = []
         for p in prompts:  # each prompt's tensor built once
