@@ -147,3 +147,72 @@ def test_a_remote_servers_system_is_not_measured_on_the_client(llm):
     assert _on_this_host(r)  # the mock listens on loopback
     r.record.body["serving"]["endpoints"] = ["http://10.1.2.3:8000"]
     assert not _on_this_host(r)
+
+
+# -- llama2-70b-99.9: the OpenOrca pickle, its accuracy variant, its tokens-per-sample window ------------------
+
+LLAMA2_SAMPLES = 24576
+
+
+@pytest.fixture(scope="module")
+def llama2(tmp_path_factory):
+    """Offline runs of llama2-70b-99.9 (accuracy over the benchmark's 24,576 samples, a short performance run and
+    TEST06) on the mock, from a dataset in the official OpenOrca pickle layout."""
+    pd = pytest.importorskip("pandas")
+    root = tmp_path_factory.mktemp("llama2-submission")
+    sentences = [f"answer {i} of the set, number {i % 89} here" for i in range(LLAMA2_SAMPLES)]
+    pd.DataFrame({"input": [f"Copy the sentence.\nSentence: {s}" for s in sentences],
+                  "tok_input": [[1, 2, 3]] * LLAMA2_SAMPLES, "output": sentences}).to_pickle(root / "orca.pkl")
+    with MockServer(MockSettings(echo=True, tokens=64)) as m:
+        assert main(["serve", "--endpoint", m.url, "--model", "mock-llm", "--mlperf-model", "llama2-70b-99.9",
+                     "--prompts", str(root / "orca.pkl"), "--max-tokens", "32", "--max-connections", "256",
+                     "--scenario", "Offline", "--mode", "accuracy,performance", "--compliance", "TEST06",
+                     "--min-duration-ms", "1000", "--qps", "3000", "--output", str(root / "runs" / "Offline"),
+                     "--quiet"]) in (0, 1)
+    (root / "system.yaml").write_text(SYSTEM_YAML)
+    return root
+
+
+def test_the_accuracy_variant_takes_its_models_settings_and_its_own_targets(llama2):
+    from mlmeter.results.record import load_record
+
+    perf = load_record(llama2 / "runs" / "Offline" / "performance" / "result.json").body
+    assert perf["settings"]["effective"]["performance_sample_count"] == LLAMA2_SAMPLES  # llama2-70b's mlperf.conf
+    acc = load_record(llama2 / "runs" / "Offline" / "accuracy" / "result.json").body
+    by_name = {a["name"]: a for a in acc["accuracy"]}
+    assert by_name["ROUGE1"]["threshold"] == pytest.approx(44.4312 * 0.999, abs=1e-4)  # the 99.9 % target
+    assert by_name["ROUGE1"]["pass"]  # the mock copies the reference
+    assert not by_name["TOKENS_PER_SAMPLE"]["pass"]  # its short copies: far under 294.45 × 0.9
+
+
+@pytest.mark.parametrize("division", ["open", "closed"])
+def test_a_llama2_package_is_judged_alike_by_both_checkers(llama2, division):
+    pkg = _pack(llama2, "runs", division, f"pkg-{division}")
+    scen = next((pkg / division / "mlmeter" / "results").iterdir()) / "llama2-70b-99.9"
+    assert sorted(p.name for p in scen.iterdir()) == ["Offline"]
+    assert "'tokens_per_sample': " in (scen / "Offline" / "accuracy" / "accuracy.txt").read_text()
+    found = _agree(pkg)
+    assert "performance.min_duration" in found[str((scen / "Offline").resolve())]
+    if division == "closed":  # the mock's short copies; and a datacenter LLM needs Server or Interactive too
+        assert {"accuracy.target", "performance.scenarios"} <= found[str((scen / "Offline").resolve())]
+
+
+def test_a_benchmark_the_round_does_not_have_is_refused_for_the_closed_division(llama2, tmp_path, capsys):
+    """llama2-70b without its variant is llama2-70b-99, which round v6.1 dropped: the message names the fix."""
+    runs = tmp_path / "runs"
+    shutil.copytree(llama2 / "runs", runs)
+    for rec in runs.rglob("result.json"):
+        rec.write_text(rec.read_text().replace('"mlperf_model": "llama2-70b-99.9"', '"mlperf_model": "llama2-70b"'))
+    code = main(["submission", "pack", str(runs), "--system", str(llama2 / "system.yaml"), "--division", "closed",
+                 "--org", "x", "--output", str(tmp_path / "pkg"), "--draft"])
+    err = capsys.readouterr().err
+    assert code == 2 and "llama2-70b-99, not a benchmark of round v6.1" in err and "llama2-70b-99.9" in err
+    assert not (tmp_path / "pkg").exists()
+
+
+def test_an_mlperf_model_mlperf_conf_does_not_know_is_one_line(tmp_path, capsys):
+    code = main(["serve", "--endpoint", "http://127.0.0.1:9", "--model", "m", "--mlperf-model", "llama9-1t",
+                 "--output", str(tmp_path / "x"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--mlperf-model llama9-1t: not a model of the built-in mlperf.conf" in err
+    assert "llama2-70b" in err and len(err.strip().splitlines()) == 1

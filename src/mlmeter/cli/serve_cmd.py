@@ -67,7 +67,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "verified as the official script does; implies --token-ids")
     b.add_argument("--eos-token-id", type=options.whole(0, 2**31 - 1), default=None, metavar="ID",
                    help="the model's EOS token for TEST06 (default: --tokenizer's, else 2, the official script's)")
-    b.add_argument("--mlperf-model", default=None, help="apply this MLPerf model's mlperf.conf (e.g. llama2-70b)")
+    b.add_argument("--mlperf-model", default=None,
+                   help="apply this MLPerf model's mlperf.conf and accuracy targets (e.g. llama3_1-8b; "
+                        "llama2-70b-99.9 for that accuracy variant)")
     b.add_argument("--prompts", type=Path, default=None, help="prompts file (JSON list or one per line)")
     b.add_argument("--count", type=options.whole(1, 10_000_000), default=None, help="use the first N prompts")
     b.add_argument("--ttft-ms", type=options.number(), default=None, help="TTFT bound (default 2000)")

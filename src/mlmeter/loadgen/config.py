@@ -179,6 +179,12 @@ def known_models() -> tuple[str, ...]:
     return tuple(sorted({k.rsplit(".", 2)[0] for k in builtin_mlperf_conf().entries} - {"*"}))
 
 
+def conf_model(benchmark: str) -> str:
+    """The ``mlperf.conf`` model of a benchmark named with its accuracy variant (``llama2-70b-99.9`` ->
+    ``llama2-70b``: both variants run with the same settings)."""
+    return re.sub(r"-99(\.9)?$", "", benchmark)
+
+
 def _strtoull(tok: str) -> int:
     m = _HEX_OCT_DEC.match(tok)
     if not m:

@@ -26,6 +26,7 @@ from mlmeter.loadgen import (
     saving_after_interrupt,
 )
 from mlmeter.loadgen.builder import SettingsBuilder
+from mlmeter.loadgen.config import conf_model, known_models
 from mlmeter.loadgen.result_json import result_body
 from mlmeter.results.kinds.inference import accuracy_checks
 from mlmeter.results.record import RunRecord, new_record, write_record
@@ -141,6 +142,9 @@ def check_config(cfg: ServeConfig) -> None:
     if cfg.api == "generate" and not cfg.stream and cfg.tokenizer is None:
         raise ServingError("--api generate --no-stream: Triton's whole replies carry no token count, and the LoadGen "
                            "needs one per sample: give --tokenizer (a tokenizer.json) to count them, or stream")
+    if cfg.mlperf_model and conf_model(cfg.mlperf_model) not in known_models():
+        raise ServingError(f"--mlperf-model {cfg.mlperf_model}: not a model of the built-in mlperf.conf; known: "
+                           f"{', '.join(known_models())} (an accuracy variant such as llama2-70b-99.9 also works)")
     if cfg.compliance and (cfg.concurrency or cfg.mode == "find-peak"):
         raise ServingError("--compliance audits one LoadGen run: not with --concurrency or --mode find-peak")
 
@@ -227,7 +231,7 @@ def tokenizer_eos(path: Path | None) -> int | None:
 
 
 def build_settings(cfg: ServeConfig) -> SettingsBuilder:
-    b = SettingsBuilder(cfg.scenario, cfg.mlperf_model or "*")
+    b = SettingsBuilder(cfg.scenario, conf_model(cfg.mlperf_model) if cfg.mlperf_model else "*")
     if cfg.mlperf_model:
         b.mlperf_conf()
     else:

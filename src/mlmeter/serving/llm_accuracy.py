@@ -64,12 +64,12 @@ TARGETS = {
         "/v1/completions; 99 % of it, as MLPerf's targets",
     ),
 }
-"""Keyed by ``--mlperf-model`` (llama2-70b's interactive variant scores as llama2-70b)."""
+"""Keyed by ``--mlperf-model`` (an interactive variant scores as its model; ``-99`` is the plain name)."""
 
 
 def target_for(mlperf_model: str | None, source: str) -> Target | None:
     if mlperf_model:
-        return TARGETS.get(mlperf_model.removesuffix("-interactive"))
+        return TARGETS.get(mlperf_model.replace("-interactive", "").removesuffix("-99"))
     return TARGETS["embedded"] if source == "embedded" else None
 
 

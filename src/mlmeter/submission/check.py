@@ -432,7 +432,10 @@ def _scenario_coverage(division: str, bench: rules.Benchmark | None, present: li
         return [f"({bench.name} is not a {system_type} benchmark)"], []
     have = {s.lower() for s in present}
     missing = [s for s in need if s.lower() not in have]
-    allowed = {n.lower() for n in (*need, *rules.optional_scenarios(bench, system_type))}
+    optional = rules.optional_scenarios(bench, system_type)
+    if {"Interactive", "Server"} <= set(optional) and not have & {"interactive", "server"}:
+        missing.append("(one of) Interactive or Server")  # an LLM's datacenter result needs a latency-bound one
+    allowed = {n.lower() for n in (*need, *optional)}
     unknown = [s for s in present if s.lower() not in allowed]
     return (missing, unknown) if missing or unknown else None
 
@@ -448,9 +451,10 @@ def check_result(root: Path, r: Result, sysdoc: dict[str, Any] | None, coverage:
         _corrupt(r, log, r.perf_path)
         if coverage is not None:
             missing, unknown = coverage
+            tool = "serve" if bench is not None and bench.llm else "infer"
             r.add("performance.scenarios", r.path.parent, f"missing {missing}, unknown {unknown}",
-                  "every scenario the benchmark requires of this system type", "run the missing scenarios "
-                  "(mlmeter infer --scenario …) and pack them together, or submit to the open division")
+                  "every scenario the benchmark requires of this system type", f"run the missing scenarios "
+                  f"(mlmeter {tool} --scenario …) and pack them together, or submit to the open division")
         performance_rules(r, log, r.perf_path, bench, sysdoc)
         if log["__errors__"]:
             r.add("performance.loadgen_errors", r.perf_path, "; ".join(log["__errors__"])[:200], "no LoadGen error",

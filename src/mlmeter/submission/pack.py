@@ -211,9 +211,15 @@ def plan(runs: list[Run], *, division: str, org: str, system_id: str, draft: boo
         failed = _failed_checks(r)
         if failed:
             problems.append(f"{r.path}: the {r.role} run is {r.record.verdict.value} ({'; '.join(failed)})")
-    for model in sorted({r.model for r in runs if division == "closed" and r.benchmark_rules is None}):
-        problems.append(f"{model} is not an MLPerf benchmark's reference model, so its runs can only be in the open "
-                        "division (--division open)")
+    for model, kind in sorted({(r.model, r.record.kind) for r in runs
+                               if division == "closed" and r.benchmark_rules is None}):
+        if kind == "serving":
+            llms = ", ".join(k for k, b in rules.BENCHMARKS.items() if b.llm)
+            problems.append(f"--mlperf-model {model} is {checker_model(model)}, not a benchmark of round "
+                            f"{rules.ROUND} that mlmeter packs ({llms}): rerun with one of those, or --division open")
+        else:
+            problems.append(f"{model} is not an MLPerf benchmark's reference model, so its runs can only be in the "
+                            "open division (--division open)")
     for (model, scenario), roles in groups.items():
         for role in ("performance", "accuracy"):
             if role not in roles:

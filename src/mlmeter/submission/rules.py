@@ -67,17 +67,18 @@ _PATTERN = {"rouge1": ROUGE1, "rouge2": ROUGE2, "rougeL": ROUGEL, "rougeLsum": R
             "tokens_per_sample": TOKENS_PER_SAMPLE}
 
 
-def _llama3_1_8b(name: str, loadgen_model: str, required: dict[str, tuple[str, ...]],
-                 queries: dict[str, int]) -> Benchmark:
-    """The benchmark's figures from the accuracy targets ``mlmeter serve`` scores against (one copy of them)."""
+def _llm(name: str, loadgen_model: str, required: dict[str, tuple[str, ...]], queries: dict[str, int],
+         token_latency_ns: dict[str, tuple[int, int]], samples: int = 0) -> Benchmark:
+    """An LLM benchmark's figures from the accuracy targets ``mlmeter serve`` scores against (one copy of them);
+    ``samples``: its dataset's (default: the sample count its length target is a total over)."""
     t = TARGETS[loadgen_model]
     lo, hi = t.length_window
     metrics = tuple(Metric(k.upper(), v * t.fraction, _PATTERN[k]) for k, v in t.reference.items())
     length = Metric(t.length_metric.upper(), t.length_reference * lo, _PATTERN[t.length_metric], t.length_reference * hi)
-    samples = t.length_over
+    samples = samples or t.length_over
     return Benchmark(name, (*metrics, length), samples, samples,
                      required, queries, {"Server": 20_000_000_000} if "Server" in queries else {},
-                     token_latency_ns={"Server": (2_000_000_000, 100_000_000), "Interactive": (500_000_000, 30_000_000)},
+                     token_latency_ns=token_latency_ns,
                      result_keys={"Offline": "result_tokens_per_second",
                                   "Server": "result_completed_tokens_per_second",
                                   "SingleStream": "result_90.00_percentile_latency_ns"}, llm=True,
@@ -91,13 +92,18 @@ BENCHMARKS = {
          "datacenter,edge": ("SingleStream", "MultiStream", "Offline", "Server")},
         {"SingleStream": 1024, "MultiStream": 270336, "Server": 270336, "Offline": 1},
         {"Server": 15_000_000}, 24576),
-    "llama3.1-8b": _llama3_1_8b("llama3.1-8b", "llama3_1-8b",
-                                {"datacenter": ("Offline",), "datacenter,edge": ("Offline",)},
-                                {"SingleStream": 1024, "Server": 270336, "Offline": 1}),
-    "llama3.1-8b-edge": _llama3_1_8b("llama3.1-8b-edge", "llama3_1-8b-edge",
-                                     {"edge": ("SingleStream", "Offline"),
-                                      "datacenter,edge": ("SingleStream", "Offline")},
-                                     {"SingleStream": 1024, "Offline": 1}),
+    "llama3.1-8b": _llm("llama3.1-8b", "llama3_1-8b", {"datacenter": ("Offline",), "datacenter,edge": ("Offline",)},
+                        {"SingleStream": 1024, "Server": 270336, "Offline": 1},
+                        {"Server": (2_000_000_000, 100_000_000), "Interactive": (500_000_000, 30_000_000)}),
+    "llama3.1-8b-edge": _llm("llama3.1-8b-edge", "llama3_1-8b-edge",
+                             {"edge": ("SingleStream", "Offline"), "datacenter,edge": ("SingleStream", "Offline")},
+                             {"SingleStream": 1024, "Offline": 1},
+                             {"Server": (2_000_000_000, 100_000_000), "Interactive": (500_000_000, 30_000_000)}),
+    "llama2-70b-99.9": _llm("llama2-70b-99.9", "llama2-70b-99.9",
+                            {"datacenter": ("Offline",), "datacenter,edge": ("Offline",)},
+                            {"SingleStream": 1024, "Server": 270336, "Offline": 1},
+                            {"Server": (2_000_000_000, 200_000_000), "Interactive": (450_000_000, 40_000_000)},
+                            samples=24576),
 }
 BENCHMARK_OF_MODEL = {"resnet50": "resnet"}
 """mlmeter's workloads that are an MLPerf benchmark's reference model (closed division allowed). A serving run
