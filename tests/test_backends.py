@@ -81,6 +81,7 @@ def test_openvino_matches_onnxruntime(digits_batch):
     exact = {"INFERENCE_PRECISION_HINT": "f32"}  # the CPU plugin may otherwise pick bf16
     m = b.load(data_file("digits_fp32.onnx"), BackendOptions(intra_op_threads=1, extra=exact))
     assert m.inputs[0].name == "pixels" and m.settings["device"] == "CPU"
+    assert m.settings["inference_precision"] == "f32"  # the record says what OpenVINO computed in
     np.testing.assert_allclose(b.predict({"pixels": digits_batch})[0], _reference(digits_batch), rtol=1e-4, atol=1e-4)
 
 

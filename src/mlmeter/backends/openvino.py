@@ -36,6 +36,15 @@ class OpenVinoBackend:
         self._compiled: Any = None
         self._local = threading.local()
 
+    def _precision(self) -> str:
+        """The precision OpenVINO computes in (bf16 by default on CPUs with AMX or AVX-512 BF16, whatever the
+        model's)."""
+        try:
+            value = self._compiled.get_property("INFERENCE_PRECISION_HINT")
+            return str(value.to_string() if hasattr(value, "to_string") else value)
+        except Exception:  # noqa: BLE001 -- a device without the property: the model's own precision
+            return "the model's"
+
     def load(self, path: Path, options: BackendOptions) -> LoadedModel:
         if not Path(path).is_file():
             raise BackendError(f"model file {path} does not exist")
@@ -56,7 +65,8 @@ class OpenVinoBackend:
             path=str(path),
             inputs=tuple(_info(p, f"input{i}") for i, p in enumerate(self._compiled.inputs)),
             outputs=tuple(_info(p, f"output{i}") for i, p in enumerate(self._compiled.outputs)),
-            settings={"device": device, "config": {k: str(v) for k, v in config.items()}},
+            settings={"device": device, "config": {k: str(v) for k, v in config.items()},
+                      "inference_precision": self._precision()},
         )
 
     def predict(self, feeds: Mapping[str, np.ndarray]) -> Sequence[np.ndarray]:
