@@ -9,7 +9,7 @@ counter (``llamacpp:tokens_predicted_total`` or ``vllm:generation_tokens_total``
 client's tokens/s, and the client's CPU per request (its whole process, waited for, start-up included; for
 mlmeter also its own figure from the record, counted from the start of the run). Usage::
 
-    python benchmarks/serving_llama.py --llama-server ~/.cache/mlmeter-ci/llama-server-11434.0.0/llama-server \\
+    python benchmarks/serving_llama.py --llama-server ~/.cache/mlmeter-ci/llama-server-11434.0.0-portable/llama-server \\
         --aiperf /work/peers/aiperf/bin/aiperf --vllm /work/peers/vllm/bin/vllm
     python benchmarks/serving_llama.py --vllm-server /work/peers/vllm/bin/vllm --vllm /work/peers/vllm/bin/vllm \\
         --aiperf /work/peers/aiperf/bin/aiperf --rate 1
