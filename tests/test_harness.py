@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -153,7 +155,6 @@ def test_batcher_holds_a_partial_batch_only_within_the_latency_budget():
     sut = InferenceSUT(run, direct=False, policy=policy, workers=1, service=service, name="t")  # type: ignore[arg-type]
     comp = Comp()
     sut.start(comp)  # type: ignore[arg-type]
-    import time
 
     t0 = time.perf_counter()
     sut.issue(np.array([1]), np.array([0]))
@@ -181,7 +182,6 @@ def test_batcher_forms_full_batches_under_load():
     sut.start(Comp())  # type: ignore[arg-type]
     sut.issue(np.arange(10), np.arange(10))  # one Offline-like query
     sut.flush()
-    import time
 
     deadline = time.monotonic() + 5
     while sum(served) < 10 and time.monotonic() < deadline:
@@ -223,3 +223,48 @@ def test_multistream_splits_queries_and_scores_each_sample_once(tmp_path):
     (o,) = run_inference(cfg)
     assert o.document["harness"]["mean_batch_size"] < 3.0  # 8-sample queries run as 3 + 3 + 2
     assert (o.outdir / "accuracy.txt").read_text() == "accuracy=97.556%, good=439, total=450\n"
+
+
+def _probe(run, workers=1, **kw):
+    from mlmeter.inference.sut import measure_offline_rate
+
+    return measure_offline_rate(run, ServiceTime(0, 500_000), max_batch=8, workers=workers, available=8, **kw)
+
+
+def test_the_offline_probe_measures_the_sut_in_full_batches_across_workers():
+    def runner(batch_s, served):
+        def run(idx):
+            served.append(len(idx))
+            time.sleep(batch_s)  # the model's service time
+            return np.zeros((len(idx), 1), np.float32)
+        return run
+
+    one, two = [], []
+    rate1 = _probe(runner(0.005, one), seconds=0.05)
+    rate2 = _probe(runner(0.005, two), workers=2, seconds=0.05)
+    assert set(one) == {8} and set(two) == {8}  # full batches only
+    assert len(one) >= 3 * 2 and len(two) >= 3 * 4  # every repeat, two batches per worker at least
+    assert 0 < rate1 <= 8 / 0.005  # never faster than the model
+    assert rate2 > 1.3 * rate1  # the second worker serves in parallel
+
+
+def test_the_offline_probe_raises_the_inference_failure():
+    def run(idx):
+        raise ValueError("bad tensor")
+
+    with pytest.raises(RuntimeError, match="inference failed: ValueError: bad tensor"):
+        _probe(run)
+
+
+def test_the_offline_probe_gives_up_on_a_hung_backend():
+    release = threading.Event()
+
+    def run(idx):
+        release.wait(30)
+        return np.zeros((len(idx), 1), np.float32)
+
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="no sample completed for 0.3 s"):
+        _probe(run, idle_timeout_s=0.3)
+    release.set()
+    assert time.monotonic() - t0 < 10

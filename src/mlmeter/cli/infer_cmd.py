@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mlperf-conf", type=Path, help="an mlperf.conf instead of the built-in one")
     g.add_argument("--audit-conf", type=Path, help="a compliance audit.config")
     g.add_argument("--auto-targets", action="store_true",
-                   help="set expected latency/QPS and the Server QPS from the warm-up (before user.conf)")
+                   help="set expected latency/QPS and the Server QPS from the warm-up and a short Offline probe (before user.conf)")
     knobs.add_knobs(p)
     knobs.add_reference_aliases(p)
     d = p.add_argument_group("model and data")

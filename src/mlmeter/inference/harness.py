@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from mlmeter import events
 from mlmeter.backends import Backend, BackendError, BackendOptions, LoadedModel, create_backend
@@ -23,7 +20,14 @@ from mlmeter.inference.compliance import AuditRun, audit_runs
 from mlmeter.inference.config import InferConfig, InferConfigError
 from mlmeter.inference.download import fetch
 from mlmeter.inference.qsl import PreprocessedQSL, SampleCache
-from mlmeter.inference.sut import BatchingPolicy, BatchRunner, InferenceSUT, ServiceTime, measure_service
+from mlmeter.inference.sut import (
+    BatchingPolicy,
+    BatchRunner,
+    InferenceSUT,
+    ServiceTime,
+    measure_offline_rate,
+    measure_service,
+)
 from mlmeter.loadgen import (
     LogSettings,
     RunInterrupted,
@@ -62,8 +66,8 @@ class Prepared:
     run: BatchRunner
     service: ServiceTime
     host: dict[str, Any] = field(default_factory=describe_host)
-    batch_ns: float = 0.0
-    """Mean time of a full batch in a short timed calibration (sizes the Offline query of --auto-targets)."""
+    offline_rate: float = 0.0
+    """The Offline SUT's rate in a short probe, samples/s (sizes the Offline query of --auto-targets)."""
     meter: Meter = field(default_factory=lambda: Meter(()))
 
     def close(self) -> None:
@@ -143,43 +147,33 @@ def prepare(cfg: InferConfig, observer: events.Observer | None = None) -> Prepar
     qsl.load_samples(list(range(warm)))
     try:
         service = measure_service(run, cfg.max_batchsize, warm)
-        batch_ns = (_calibrated_batch_ns(run, warm) * cfg.max_batchsize / warm) if cfg.auto_targets else 0.0
+        offline_rate = measure_offline_rate(run, service, max_batch=cfg.max_batchsize, workers=cfg.workers,
+                                            available=warm) if cfg.auto_targets else 0.0
     except (WorkloadError, BackendError):
         raise
-    except Exception as exc:  # noqa: BLE001 - the runtime's own error types; reported with the cause
+    except Exception as exc:  # noqa: BLE001 - the runtime's own error types (or the probe's); reported with the cause
         raise BackendError(f"warm-up inference on {backend.name} failed: {type(exc).__name__}: {exc}") from exc
     meter = Meter(cfg.power)
     for line in meter.problems:
         obs.on_warning(events.Warning(f"power: {line}"))
     return Prepared(cfg, workload, backend, model, dataset, qsl, run, service,
-                    host=describe_host(cfg.dataset_path), meter=meter, batch_ns=batch_ns)
-
-
-def _calibrated_batch_ns(run: BatchRunner, n: int, seconds: float = 0.5) -> float:
-    """Mean time of one batch of ``n`` loaded samples, run back to back for about ``seconds`` (three at least)."""
-    idx = np.arange(n, dtype=np.int64)
-    began, batches = time.perf_counter_ns(), 0
-    while batches < 3 or time.perf_counter_ns() - began < seconds * 1e9:
-        run(idx)
-        batches += 1
-    return (time.perf_counter_ns() - began) / batches
+                    host=describe_host(cfg.dataset_path), meter=meter, offline_rate=offline_rate)
 
 
 def _auto_targets(s: TestSettings, p: Prepared) -> None:
     """Starting points from the warm-up (user.conf and flags still override): enough generated queries for
-    the closed loops, an Offline query sized from the batched warm-up rate, Server at a third of the unbatched
+    the closed loops, an Offline query sized from a probe of the Offline SUT, Server at a third of the unbatched
     capacity (capped at 5000 QPS; find-peak measures the real peak)."""
     cfg, svc = p.cfg, p.service
     one = max(svc.predict(1), 1_000.0)
     full = max(svc.predict(cfg.max_batchsize), one)
     s.single_stream_expected_latency_ns = int(one / 2) or 1
     s.multi_stream_expected_latency_ns = int(max(svc.predict(s.multi_stream_samples_per_query), one) / 2) or 1
-    # The Offline query is sized from a short timed calibration (the mean of back-to-back full batches, so a
-    # busy machine's rate, not the warm-up's best case) plus ~40 µs of completion cost per batch; the SUT's
-    # pipeline overlaps gathering and inference and outruns that loop (measured ~1.4x on digits), so aim 2x
-    # over it: the query outlasts the minimum duration, by about half of it on a quiet machine.
-    batch_ns = max(p.batch_ns, full)
-    s.offline_expected_qps = 2.0 * cfg.workers * cfg.max_batchsize / ((batch_ns + 40_000) / 1e9)
+    # The Offline query is sized 1.25x over the rate the Offline SUT itself kept in a short probe (its best of
+    # three, so that a stall in one cannot shrink the query; measured within 4 % of the runs' rates on digits
+    # and ResNet-50): with the LoadGen's own 10 % slack, the query outlasts the minimum duration by about 40 %,
+    # and still reaches it if the run goes 1.37x faster than the probe.
+    s.offline_expected_qps = 1.25 * min(p.offline_rate, cfg.workers * cfg.max_batchsize / (full / 1e9))
     s.server_target_qps = min(cfg.workers / (one / 1e9) / 3, 5000.0)
 
 
@@ -204,7 +198,7 @@ def build_settings(p: Prepared, scenario: TestScenario) -> SettingsBuilder:
     cfg = p.cfg
     b = SettingsBuilder(scenario, p.workload.loadgen_model).mlperf_conf(cfg.mlperf_conf)
     if cfg.auto_targets:
-        b.apply("auto targets", lambda s: _auto_targets(s, p), "the warm-up and a timed calibration")
+        b.apply("auto targets", lambda s: _auto_targets(s, p), "the warm-up and an Offline probe")
     return (b.user_conf(cfg.user_conf).values("options", reference_fields(cfg), "the reference harness's options")
             .values("flags", cfg.settings, "LoadGen settings given"))
 

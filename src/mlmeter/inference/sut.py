@@ -21,6 +21,7 @@ import numpy as np
 
 from mlmeter.backends.base import Backend
 from mlmeter.inference.qsl import PreprocessedQSL
+from mlmeter.loadgen.completer import Completer
 from mlmeter.loadgen.protocols import CompletionSink
 from mlmeter.workloads.base import Feeder, Workload
 
@@ -110,11 +111,12 @@ class InferenceSUT:
             self._flushing = True
             self._cond.notify_all()
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop the workers once their batches are done; ``wait=False`` leaves a hung one behind (a daemon)."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        for t in self._threads:
+        for t in self._threads if wait else ():
             t.join()
 
     # -- serving ---------------------------------------------------------------------------------------
@@ -204,3 +206,37 @@ def measure_service(run: Callable[[np.ndarray], np.ndarray], max_batch: int, ava
     many = timed(max_batch)
     per = max((many - one) / (max_batch - 1), 0.0)
     return ServiceTime(one - per, per)
+
+
+
+def measure_offline_rate(run: BatchRunner, service: ServiceTime, *, max_batch: int, workers: int, available: int,
+                         seconds: float = 0.25, repeats: int = 3, idle_timeout_s: float = 60) -> float:
+    """The Offline SUT's own rate (samples/s): one query of about ``seconds``' worth of full batches (two per
+    worker at least) of the ``available`` loaded samples, through an Offline SUT with ``workers`` threads and
+    into the LoadGen's completer (so its cost is counted); the best of ``repeats`` (a stall on a busy machine
+    slows one). Raises ``RuntimeError`` when an inference fails or nothing completes for ``idle_timeout_s``."""
+    per_batch = max(service.predict(max_batch), 1_000.0)
+    n = max(2 * workers, int(seconds * 1e9 * workers / per_batch)) * max_batch
+    ids = np.arange(n, dtype=np.int64)
+    indices = ids % max(available, 1)
+    sut = InferenceSUT(run, direct=False, policy=BatchingPolicy(max_batch, 0, 0), workers=workers, service=service,
+                       name="offline-probe")
+    completer = Completer()
+    sut.start(completer)
+    best, hung = 0.0, False
+    try:
+        for _ in range(repeats):
+            completer.start_pass(0, n, n, log_all=False, tokens=False, first=False)
+            completer.n_issued = n
+            t0 = _clock()
+            sut.issue(ids, indices)
+            if not completer.wait_for(n, int(idle_timeout_s * 1e9)):
+                hung = True
+                raise RuntimeError(f"the Offline probe: no sample completed for {idle_timeout_s:g} s")
+            elapsed = _clock() - t0
+            if completer.failures:
+                raise RuntimeError(completer.failures[0])
+            best = max(best, n / (elapsed / 1e9))
+    finally:
+        sut.close(wait=not hung)
+    return best
