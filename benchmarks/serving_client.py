@@ -20,7 +20,7 @@ Endpoints (``--endpoints PATH``: its ``inference-endpoint``, Python 3.12) and ``
 
     python benchmarks/serving_client.py --guidellm /work/peers/guidellm/bin/guidellm \\
         --aiperf /work/peers/aiperf/bin/aiperf --endpoints /work/peers/endpoints/bin/inference-endpoint \\
-        --vllm /work/peers/vllm/bin/vllm --rates 250,500,1000,2000,3000,4000,5000,6000,7000,8000,10000,12000,14000,16000 \
+        --vllm /work/peers/vllm/bin/vllm --rates 250,500,1000,2000,3000,4000,5000,6000,7000,8000,10000,12000,14000,16000 \\
         --duration 6
 """
 
