@@ -12,7 +12,7 @@ import pytest
 
 from mlmeter.inference import InferConfig, prepare, run_inference, run_scenario
 from mlmeter.inference import qsl as qsl_module
-from mlmeter.inference.sut import BatchingPolicy, InferenceSUT, ServiceTime
+from mlmeter.inference.sut import BatchingPolicy, InferenceSUT, ServiceTime, measure_offline_rate
 from mlmeter.loadgen import TestScenario
 from mlmeter.workloads import WorkloadError
 
@@ -226,8 +226,6 @@ def test_multistream_splits_queries_and_scores_each_sample_once(tmp_path):
 
 
 def _probe(run, workers=1, **kw):
-    from mlmeter.inference.sut import measure_offline_rate
-
     return measure_offline_rate(run, ServiceTime(0, 500_000), max_batch=8, workers=workers, available=8, **kw)
 
 

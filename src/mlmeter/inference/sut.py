@@ -208,7 +208,6 @@ def measure_service(run: Callable[[np.ndarray], np.ndarray], max_batch: int, ava
     return ServiceTime(one - per, per)
 
 
-
 def measure_offline_rate(run: BatchRunner, service: ServiceTime, *, max_batch: int, workers: int, available: int,
                          seconds: float = 0.25, repeats: int = 3, idle_timeout_s: float = 60) -> float:
     """The Offline SUT's own rate (samples/s): one query of about ``seconds``' worth of full batches (two per
