@@ -166,14 +166,13 @@ def _auto_targets(s: TestSettings, p: Prepared) -> None:
     capacity (capped at 5000 QPS; find-peak measures the real peak)."""
     cfg, svc = p.cfg, p.service
     one = max(svc.predict(1), 1_000.0)
-    full = max(svc.predict(cfg.max_batchsize), one)
     s.single_stream_expected_latency_ns = int(one / 2) or 1
     s.multi_stream_expected_latency_ns = int(max(svc.predict(s.multi_stream_samples_per_query), one) / 2) or 1
     # The Offline query is sized 1.25x over the rate the Offline SUT itself kept in a short probe (its best of
     # three, so that a stall in one cannot shrink the query; measured within 4 % of the runs' rates on digits
     # and ResNet-50): with the LoadGen's own 10 % slack, the query outlasts the minimum duration by about 40 %,
     # and still reaches it if the run goes 1.37x faster than the probe.
-    s.offline_expected_qps = 1.25 * min(p.offline_rate, cfg.workers * cfg.max_batchsize / (full / 1e9))
+    s.offline_expected_qps = 1.25 * p.offline_rate
     s.server_target_qps = min(cfg.workers / (one / 1e9) / 3, 5000.0)
 
 
